@@ -1,0 +1,70 @@
+"""Run every variant x upsampling API x shape fix over input sizes and record what happens.
+
+The builders' tests and ``python -m fcn_tf1.compare`` both use ``probe``, so the README's table of
+strategy x size behaviour is the tests' own cases.
+"""
+import collections
+
+import numpy as np
+
+from fcn_tf1.fcn import VARIANTS, build_fcn
+from fcn_tf1.tf_compat import tf
+from fcn_tf1.upsample import valid_combinations
+
+SIZES = ((1, 1), (7, 7), (31, 31), (32, 32), (33, 33), (34, 34), (63, 63), (64, 64), (65, 65),
+         (224, 224), (333, 500), (500, 500))
+OK, WRONG, BUILD_ERROR, RUN_ERROR = "ok", "wrong size", "build error", "run error"
+
+Outcome = collections.namedtuple("Outcome", "size status shape error")
+
+
+def _first_line(error):
+    text = getattr(error, "message", None) or str(error)
+    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+
+
+def _run(session, logits, images, size, seed):
+    data = np.random.RandomState(seed).uniform(-1, 1, (1,) + tuple(size) + (3,)).astype(np.float32)
+    try:
+        shape = session.run(logits, {images: data}).shape[1:3]
+    except tf.errors.InvalidArgumentError as error:
+        return Outcome(size, RUN_ERROR, None, _first_line(error))
+    return Outcome(size, OK if tuple(shape) == tuple(size) else WRONG, tuple(shape), None)
+
+
+def probe(variant, upsampling, shape_fix, sizes=SIZES, dynamic=False, width=1 / 16.,
+          num_classes=3, seed=0):
+    """Build and run one model per size (static input) or one for all sizes (dynamic input).
+
+    Returns a list of ``Outcome(size, status, shape, error)`` with status one of ``OK``, ``WRONG``,
+    ``BUILD_ERROR`` (ValueError while building) or ``RUN_ERROR`` (InvalidArgumentError at run).
+    """
+    outcomes = []
+    graph_sizes = [None] if dynamic else list(sizes)
+    for graph_size in graph_sizes:
+        with tf.Graph().as_default():
+            tf.set_random_seed(seed)
+            shape = [1, None, None, 3] if dynamic else [1, graph_size[0], graph_size[1], 3]
+            images = tf.placeholder(tf.float32, shape, name="images")
+            try:
+                logits = build_fcn(images, num_classes, variant, upsampling, shape_fix, width)
+            except ValueError as error:
+                outcomes.append(Outcome(graph_size, BUILD_ERROR, None, _first_line(error)))
+                continue
+            with tf.Session() as session:
+                session.run(tf.global_variables_initializer())
+                for size in (sizes if dynamic else [graph_size]):
+                    outcomes.append(_run(session, logits, images, size, seed))
+    return outcomes
+
+
+def expected_status(shape_fix_fixes, size, dynamic):
+    """What the builders promise: fixing strategies give H x W; the others only at multiples of 32."""
+    if shape_fix_fixes or all(s % 32 == 0 for s in size):
+        return OK
+    return RUN_ERROR if dynamic else BUILD_ERROR
+
+
+def all_cells():
+    """Every (variant, upsampling, shape_fix) the builders accept."""
+    return [(variant, api, fix) for variant in VARIANTS for api, fix in valid_combinations()]

@@ -1,0 +1,34 @@
+"""fcn_tf1: Fully Convolutional Networks (Long, Shelhamer & Darrell) on VGG16 in TensorFlow 1.x graph mode."""
+from setuptools import find_packages, setup
+
+setup(
+    name="fcn_tf1",
+    version="0.1.0",
+    description="FCN-32s/16s/8s on VGG16 in TensorFlow 1.x graph mode, with every fix for "
+                "the transposed-convolution output size",
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["fcn_tf1", "fcn_tf1.*"]),
+    python_requires=">=3.6,<3.8",  # TensorFlow 1.15 has wheels for 3.5-3.7 only
+    # TensorFlow is an extra: the TF1 Docker images already ship tensorflow or tensorflow-gpu.
+    install_requires=[
+        "numpy>=1.14",
+        "pillow>=5",
+        "scipy>=1.1",
+        "h5py>=2.8",
+        "tqdm>=4.20",
+    ],
+    extras_require={
+        "tf": ["tensorflow==1.15.5; python_version<'3.8'"],
+        "gpu": ["tensorflow-gpu==1.15.5; python_version<'3.8'"],
+        "intel": ["intel-tensorflow==1.15.2; python_version<'3.8'"],
+        "onnx": ["tf2onnx", "onnxruntime"],
+        "plot": ["matplotlib"],
+        "test": ["pytest", "matplotlib", "nbclient", "nbformat", "ipykernel"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3.6",
+        "Programming Language :: Python :: 3.7",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
