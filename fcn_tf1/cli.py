@@ -1,0 +1,50 @@
+"""Shared by the entry points: a quiet TensorFlow and one-line errors with a non-zero exit."""
+import os
+import sys
+
+
+def quiet_tensorflow():
+    """Silence TensorFlow's C++ info logs and Python deprecation chatter (TF_CPP_MIN_LOG_LEVEL set by
+    the user wins). Call before the first TensorFlow import of an entry point."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from fcn_tf1.tf_compat import quiet
+    quiet()
+
+
+def run(main, prog):
+    """Call ``main()``; expected failures become ``prog: error: <one line>`` and exit status 1."""
+    from fcn_tf1.data.images import DataError
+    try:
+        return main() or 0
+    except (ValueError, DataError, OSError, RuntimeError) as error:
+        message = " ".join(str(error).split()) or type(error).__name__
+        print("%s: error: %s" % (prog, message), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("%s: interrupted" % prog, file=sys.stderr)
+        return 130
+
+
+def size_pair(text):
+    """'H' or 'H,W' (or HxW) -> (H, W), for argparse."""
+    import argparse
+    try:
+        parts = [int(p) for p in text.replace("x", ",").split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected H or H,W, got %r" % text)
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or min(parts) < 1:
+        raise argparse.ArgumentTypeError("expected H or H,W with positive sizes, got %r" % text)
+    return tuple(parts)
+
+
+def float_pair(text):
+    import argparse
+    try:
+        low, high = (float(p) for p in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected LOW,HIGH, got %r" % text)
+    if not 0 < low <= high:
+        raise argparse.ArgumentTypeError("expected 0 < LOW <= HIGH, got %r" % text)
+    return low, high

@@ -1,0 +1,49 @@
+"""The Semantic Boundaries Dataset (Hariharan et al.): dataset/img/*.jpg, dataset/cls/*.mat, train.txt."""
+import os
+
+import numpy as np
+import scipy.io
+
+from fcn_tf1.data.images import DataError, read_image
+from fcn_tf1.data.voc import VOC_CLASSES, read_split
+
+
+def read_cls_mat(path):
+    """Class indices [H, W] from an SBD ``cls/*.mat`` (the struct GTcls, field Segmentation)."""
+    try:
+        mat = scipy.io.loadmat(path, struct_as_record=False, squeeze_me=True)
+        return np.asarray(mat["GTcls"].Segmentation, np.uint8)
+    except FileNotFoundError:
+        raise DataError(path, "no such file")
+    except (KeyError, AttributeError):
+        raise DataError(path, "not an SBD cls file (no GTcls.Segmentation)")
+    except (OSError, ValueError, TypeError, NotImplementedError) as error:
+        raise DataError(path, "cannot read .mat (%s)" % (str(error) or type(error).__name__))
+
+
+class SBDDataset(object):
+    """``split`` ('train' or 'val') of SBD's ``dataset`` folder (or benchmark_RELEASE holding it)."""
+
+    num_classes = len(VOC_CLASSES)
+    class_names = VOC_CLASSES
+
+    def __init__(self, root, split="train"):
+        if os.path.isdir(os.path.join(root, "dataset")):
+            root = os.path.join(root, "dataset")
+        self.root, self.split = root, split
+        self.split_file = os.path.join(root, split + ".txt")
+        self.ids = read_split(self.split_file)
+
+    def __len__(self):
+        return len(self.ids)
+
+    def paths(self, i):
+        return (os.path.join(self.root, "img", self.ids[i] + ".jpg"),
+                os.path.join(self.root, "cls", self.ids[i] + ".mat"))
+
+    def name(self, i):
+        return self.paths(i)[0]
+
+    def load(self, i):
+        image_path, label_path = self.paths(i)
+        return read_image(image_path), read_cls_mat(label_path)

@@ -1,0 +1,48 @@
+"""PASCAL VOC 2012 segmentation: JPEGImages/, SegmentationClass/ palette PNGs, ImageSets/Segmentation/."""
+import os
+
+from fcn_tf1.data.images import DataError, read_image, read_label_png
+
+VOC_CLASSES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat",
+               "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant",
+               "sheep", "sofa", "train", "tvmonitor")
+
+
+def read_split(path):
+    """Sample ids, one per line, from a split file."""
+    try:
+        with open(path) as f:
+            ids = [line.strip().split()[0] for line in f if line.strip()]
+    except FileNotFoundError:
+        raise DataError(path, "no such split file")
+    if not ids:
+        raise DataError(path, "the split is empty")
+    return ids
+
+
+class VOCDataset(object):
+    """``split`` ('train', 'val', ...) of a VOC2012 folder (or a VOCdevkit holding VOC2012/)."""
+
+    num_classes = len(VOC_CLASSES)
+    class_names = VOC_CLASSES
+
+    def __init__(self, root, split="train"):
+        if os.path.isdir(os.path.join(root, "VOC2012")):
+            root = os.path.join(root, "VOC2012")
+        self.root, self.split = root, split
+        self.split_file = os.path.join(root, "ImageSets", "Segmentation", split + ".txt")
+        self.ids = read_split(self.split_file)
+
+    def __len__(self):
+        return len(self.ids)
+
+    def paths(self, i):
+        return (os.path.join(self.root, "JPEGImages", self.ids[i] + ".jpg"),
+                os.path.join(self.root, "SegmentationClass", self.ids[i] + ".png"))
+
+    def name(self, i):
+        return self.paths(i)[0]
+
+    def load(self, i):
+        image_path, label_path = self.paths(i)
+        return read_image(image_path), read_label_png(label_path)

@@ -1,0 +1,104 @@
+"""Evaluate a model on a data set: whole images at batch 1, the four paper metrics, per-class IU."""
+import io
+import os
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from fcn_tf1 import fileutil
+from fcn_tf1.inference import ModelConfig, build_inference_graph
+from fcn_tf1.metrics import confusion, per_class_iou, scores
+from fcn_tf1.palette import voc_colormap
+from fcn_tf1.tf_compat import tf
+
+
+def evaluate_predictor(predict, source, num_classes, progress=True):
+    """Confusion matrix of ``predict(image uint8 [H, W, 3]) -> labels [H, W]`` over ``source``."""
+    hist = np.zeros((num_classes, num_classes), np.int64)
+    for i in tqdm(range(len(source)), desc="evaluate", unit="image", disable=not progress):
+        image, label = source.load(i)
+        hist += confusion(label, predict(image), num_classes)
+    return hist
+
+
+def report(hist, class_names):
+    """The metrics dict written to metrics.json: the four scores plus per-class IU."""
+    result = scores(hist)
+    result["per_class_iou"] = {name: (None if np.isnan(iou) else float(iou))
+                               for name, iou in zip(class_names, per_class_iou(hist))}
+    return result
+
+
+def format_report(result):
+    lines = ["%-16s %7.4f" % (key, result[key])
+             for key in ("pixel_accuracy", "mean_accuracy", "mean_iou", "fw_iou")]
+    lines.append("per-class IU:")
+    lines += ["  %-14s %s" % (name, "   -   " if iou is None else "%7.4f" % iou)
+              for name, iou in result["per_class_iou"].items()]
+    return "\n".join(lines)
+
+
+class CheckpointModel(object):
+    """The inference graph of ``run_dir``'s config with its latest (or a given) checkpoint restored."""
+
+    def __init__(self, run_dir, checkpoint=None, config=None):
+        self.config = config or ModelConfig.load(run_dir)
+        self.checkpoint = checkpoint or tf.train.latest_checkpoint(run_dir)
+        if not self.checkpoint:
+            raise ValueError("%s: no checkpoint to evaluate" % run_dir)
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            self.image, self.logits, self.prediction = build_inference_graph(self.config)
+            self.step = tf.train.get_or_create_global_step()
+            self.session = tf.Session()
+            tf.train.Saver().restore(self.session, self.checkpoint)
+
+    def predict(self, image):
+        return self.session.run(self.prediction, {self.image: image})
+
+    def run(self, image):
+        """(logits, prediction) for one image or a batch."""
+        return self.session.run([self.logits, self.prediction], {self.image: image})
+
+    def global_step(self):
+        return int(self.session.run(self.step))
+
+    def close(self):
+        self.session.close()
+
+
+def evaluate_run(run_dir, source, write=True, panels=3):
+    """Evaluate the latest checkpoint of ``run_dir`` on ``source``; writes eval/metrics.json and
+    TensorBoard summaries (metrics and image / label / prediction panels) under ``run_dir/eval``."""
+    model = CheckpointModel(run_dir)
+    try:
+        hist = evaluate_predictor(model.predict, source, model.config.num_classes)
+        result = report(hist, model.config.class_names)
+        result["step"] = model.global_step()
+        if write:
+            _write_summaries(os.path.join(run_dir, "eval"), result, model, source, panels)
+            fileutil.write_json(os.path.join(run_dir, "eval", "metrics.json"), result)
+    finally:
+        model.close()
+    return result
+
+
+def _write_summaries(directory, result, model, source, panels):
+    values = [tf.Summary.Value(tag="eval/" + key, simple_value=result[key])
+              for key in ("pixel_accuracy", "mean_accuracy", "mean_iou", "fw_iou")]
+    colours = voc_colormap()
+    for i in range(min(panels, len(source))):
+        image, label = source.load(i)
+        panel = np.concatenate([image, colours[label], colours[model.predict(image)]], 1)
+        values.append(tf.Summary.Value(tag="eval/panel_%d" % i, image=_png_summary(panel)))
+    writer = tf.summary.FileWriter(directory)
+    writer.add_summary(tf.Summary(value=values), result["step"])
+    writer.close()
+
+
+def _png_summary(array):
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return tf.Summary.Image(height=array.shape[0], width=array.shape[1], colorspace=3,
+                            encoded_image_string=buffer.getvalue())

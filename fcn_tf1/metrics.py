@@ -1,0 +1,46 @@
+"""The paper's four metrics (section 5) from a confusion matrix; label 255 is ignored."""
+import numpy as np
+
+IGNORE_LABEL = 255
+
+
+def confusion(labels, predictions, num_classes):
+    """[num_classes, num_classes] counts, rows = true class, columns = predicted; 255 is skipped."""
+    labels = np.asarray(labels).ravel()
+    predictions = np.asarray(predictions).ravel()
+    keep = (labels != IGNORE_LABEL) & (labels < num_classes)
+    return np.bincount(num_classes * labels[keep].astype(np.int64) + predictions[keep],
+                       minlength=num_classes ** 2).reshape(num_classes, num_classes)
+
+
+def per_class_iou(confusion_matrix):
+    """IU of each class; NaN for a class in neither the labels nor the predictions."""
+    hist = np.asarray(confusion_matrix, np.float64)
+    union = hist.sum(0) + hist.sum(1) - np.diag(hist)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.diag(hist) / union
+
+
+def scores(confusion_matrix):
+    """{"pixel_accuracy", "mean_accuracy", "mean_iou", "fw_iou"} as defined in paper section 5.
+
+    With n_ij the pixels of class i predicted as j and t_i = sum_j n_ij: pixel accuracy
+    sum_i n_ii / sum_i t_i; mean accuracy mean_i n_ii / t_i; mean IU mean_i n_ii / (t_i + sum_j n_ji - n_ii);
+    frequency weighted IU (sum_k t_k)^-1 sum_i t_i n_ii / (t_i + sum_j n_ji - n_ii). As in the
+    reference score.py, means skip classes that do not occur (NaN terms).
+    """
+    hist = np.asarray(confusion_matrix, np.float64)
+    total = hist.sum()
+    if total == 0:
+        raise ValueError("the confusion matrix is empty: no labelled pixel was scored")
+    truth = hist.sum(1)
+    iou = per_class_iou(hist)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        accuracy = np.diag(hist) / truth
+    present = truth > 0
+    return {
+        "pixel_accuracy": float(np.diag(hist).sum() / total),
+        "mean_accuracy": float(np.nanmean(accuracy)),
+        "mean_iou": float(np.nanmean(iou)),
+        "fw_iou": float((truth[present] * iou[present]).sum() / total),
+    }

@@ -1,0 +1,16 @@
+"""The PASCAL VOC colour map, for palette PNG masks and TensorBoard panels."""
+import numpy as np
+
+
+def voc_colormap(size=256):
+    """[size, 3] uint8: the VOC devkit's bit-interleaved colours (class 255, void, is (224, 224, 192))."""
+    colours = np.zeros((size, 3), np.uint8)
+    for index in range(size):
+        c, r, g, b = index, 0, 0, 0
+        for shift in range(7, -1, -1):
+            r |= (c & 1) << shift
+            g |= ((c >> 1) & 1) << shift
+            b |= ((c >> 2) & 1) << shift
+            c >>= 3
+        colours[index] = r, g, b
+    return colours

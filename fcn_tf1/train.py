@@ -1,0 +1,161 @@
+"""python -m fcn_tf1.train: train an FCN (default: FCN-8s, quick preset, built-in synthetic data).
+
+    python -m fcn_tf1.train                                   # synthetic data, minutes on a CPU
+    python -m fcn_tf1.train --data voc --data-dir VOC2012 --vgg16-weights vgg_16.ckpt --staged
+"""
+import argparse
+import os
+import sys
+
+from fcn_tf1 import cli
+
+VARIANTS = ("fcn32s", "fcn16s", "fcn8s")  # duplicated from fcn.py so --help needs no TensorFlow
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="python -m fcn_tf1.train", description=(
+        "Train FCN-32s/16s/8s on VGG16. With no arguments: FCN-8s at reduced width on the built-in "
+        "synthetic data set (quick preset), then evaluation and a frozen-graph export."),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    data = p.add_argument_group("data")
+    data.add_argument("--data", choices=("synthetic", "voc", "sbd"), default="synthetic")
+    data.add_argument("--data-dir", help="VOC2012 (or VOCdevkit) folder, or SBD's dataset folder")
+    data.add_argument("--train-split", default="train")
+    data.add_argument("--val-split", default="val")
+    data.add_argument("--val-data", choices=("same", "voc"), default="same",
+                      help="'voc' evaluates an SBD run on VOC (--val-dir)")
+    data.add_argument("--val-dir", help="VOC folder for --val-data voc")
+    data.add_argument("--synthetic-size", type=int, default=400, help="synthetic training images")
+    data.add_argument("--check-data", action="store_true",
+                      help="only check the data set (every file readable and consistent), then exit")
+    model = p.add_argument_group("model")
+    model.add_argument("--variant", choices=VARIANTS, default="fcn8s")
+    model.add_argument("--width", type=float, help="channel multiplier (1.0 = VGG16); "
+                       "quick preset: 0.125, others 1.0")
+    model.add_argument("--upsampling", choices=("nn", "layers"), default="nn")
+    model.add_argument("--shape-fix", default="output_shape",
+                       help="output_shape, crop, pad, pad100, set_shape or reshape")
+    model.add_argument("--at-once", action="store_true",
+                       help="scale pool4 / pool3 by 0.01 / 1e-4 (the at-once FCN-8s)")
+    model.add_argument("--vgg16-weights", help="pretrained VGG16: Keras .h5, TF-slim .ckpt or .npy")
+    model.add_argument("--init-from", help="checkpoint dir of a coarser FCN; every variable that "
+                       "exists in both is copied (32s -> 16s -> 8s)")
+    learn = p.add_argument_group("learning (a preset sets these; flags override)")
+    learn.add_argument("--preset", choices=("quick", "heavy", "cvpr"),
+                       help="default: quick on synthetic data, heavy (the reference) otherwise")
+    learn.add_argument("--steps", type=int, help="train until this global step")
+    learn.add_argument("--batch-size", type=int)
+    learn.add_argument("--crop-size", type=cli.size_pair, help="random crops H[,W]; none = whole images")
+    learn.add_argument("--flip", action="store_true", default=None, help="random horizontal flips")
+    learn.add_argument("--scale-range", type=cli.float_pair, help="random rescale LOW,HIGH")
+    learn.add_argument("--optimizer", choices=("momentum", "adam", "sgd"))
+    learn.add_argument("--lr", type=float, dest="learning_rate")
+    learn.add_argument("--momentum", type=float)
+    learn.add_argument("--weight-decay", type=float)
+    learn.add_argument("--bias-lr-mult", type=float)
+    learn.add_argument("--loss", choices=("mean", "sum"), help="normalised or Caffe's summed loss")
+    learn.add_argument("--accumulate", type=int, help="images per update (gradient accumulation)")
+    learn.add_argument("--train-upsampling", choices=("none", "2x", "all"))
+    learn.add_argument("--seed", type=int)
+    run = p.add_argument_group("run")
+    run.add_argument("--run", help="run name under --checkpoint-root (default: <data>-<variant>)")
+    run.add_argument("--checkpoint-root", default="checkpoints")
+    run.add_argument("--staged", action="store_true",
+                     help="train fcn32s, then fcn16s from it, then fcn8s from that (paper 4.2)")
+    run.add_argument("--save-every", type=int, help="checkpoint every N steps")
+    run.add_argument("--summary-every", type=int, help="TensorBoard summaries every N steps")
+    run.add_argument("--threads", type=int, help="intra/inter-op threads (0 = TensorFlow's choice)")
+    run.add_argument("--no-eval", action="store_true", help="skip the evaluation on the val split")
+    run.add_argument("--no-export", action="store_true", help="skip the frozen-graph export")
+    return p
+
+
+def open_data(args):
+    """(train source, val source) for the flags."""
+    from fcn_tf1.data.sbd import SBDDataset
+    from fcn_tf1.data.synthetic import SyntheticDataset
+    from fcn_tf1.data.voc import VOCDataset
+    if args.data == "synthetic":
+        seed = args.seed or 0
+        return (SyntheticDataset("train", args.synthetic_size, seed),
+                SyntheticDataset("val", seed=seed))
+    if not args.data_dir:
+        raise ValueError("--data %s needs --data-dir" % args.data)
+    if not os.path.isdir(args.data_dir):
+        raise ValueError("--data-dir %s: no such directory" % args.data_dir)
+    kind = VOCDataset if args.data == "voc" else SBDDataset
+    train = kind(args.data_dir, args.train_split)
+    if args.val_data == "voc":
+        if not args.val_dir:
+            raise ValueError("--val-data voc needs --val-dir")
+        return train, VOCDataset(args.val_dir, args.val_split)
+    return train, kind(args.data_dir, args.val_split)
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    cli.quiet_tensorflow()
+    return cli.run(lambda: _train(args), "fcn_tf1.train")
+
+
+def _train(args):
+    import logging
+    from fcn_tf1 import evaluation, exporting, training
+    from fcn_tf1.data.validate import check_dataset
+    from fcn_tf1.inference import ModelConfig
+    from fcn_tf1.preprocessing import SLIM_RGB
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    train_source, val_source = open_data(args)
+    problems = check_dataset(train_source, progress=len(train_source) > 1000)
+    if val_source is not None and not args.no_eval:
+        problems += check_dataset(val_source, progress=len(val_source) > 1000)
+    if problems:
+        for line in problems:
+            print(line, file=sys.stderr)
+        raise ValueError("%d problem(s) in the data set (listed above)" % len(problems))
+    if args.check_data:
+        print("data ok: %d training and %d validation images" % (len(train_source),
+                                                                 len(val_source)))
+        return 0
+
+    preset = args.preset or ("quick" if args.data == "synthetic" else "heavy")
+    overrides = {k: getattr(args, k) for k in training.DEFAULTS if hasattr(args, k)}
+    options = training.options_for(preset, **overrides)
+    width = args.width if args.width is not None else options.pop("width", 1.0)
+    options.pop("width", None)
+
+    variants = ("fcn32s", "fcn16s", "fcn8s") if args.staged else (args.variant,)
+    base = args.run or "%s-%s" % (args.data, "staged" if args.staged else args.variant)
+    init_from = args.init_from
+    for variant in variants:
+        run_dir = os.path.join(args.checkpoint_root, base, variant) if args.staged else \
+            os.path.join(args.checkpoint_root, base)
+        convention, init = SLIM_RGB, None
+        if args.vgg16_weights and not init_from:
+            from fcn_tf1.weights import read_vgg16
+            convention = read_vgg16(args.vgg16_weights).convention
+            init = training.VGG16Init(args.vgg16_weights, width)
+        elif init_from:
+            convention = ModelConfig.load(init_from).convention
+            init = training.CheckpointInit(init_from)
+        config = ModelConfig(train_source.num_classes, variant, width, args.upsampling,
+                             args.shape_fix, convention, train_source.class_names, args.at_once)
+        print("run %s: %s, width %g, %s + %s, preset %s, lr %g, %d steps" % (
+            run_dir, variant, width, args.upsampling, args.shape_fix, preset,
+            training.learning_rate_for(options, variant), options["steps"]))
+        step = training.train(run_dir, config, train_source, options, init)
+        if not args.no_eval:
+            result = evaluation.evaluate_run(run_dir, val_source)
+            print("validation (%d images, step %d):\n%s" % (
+                len(val_source), step, evaluation.format_report(result)))
+        if not args.no_export:
+            path = os.path.join(run_dir, exporting.FROZEN_NAME)
+            exporting.export_frozen(run_dir, path)
+            print("frozen graph: %s" % path)
+        init_from = run_dir
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

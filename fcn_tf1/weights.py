@@ -1,0 +1,242 @@
+"""Pretrained VGG16 weights from the three files users have, in conv form (paper section 3.1).
+
+``read_vgg16(path)`` recognises the format from the content:
+  keras-h5  ``vgg16_weights_tf_dim_ordering_tf_kernels[_notop].h5`` (block1_conv1 ... fc1, fc2,
+            predictions; dense kernels (25088, 4096) flattened from pool5's 7x7x512 in HWC order)
+  slim-ckpt TF-slim's ``vgg_16.ckpt`` (vgg_16/conv1/conv1_1/weights, vgg_16/fc6/weights [7,7,512,4096])
+  caffe-npy the Caffe-converted ``vgg16.npy`` of the TF ports (a pickled dict name -> [W, b])
+and returns ``{layer: (kernel, bias)}`` with fc6 [7, 7, 512, 4096], fc7 [1, 1, 4096, 4096] and fc8
+[1, 1, 4096, 1000] where the file has it; ``.convention`` is the input convention the file implies.
+
+    python -m fcn_tf1.weights inspect PATH
+    python -m fcn_tf1.weights convert PATH --output DIR
+"""
+import collections
+import logging
+
+import numpy as np
+
+from fcn_tf1.preprocessing import CAFFE_BGR, SLIM_RGB
+from fcn_tf1.vgg16 import CONV_LAYERS, layer_shapes
+
+log = logging.getLogger(__name__)
+
+FC8_SHAPE = (1, 1, 4096, 1000)
+KERAS_NAMES = dict([("conv%d_%d" % (b, i), "block%d_conv%d" % (b, i))
+                    for b, n in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3)) for i in range(1, n + 1)]
+                   + [("fc6", "fc1"), ("fc7", "fc2"), ("fc8", "predictions")])
+HDF5_MAGIC, NPY_MAGIC = b"\x89HDF\r\n\x1a\n", b"\x93NUMPY"
+
+
+class WeightsError(ValueError):
+    """A weight file that cannot initialise VGG16; the message names the file and the problem."""
+
+
+class VGG16Weights(collections.OrderedDict):
+    """``{layer: (kernel, bias)}`` plus ``.format``, ``.convention`` and ``.path``."""
+    format = convention = path = None
+
+
+def expected_shapes():
+    shapes = layer_shapes(1.0)
+    shapes["fc8"] = FC8_SHAPE
+    return shapes
+
+
+def _sniff(path):
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except IsADirectoryError:
+        return "slim-ckpt"
+    except FileNotFoundError:
+        return "slim-ckpt"  # a checkpoint prefix (vgg_16.ckpt.index beside it) is not a file
+    if head.startswith(HDF5_MAGIC):
+        return "keras-h5"
+    if head.startswith(NPY_MAGIC):
+        return "caffe-npy"
+    return "slim-ckpt"
+
+
+def _read_keras_h5(path):
+    import h5py
+    raw = {}
+    with h5py.File(path, "r") as f:
+        root = f["model_weights"] if "model_weights" in f else f
+        for layer, keras in KERAS_NAMES.items():
+            if keras not in root:
+                continue
+            group = root[keras]
+            names = [n.decode("utf8") if isinstance(n, bytes) else n
+                     for n in group.attrs.get("weight_names", [])]
+            if len(names) != 2:
+                raise WeightsError("%s: layer %s has %d weights, expected kernel and bias"
+                                   % (path, keras, len(names)))
+            raw[layer] = (np.asarray(group[names[0]]), np.asarray(group[names[1]]))
+    return raw
+
+
+def _read_slim_ckpt(path):
+    from fcn_tf1.tf_compat import tf
+    try:
+        reader = tf.train.NewCheckpointReader(path)
+    except Exception as error:  # the reader raises several error types for a bad file
+        raise WeightsError("%s: not a readable VGG16 weight file (%s)"
+                           % (path, " ".join(str(error).split())[:200]))
+    raw = {}
+    for layer in expected_shapes():
+        scope = "vgg_16/%s/%s" % (layer.split("_")[0], layer) if layer.startswith("conv") \
+            else "vgg_16/" + layer
+        if reader.has_tensor(scope + "/weights"):
+            raw[layer] = (reader.get_tensor(scope + "/weights"), reader.get_tensor(scope + "/biases"))
+    return raw
+
+
+def _read_caffe_npy(path):
+    data = np.load(path, encoding="latin1", allow_pickle=True).item()
+    if not isinstance(data, dict):
+        raise WeightsError("%s: expected a pickled dict of layer -> [W, b]" % path)
+    return {layer: (np.asarray(data[layer][0]), np.asarray(data[layer][1]))
+            for layer in expected_shapes() if layer in data}
+
+
+READERS = {"keras-h5": (_read_keras_h5, CAFFE_BGR), "slim-ckpt": (_read_slim_ckpt, SLIM_RGB),
+           "caffe-npy": (_read_caffe_npy, CAFFE_BGR)}
+
+
+def _to_conv(layer, kernel, shape):
+    """Dense (inputs, outputs) matrices become conv kernels by a reshape: pool5 is flattened in
+    HWC order, so row (h * 7 + w) * 512 + c of fc6 is kernel[h, w, c]."""
+    if kernel.ndim == 2 and layer.startswith("fc") and kernel.size == int(np.prod(shape)):
+        return kernel.reshape(shape)
+    return kernel
+
+
+def read_vgg16(path):
+    """Read a VGG16 weight file; raises WeightsError naming the file, layer and shapes on problems."""
+    fmt = _sniff(path)
+    reader, convention = READERS[fmt]
+    try:
+        raw = reader(path)
+    except WeightsError:
+        raise
+    except (OSError, ValueError, KeyError, IndexError, EOFError, TypeError) as error:
+        raise WeightsError("%s: cannot read as %s, truncated or not a VGG16 weight file (%s)"
+                           % (path, fmt, " ".join(str(error).split())[:200]))
+    missing = [layer for layer in CONV_LAYERS if layer not in raw]
+    has_fc = [layer for layer in ("fc6", "fc7") if layer in raw]
+    if len(has_fc) == 1:
+        missing.append("fc6" if "fc7" in raw else "fc7")
+    if missing:
+        raise WeightsError("%s: layer %s missing (read as %s)" % (path, ", ".join(missing), fmt))
+    weights = VGG16Weights()
+    weights.format, weights.convention, weights.path = fmt, convention, path
+    for layer, shape in expected_shapes().items():
+        if layer not in raw:
+            continue
+        kernel = _to_conv(layer, np.asarray(raw[layer][0], np.float32), shape)
+        bias = np.asarray(raw[layer][1], np.float32)
+        if kernel.shape != shape or bias.shape != shape[-1:]:
+            raise WeightsError("%s: layer %s has kernel %s and bias %s, expected %s and %s"
+                               % (path, layer, kernel.shape, bias.shape, shape, shape[-1:]))
+        weights[layer] = (kernel, bias)
+    return weights
+
+
+def backbone_assignments(weights, width):
+    """(assign ops, feed dict) that load ``weights`` into the default graph's VGG16 variables;
+    fc8 is dropped. Raises WeightsError before anything runs when the graph cannot take them."""
+    from fcn_tf1.tf_compat import tf
+    if width != 1.0:
+        raise WeightsError("%s: pretrained VGG16 weights need width 1.0, the model has width %g"
+                           % (weights.path, width))
+    graph_vars = {v.op.name: v for v in tf.global_variables()}
+    ops, feed = [], {}
+    for layer, values in weights.items():
+        if layer == "fc8":
+            continue
+        for name, value in zip(("kernel", "bias"), values):
+            var = graph_vars.get("%s/%s" % (layer, name))
+            if var is None:
+                raise WeightsError("the graph has no variable %s/%s to load %s into"
+                                   % (layer, name, weights.path))
+            if var.shape.as_list() != list(value.shape):
+                raise WeightsError("%s: layer %s %s is %s, the graph's is %s" % (
+                    weights.path, layer, name, value.shape, tuple(var.shape.as_list())))
+            placeholder = tf.placeholder(tf.float32, value.shape)
+            ops.append(var.assign(placeholder))
+            feed[placeholder] = value
+    if "fc6" not in weights:
+        log.warning("%s has no fc6/fc7 (a notop file): they start from scratch", weights.path)
+    return ops, feed
+
+
+def init_fn_from_vgg16(path, width):
+    """A ``Scaffold`` init_fn that loads the backbone from ``path`` (build it after the model)."""
+    weights = read_vgg16(path)
+    ops, feed = backbone_assignments(weights, width)
+    log.info("initialising the backbone from %s (%s, %s)", path, weights.format,
+             weights.convention.channel_order)
+    return (lambda scaffold, session: session.run(ops, feed)), weights.convention
+
+
+def describe(weights):
+    lines = ["file:       %s" % weights.path, "format:     %s" % weights.format,
+             "convention: %s, mean %s" % (weights.convention.channel_order,
+                                          list(weights.convention.mean)), "layers:"]
+    lines += ["  %-8s kernel %-22s bias %s" % (layer, tuple(k.shape), tuple(b.shape))
+              for layer, (k, b) in weights.items()]
+    if "fc6" not in weights:
+        lines.append("  (no fc6/fc7: a notop file; fc6/fc7 would start from scratch)")
+    return "\n".join(lines)
+
+
+def convert(path, output_dir):
+    """Write the backbone as a TF1 checkpoint in fcn_tf1's variable names (+ convention.json)."""
+    import os
+    from fcn_tf1 import fileutil
+    from fcn_tf1.preprocessing import convention_to_dict
+    from fcn_tf1.tf_compat import tf
+    weights = read_vgg16(path)
+    with tf.Graph().as_default():
+        variables = []
+        for layer, (kernel, bias) in weights.items():
+            with tf.variable_scope(layer):
+                variables.append(tf.get_variable("kernel", initializer=kernel))
+                variables.append(tf.get_variable("bias", initializer=bias))
+        with tf.Session() as session:
+            session.run(tf.global_variables_initializer())
+            os.makedirs(output_dir, exist_ok=True)
+            prefix = tf.train.Saver(variables).save(session, os.path.join(output_dir, "vgg16.ckpt"),
+                                                    write_meta_graph=False)
+    fileutil.write_json(os.path.join(output_dir, "convention.json"),
+                        convention_to_dict(weights.convention))
+    return prefix
+
+
+def main(argv=None):
+    import argparse
+    from fcn_tf1 import cli
+    parser = argparse.ArgumentParser(prog="python -m fcn_tf1.weights", description=(
+        "Inspect or convert a pretrained VGG16 file (Keras h5, TF-slim ckpt, Caffe npy)."))
+    commands = parser.add_subparsers(dest="command")
+    inspect = commands.add_parser("inspect", help="format, layers, shapes, input convention")
+    inspect.add_argument("path")
+    conv = commands.add_parser("convert", help="write a TF1 checkpoint in fcn_tf1's names")
+    conv.add_argument("path")
+    conv.add_argument("--output", required=True, help="directory for vgg16.ckpt")
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.error("choose a command: inspect or convert")
+    cli.quiet_tensorflow()
+
+    def run():
+        if args.command == "inspect":
+            print(describe(read_vgg16(args.path)))
+        else:
+            print("wrote %s" % convert(args.path, args.output))
+    return cli.run(run, parser.prog)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
