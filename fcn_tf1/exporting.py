@@ -51,7 +51,8 @@ def export_frozen(run_dir, output, checkpoint=None):
         with session:
             frozen = tf.graph_util.convert_variables_to_constants(
                 session, tf.get_default_graph().as_graph_def(), [LOGITS, PREDICTION, CONFIG_NODE])
-    fileutil.write_bytes(output, frozen.SerializeToString())
+    # Deterministic map order: the same checkpoint always gives the same bytes.
+    fileutil.write_bytes(output, frozen.SerializeToString(deterministic=True))
     fileutil.write_json(sidecar_path(output), metadata)
     return metadata
 

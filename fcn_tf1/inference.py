@@ -52,6 +52,8 @@ class ModelConfig(object):
     @classmethod
     def load(cls, directory):
         path = os.path.join(directory, CONFIG_FILE)
+        if not os.path.isfile(path):
+            raise ValueError("%s: not an fcn_tf1 run folder (no %s)" % (directory, CONFIG_FILE))
         try:
             with open(path) as f:
                 return cls.from_dict(json.load(f))

@@ -248,7 +248,7 @@ def train(run_dir, config, source, options, init=None, log=print):
                     config=session_config(options["threads"])) as session:
                 while not session.should_stop():
                     for _ in range(options["accumulate"] - 1):
-                        session.run_step_fn(lambda ctx: ctx.session.run(accumulate_op))
+                        session.run_step_fn(lambda step_context: step_context.session.run(accumulate_op))
                     session.run(train_op)
         except tf.errors.InvalidArgumentError as error:
             if NOT_FINITE not in error.message:

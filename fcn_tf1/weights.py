@@ -13,11 +13,9 @@ and returns ``{layer: (kernel, bias)}`` with fc6 [7, 7, 512, 4096], fc7 [1, 1, 4
 """
 import collections
 import logging
+import os
 
 import numpy as np
-
-from fcn_tf1.preprocessing import CAFFE_BGR, SLIM_RGB
-from fcn_tf1.vgg16 import CONV_LAYERS, layer_shapes
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +33,14 @@ class WeightsError(ValueError):
 class VGG16Weights(collections.OrderedDict):
     """``{layer: (kernel, bias)}`` plus ``.format``, ``.convention`` and ``.path``."""
     format = convention = path = None
+    width = 1.0
 
 
-def expected_shapes():
-    shapes = layer_shapes(1.0)
-    shapes["fc8"] = FC8_SHAPE
+def expected_shapes(width=1.0):
+    """{layer: kernel shape} a file must hold; fc8 has 1000 ImageNet classes."""
+    from fcn_tf1.vgg16 import layer_shapes  # here, so that --help needs no TensorFlow
+    shapes = layer_shapes(width)
+    shapes["fc8"] = shapes["fc7"][:3] + (FC8_SHAPE[3],)
     return shapes
 
 
@@ -47,10 +48,8 @@ def _sniff(path):
     try:
         with open(path, "rb") as f:
             head = f.read(8)
-    except IsADirectoryError:
-        return "slim-ckpt"
-    except FileNotFoundError:
-        return "slim-ckpt"  # a checkpoint prefix (vgg_16.ckpt.index beside it) is not a file
+    except (IsADirectoryError, FileNotFoundError):
+        return "slim-ckpt"  # a V2 checkpoint prefix (vgg_16.ckpt.index beside it) is not a file
     if head.startswith(HDF5_MAGIC):
         return "keras-h5"
     if head.startswith(NPY_MAGIC):
@@ -100,8 +99,9 @@ def _read_caffe_npy(path):
             for layer in expected_shapes() if layer in data}
 
 
-READERS = {"keras-h5": (_read_keras_h5, CAFFE_BGR), "slim-ckpt": (_read_slim_ckpt, SLIM_RGB),
-           "caffe-npy": (_read_caffe_npy, CAFFE_BGR)}
+# format -> (reader, the input convention the file's weights were trained with)
+READERS = {"keras-h5": (_read_keras_h5, "caffe"), "slim-ckpt": (_read_slim_ckpt, "slim"),
+           "caffe-npy": (_read_caffe_npy, "caffe")}
 
 
 def _to_conv(layer, kernel, shape):
@@ -112,10 +112,17 @@ def _to_conv(layer, kernel, shape):
     return kernel
 
 
-def read_vgg16(path):
-    """Read a VGG16 weight file; raises WeightsError naming the file, layer and shapes on problems."""
+def read_vgg16(path, width=1.0):
+    """Read a VGG16 weight file; raises WeightsError naming the file, layer and shapes on problems.
+
+    ``width`` < 1 reads the reduced-width files the tests write; real files are width 1.0.
+    """
+    if not os.path.exists(path) and not os.path.exists(path + ".index"):
+        raise WeightsError("%s: no such file" % path)
+    from fcn_tf1.preprocessing import CAFFE_BGR, SLIM_RGB
     fmt = _sniff(path)
     reader, convention = READERS[fmt]
+    convention = CAFFE_BGR if convention == "caffe" else SLIM_RGB
     try:
         raw = reader(path)
     except WeightsError:
@@ -123,15 +130,15 @@ def read_vgg16(path):
     except (OSError, ValueError, KeyError, IndexError, EOFError, TypeError) as error:
         raise WeightsError("%s: cannot read as %s, truncated or not a VGG16 weight file (%s)"
                            % (path, fmt, " ".join(str(error).split())[:200]))
-    missing = [layer for layer in CONV_LAYERS if layer not in raw]
+    missing = [layer for layer in expected_shapes() if layer.startswith("conv") and layer not in raw]
     has_fc = [layer for layer in ("fc6", "fc7") if layer in raw]
     if len(has_fc) == 1:
         missing.append("fc6" if "fc7" in raw else "fc7")
     if missing:
         raise WeightsError("%s: layer %s missing (read as %s)" % (path, ", ".join(missing), fmt))
     weights = VGG16Weights()
-    weights.format, weights.convention, weights.path = fmt, convention, path
-    for layer, shape in expected_shapes().items():
+    weights.format, weights.convention, weights.path, weights.width = fmt, convention, path, width
+    for layer, shape in expected_shapes(width).items():
         if layer not in raw:
             continue
         kernel = _to_conv(layer, np.asarray(raw[layer][0], np.float32), shape)
@@ -147,9 +154,9 @@ def backbone_assignments(weights, width):
     """(assign ops, feed dict) that load ``weights`` into the default graph's VGG16 variables;
     fc8 is dropped. Raises WeightsError before anything runs when the graph cannot take them."""
     from fcn_tf1.tf_compat import tf
-    if width != 1.0:
-        raise WeightsError("%s: pretrained VGG16 weights need width 1.0, the model has width %g"
-                           % (weights.path, width))
+    if width != weights.width:
+        raise WeightsError("%s: pretrained VGG16 weights need width %g, the model has width %g"
+                           % (weights.path, weights.width, width))
     graph_vars = {v.op.name: v for v in tf.global_variables()}
     ops, feed = [], {}
     for layer, values in weights.items():
@@ -191,13 +198,12 @@ def describe(weights):
     return "\n".join(lines)
 
 
-def convert(path, output_dir):
-    """Write the backbone as a TF1 checkpoint in fcn_tf1's variable names (+ convention.json)."""
-    import os
+def convert_weights(weights, output_dir):
+    """Write ``weights`` as a TF1 checkpoint in fcn_tf1's variable names (+ convention.json);
+    returns the checkpoint prefix, which ``--init-from`` accepts."""
     from fcn_tf1 import fileutil
     from fcn_tf1.preprocessing import convention_to_dict
     from fcn_tf1.tf_compat import tf
-    weights = read_vgg16(path)
     with tf.Graph().as_default():
         variables = []
         for layer, (kernel, bias) in weights.items():
@@ -234,8 +240,8 @@ def main(argv=None):
         if args.command == "inspect":
             print(describe(read_vgg16(args.path)))
         else:
-            print("wrote %s" % convert(args.path, args.output))
-    return cli.run(run, parser.prog)
+            print("wrote %s" % convert_weights(read_vgg16(args.path), args.output))
+    return cli.run(run, "fcn_tf1.weights")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,158 @@
+"""Frozen graphs, SavedModels and fcn_tf1.predict on images of any size."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fcn_tf1 import exporting, training
+from fcn_tf1.data.synthetic import SyntheticDataset
+from fcn_tf1.evaluation import CheckpointModel
+from fcn_tf1.inference import ModelConfig
+from fcn_tf1.predict import FrozenModel, main as predict_main
+from fcn_tf1.tf_compat import tf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIZES = [(33, 34), (1, 1), (224, 224), (375, 500)]
+
+
+def trained_run(directory, width=1 / 16., steps=4, shape_fix="output_shape", save_every=1):
+    options = training.options_for("quick", steps=steps, batch_size=2, crop_size=(48, 48),
+                                   save_every=save_every)
+    options.pop("width")
+    config = ModelConfig(5, "fcn8s", width, shape_fix=shape_fix,
+                         class_names=SyntheticDataset.class_names)
+    training.train(directory, config, SyntheticDataset("train", 8), options)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return trained_run(str(tmp_path_factory.mktemp("run") / "run"))
+
+
+@pytest.fixture(scope="module")
+def frozen(run_dir, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("export") / "model.pb")
+    exporting.export_frozen(run_dir, path)
+    return path
+
+
+def images(seed=0):
+    rng = np.random.RandomState(seed)
+    return [rng.randint(0, 256, size + (3,), dtype=np.uint8) for size in SIZES]
+
+
+def test_frozen_savedmodel_and_checkpoint_agree(run_dir, frozen, tmp_path):
+    saved = str(tmp_path / "saved")
+    exporting.export_saved_model(run_dir, saved)
+    checkpoint, graph = CheckpointModel(run_dir), FrozenModel(frozen)
+    with tf.Graph().as_default(), tf.Session() as session:
+        meta = tf.saved_model.loader.load(session, ["serve"], saved)
+        signature = meta.signature_def["serving_default"]
+        fetch = {k: v.name for k, v in signature.outputs.items()}
+        for image in images():
+            logits, labels = checkpoint.run(image)
+            assert labels.shape == image.shape[:2] and logits.shape == image.shape[:2] + (5,)
+            assert np.abs(logits).max() > 0  # trained: the score layers are no longer zero
+            frozen_logits, frozen_labels = graph.run(image)
+            served = session.run(fetch, {signature.inputs["image"].name: image})
+            for other_logits, other_labels in ((frozen_logits, frozen_labels),
+                                               (served["logits"], served["prediction"])):
+                np.testing.assert_allclose(other_logits, logits, atol=1e-5, rtol=0)
+                np.testing.assert_array_equal(other_labels, labels)
+    batch = np.stack([images()[0], images(1)[0]])
+    logits, labels = graph.run(batch)
+    assert logits.shape == (2, 33, 34, 5) and labels.shape == (2, 33, 34)
+    np.testing.assert_array_equal(labels[1], graph.predict(batch[1]))
+    assert graph.metadata["variant"] == "fcn8s" and graph.metadata["shape_fix"] == "output_shape"
+    assert ModelConfig.from_dict({k: graph.metadata[k] for k in ModelConfig.load(run_dir).to_dict()
+                                  }) == ModelConfig.load(run_dir)
+
+
+def test_frozen_graph_has_no_variables_and_loads_in_a_fresh_process(frozen):
+    graph_def = tf.GraphDef()
+    graph_def.ParseFromString(open(frozen, "rb").read())
+    assert not {n.op for n in graph_def.node} & {"VariableV2", "VarHandleOp", "Variable"}
+    code = ("import numpy as np, tensorflow as tf\n"
+            "g = tf.compat.v1.GraphDef(); g.ParseFromString(open(%r, 'rb').read())\n"
+            "tf.import_graph_def(g, name='')\n"
+            "with tf.compat.v1.Session() as s:\n"
+            "    out = s.run('prediction:0', {'image:0': np.zeros((33, 34, 3), np.uint8)})\n"
+            "print(out.shape, out.dtype)\n" % frozen)
+    result = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "(33, 34) int32"
+
+
+def test_bad_graph_files_are_refused(tmp_path):
+    (tmp_path / "empty.pb").write_bytes(b"")
+    (tmp_path / "junk.pb").write_bytes(b"\xff\x00 this is no protobuf")
+    other = tf.Graph()
+    with other.as_default():
+        tf.identity(tf.constant(1.0), name="out")
+    (tmp_path / "other.pb").write_bytes(other.as_graph_def().SerializeToString())
+    for name, message in [("missing.pb", "no such file"), ("empty.pb", "empty file"),
+                          ("junk.pb", "not a TensorFlow GraphDef"),
+                          ("other.pb", "not an fcn_tf1 graph")]:
+        with pytest.raises(ValueError, match="%s: %s" % (name, message)):
+            FrozenModel(str(tmp_path / name))
+
+
+def test_predict_cli_writes_masks_of_each_size(frozen, tmp_path, capsys):
+    rgb = np.random.RandomState(0).randint(0, 256, (37, 51, 3), dtype=np.uint8)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    Image.fromarray(rgb).save(str(inputs / "a.jpg"))
+    Image.fromarray(rgb[:5, :3]).convert("L").save(str(inputs / "gray.png"))
+    Image.fromarray(rgb[:1, :1]).convert("RGBA").save(str(inputs / "rgba.png"))
+    (inputs / "broken.png").write_bytes(b"\x89PNG broken")
+    out = tmp_path / "out"
+    assert predict_main(["--graph", frozen, str(inputs), "--output-dir", str(out),
+                         "--overlay"]) == 1
+    err = capsys.readouterr().err
+    assert "broken.png: cannot read image" in err
+    with FrozenModel(frozen) as model:
+        for name, size in (("a", (37, 51)), ("gray", (5, 3)), ("rgba", (1, 1))):
+            with Image.open(str(out / (name + ".png"))) as mask:
+                assert mask.mode == "P" and mask.size == size[::-1]
+                if name == "a":
+                    np.testing.assert_array_equal(np.asarray(mask), model.predict(rgb))
+            with Image.open(str(out / (name + "_overlay.png"))) as overlay:
+                assert overlay.size == size[::-1] and overlay.mode == "RGB"
+    assert not (out / "broken.png").exists()
+    assert predict_main(["--graph", str(tmp_path / "nope.pb"), str(inputs / "a.jpg"),
+                         "--output-dir", str(out)]) == 1
+    assert "nope.pb: no such file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_killed_export_leaves_old_or_new_never_half(tmp_path):
+    run = trained_run(str(tmp_path / "run"), width=0.5, steps=1)
+    target = str(tmp_path / "model.pb")
+    exporting.export_frozen(run, target, checkpoint=run + "/model.ckpt-0")
+    old = open(target, "rb").read()
+    reference = str(tmp_path / "reference.pb")
+    exporting.export_frozen(run, reference, checkpoint=run + "/model.ckpt-1")
+    new = open(reference, "rb").read()
+    assert old != new
+    command = [sys.executable, "-m", "fcn_tf1.export", "--checkpoint-dir", run, "--checkpoint",
+               run + "/model.ckpt-1", "--output", target]
+    outcomes = set()
+    for delay in (0.5, 1.5, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0):
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        data = open(target, "rb").read()
+        assert data in (old, new), "a killed export left a partial file (%d bytes)" % len(data)
+        outcomes.add(data == new)
+        if data == new:
+            break
+    assert outcomes  # each kill left a whole model; the test needs no particular timing

@@ -1,0 +1,182 @@
+"""Training: learning, recipes, resume, kill -9, NaN stops, init from a coarser FCN, the CLI."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from fcn_tf1 import evaluation, training
+from fcn_tf1.data.synthetic import SyntheticDataset
+from fcn_tf1.inference import ModelConfig
+from fcn_tf1.tf_compat import tf
+from fcn_tf1.train import main as train_main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = dict(width=1 / 16., batch_size=2, crop_size=(48, 48), save_every=5, summary_every=5)
+
+
+def tiny(variant="fcn8s", **overrides):
+    options = training.options_for("quick", **dict(TINY, **overrides))
+    width = options.pop("width")
+    return ModelConfig(5, variant, width, class_names=SyntheticDataset.class_names), options
+
+
+def losses(run_dir):
+    """(step, loss) pairs from the run's TensorBoard events."""
+    pairs = []
+    for name in sorted(os.listdir(run_dir)):
+        if name.startswith("events.out"):
+            for event in tf.train.summary_iterator(os.path.join(run_dir, name)):
+                pairs += [(event.step, v.simple_value) for v in event.summary.value
+                          if v.tag == "loss"]
+    return sorted(pairs)
+
+
+def test_resume_keeps_the_global_step(tmp_path):
+    config, options = tiny(steps=6)
+    run = str(tmp_path / "run")
+    assert training.train(run, config, SyntheticDataset("train", 8), options) == 6
+    options["steps"] = 9
+    assert training.train(run, config, SyntheticDataset("train", 8), options) == 9
+    assert training.latest_step(run) == 9
+    other, _ = tiny("fcn32s")
+    with pytest.raises(training.TrainingError, match="holds a different model"):
+        training.train(run, other, SyntheticDataset("train", 8), options)
+
+
+def test_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(tmp_path):
+    config, options = tiny(steps=5, save_every=2)
+    run = str(tmp_path / "run")
+    training.train(run, config, SyntheticDataset("train", 8), options)
+    before = tf.train.latest_checkpoint(run)
+    options.update(steps=50, optimizer="sgd", learning_rate=1e30)
+    with pytest.raises(training.TrainingError, match=r"loss is NaN or Inf at step \d+.*kept"):
+        training.train(run, config, SyntheticDataset("train", 8), options)
+    # The last good checkpoint still loads and holds finite values.
+    reader = tf.train.NewCheckpointReader(tf.train.latest_checkpoint(run))
+    for name in reader.get_variable_to_shape_map():
+        value = reader.get_tensor(name)
+        assert np.all(np.isfinite(value)), name
+    assert before is not None
+
+
+def test_gradient_accumulation_applies_once_per_k_images(tmp_path):
+    config, options = tiny(steps=3, accumulate=4, batch_size=1, crop_size=None,
+                           optimizer="momentum", learning_rate=1e-4)
+    run = str(tmp_path / "run")
+    assert training.train(run, config, SyntheticDataset("train", 8), options) == 3
+
+
+def test_heavy_learning_does_not_diverge(tmp_path):
+    """The reference recipe (summed loss, momentum 0.99, lr 1e-10 / 1e-12 / 1e-14) stays finite
+    and does not climb, where ports that normalised differently report divergence."""
+    for variant in ("fcn32s", "fcn8s"):
+        options = training.options_for("heavy", steps=40, save_every=40, summary_every=1)
+        config = ModelConfig(5, variant, 1 / 16., class_names=SyntheticDataset.class_names)
+        run = str(tmp_path / variant)
+        training.train(run, config, SyntheticDataset("train", 20, min_side=64, max_side=96),
+                       options)
+        values = np.array([loss for _, loss in losses(run)])
+        assert len(values) >= 35 and np.all(np.isfinite(values))
+        assert values[-10:].mean() <= values[:10].mean() * 1.05
+
+
+def test_init_from_a_coarser_fcn_copies_shared_variables(tmp_path):
+    config32, options = tiny("fcn32s", steps=3)
+    run32 = str(tmp_path / "fcn32s")
+    training.train(run32, config32, SyntheticDataset("train", 8), options)
+    messages = []
+    init = training.CheckpointInit(run32, log=messages.append)
+    config16, _ = tiny("fcn16s")
+    run16 = str(tmp_path / "fcn16s")
+    training.train(run16, config16, SyntheticDataset("train", 8), dict(options, steps=1), init)
+    assert "new: score_pool4/bias, score_pool4/kernel, upscore16/kernel, upscore2/kernel" in messages[0]
+    old = tf.train.NewCheckpointReader(tf.train.latest_checkpoint(run32))
+    new = tf.train.NewCheckpointReader(run16 + "/model.ckpt-0")
+    np.testing.assert_array_equal(old.get_tensor("conv3_2/kernel"), new.get_tensor("conv3_2/kernel"))
+    np.testing.assert_array_equal(old.get_tensor("score_fr/kernel"), new.get_tensor("score_fr/kernel"))
+
+
+def test_quick_preset_learns(tmp_path):
+    """A short run of the default preset must already segment well above chance."""
+    config, options = tiny(steps=300, width=0.125, batch_size=8, crop_size=(64, 64))
+    run = str(tmp_path / "run")
+    training.train(run, config, SyntheticDataset("train", 200), options)
+    result = evaluation.evaluate_run(run, SyntheticDataset("val", 30))
+    assert result["mean_iou"] > 0.45, result
+    assert os.path.exists(os.path.join(run, "eval", "metrics.json"))
+    values = [loss for _, loss in losses(run)]
+    assert np.mean(values[-5:]) < 0.6 * np.mean(values[:2])
+
+
+def _run_cli(args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "fcn_tf1.train"] + args, cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, **kwargs)
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume(tmp_path):
+    args = ["--checkpoint-root", str(tmp_path), "--run", "k", "--width", "0.0625", "--steps",
+            "400", "--save-every", "10", "--no-eval", "--no-export"]
+    proc = subprocess.Popen([sys.executable, "-m", "fcn_tf1.train"] + args, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = str(tmp_path / "k")
+    deadline = time.time() + 120
+    while training.latest_step(run) < 20 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = training.latest_step(run)
+    assert 20 <= killed_at < 400
+    # The latest checkpoint loads, then a re-run resumes from it and finishes.
+    reader = tf.train.NewCheckpointReader(tf.train.latest_checkpoint(run))
+    assert reader.get_tensor("global_step") == killed_at
+    result = _run_cli(args[:-4] + ["--steps", str(killed_at + 5), "--no-eval", "--no-export"])
+    assert result.returncode == 0, result.stderr
+    assert training.latest_step(run) == killed_at + 5
+
+
+@pytest.mark.slow
+def test_default_command_end_to_end(tmp_path):
+    """The README's train command with fewer steps: progress, metrics, checkpoints, summaries and a
+    frozen graph under checkpoints/<run>/."""
+    result = _run_cli(["--checkpoint-root", str(tmp_path), "--steps", "500"])
+    assert result.returncode == 0, result.stderr
+    run = tmp_path / "synthetic-fcn8s"
+    assert "train: 100%" in result.stderr and "step/s" in result.stderr
+    for key in ("pixel_accuracy", "mean_accuracy", "mean_iou", "fw_iou"):
+        assert key in result.stdout
+    metrics = json.loads((run / "eval" / "metrics.json").read_text())
+    assert metrics["mean_iou"] > 0.7, metrics
+    assert (run / "frozen_model.pb").stat().st_size > 0 and (run / "model.json").exists()
+    assert any(name.startswith("events.out") for name in os.listdir(str(run)))
+    assert "WARNING" not in result.stderr and "cpu_feature_guard" not in result.stderr
+
+
+def test_check_data_and_bad_flags(tmp_path, capsys):
+    assert train_main(["--check-data", "--synthetic-size", "20"]) == 0
+    assert "data ok: 20 training" in capsys.readouterr().out
+    assert train_main(["--data", "voc"]) == 1
+    assert "--data voc needs --data-dir" in capsys.readouterr().err
+    assert train_main(["--data", "voc", "--data-dir", str(tmp_path / "nope")]) == 1
+    assert "no such directory" in capsys.readouterr().err
+    os.makedirs(str(tmp_path / "voc"))
+    assert train_main(["--data", "voc", "--data-dir", str(tmp_path / "voc")]) == 1
+    assert "train.txt: no such split file" in capsys.readouterr().err
+
+
+def test_broken_voc_is_refused_before_training(tmp_path, capsys):
+    from tests.test_data import write_voc
+    root = write_voc(str(tmp_path / "voc"), ["a", "b"], label_value=30)
+    with open(os.path.join(root, "ImageSets", "Segmentation", "val.txt"), "w") as f:
+        f.write("a\n")
+    assert train_main(["--data", "voc", "--data-dir", root, "--checkpoint-root",
+                       str(tmp_path / "ck"), "--steps", "1", "--width", "0.0625"]) == 1
+    err = capsys.readouterr().err
+    assert "a.png: label values 30 outside 0..20" in err and "problem(s) in the data set" in err
+    assert not os.path.exists(str(tmp_path / "ck"))
