@@ -68,3 +68,46 @@ def expected_status(shape_fix_fixes, size, dynamic):
 def all_cells():
     """Every (variant, upsampling, shape_fix) the builders accept."""
     return [(variant, api, fix) for variant in VARIANTS for api, fix in valid_combinations()]
+
+
+def cost(variant, upsampling, shape_fix, size, width=1 / 16., num_classes=21, runs=3):
+    """{"ops", "build_s", "forward_ms"} of one static-shape graph at ``size`` (None if it fails)."""
+    import time
+    with tf.Graph().as_default() as graph:
+        images = tf.placeholder(tf.float32, [1, size[0], size[1], 3])
+        start = time.time()
+        try:
+            logits = build_fcn(images, num_classes, variant, upsampling, shape_fix, width)
+        except ValueError:
+            return None
+        build = time.time() - start
+        data = np.random.RandomState(0).uniform(-1, 1, (1,) + tuple(size) + (3,))
+        with tf.Session() as session:
+            session.run(tf.global_variables_initializer())
+            session.run(logits, {images: data})  # warm-up
+            times = []
+            for _ in range(runs):
+                start = time.time()
+                session.run(logits, {images: data})
+                times.append(time.time() - start)
+        return {"ops": len(graph.get_operations()), "build_s": build,
+                "forward_ms": 1000 * min(times)}
+
+
+def run_matrix(variants=VARIANTS, sizes=SIZES, width=1 / 16., modes=("static", "dynamic"),
+               cost_size=None, progress=None):
+    """One row per variant x API x shape fix x input mode: outcomes per size, and costs."""
+    rows = []
+    for variant, api, fix in all_cells():
+        if variant not in variants:
+            continue
+        for mode in modes:
+            outcomes = probe(variant, api, fix, sizes, dynamic=mode == "dynamic", width=width)
+            row = {"variant": variant, "upsampling": api, "shape_fix": fix, "input": mode,
+                   "outcomes": outcomes}
+            if cost_size and mode == "static":
+                row["cost"] = cost(variant, api, fix, cost_size, width)
+            rows.append(row)
+            if progress:
+                progress(row)
+    return rows
