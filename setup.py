@@ -22,9 +22,11 @@ setup(
         "tf": ["tensorflow==1.15.5; python_version<'3.8'"],
         "gpu": ["tensorflow-gpu==1.15.5; python_version<'3.8'"],
         "intel": ["intel-tensorflow==1.15.2; python_version<'3.8'"],
-        "onnx": ["tf2onnx", "onnxruntime"],
+        "onnx": ["tf2onnx>=1.16", "onnxruntime>=1.10"],
         "plot": ["matplotlib"],
-        "test": ["pytest", "matplotlib", "nbclient", "nbformat", "ipykernel"],
+        "test": ["pytest", "matplotlib", "nbclient", "nbformat", "ipykernel",
+                 # tf2onnx 1.16 needs Python 3.7+; the ONNX test skips without it
+                 "tf2onnx>=1.16; python_version>='3.7'", "onnxruntime>=1.10; python_version>='3.7'"],
     },
     classifiers=[
         "Programming Language :: Python :: 3.6",

@@ -31,7 +31,56 @@ def parser():
     p.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table")
     p.add_argument("--summary", action="store_true", help="one row per shape fix and input mode "
                    "(identical across variants and APIs, as the tests show)")
+    p.add_argument("--values", action="store_true", help="also compare what the fixing "
+                   "strategies compute: the same weights and image, scores against crop's")
+    p.add_argument("--plot", metavar="PNG", help="save the outcome matrix and the costs as a PNG "
+                   "(needs matplotlib)")
     return p
+
+
+def format_agreement(rows):
+    header = "%-9s %-13s %10s %10s %13s %9s" % ("size", "shape_fix", "max|d|", "mean|d|",
+                                                 "interior max", "labels=")
+    lines = [header]
+    for r in rows:
+        lines.append("%-9s %-13s %10.3g %10.3g %13.3g %8.2f%%" % (
+            _size(r["size"]), r["shape_fix"], r["max_diff"], r["mean_diff"],
+            r["interior_max_diff"], 100 * r["label_agreement"]))
+    return "\n".join(lines)
+
+
+def plot(rows, path):
+    """Two panels: the shape fix x size outcome matrix (every variant and API), and the costs."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    codes = {"ok": 0, "wrong size": 1, "build error": 2, "run error": 3}
+    sizes = [_size(o.size) for o in rows[0]["outcomes"]]
+    labels = ["%s %s %s %s" % (r["variant"], r["upsampling"], r["shape_fix"], r["input"])
+              for r in rows]
+    matrix = np.array([[codes[o.status] for o in r["outcomes"]] for r in rows])
+    costed = [r for r in rows if r.get("cost")]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, max(4, 0.22 * len(rows) + 1.5)),
+                                      gridspec_kw={"width_ratios": [3, 2]})
+    colours = matplotlib.colors.ListedColormap(["#4caf50", "#9c27b0", "#f44336", "#ff9800"])
+    left.imshow(matrix, cmap=colours, vmin=0, vmax=3, aspect="auto")
+    left.set_xticks(range(len(sizes)))
+    left.set_xticklabels(sizes, rotation=45)
+    left.set_yticks(range(len(labels)))
+    left.set_yticklabels(labels, fontsize=7)
+    left.set_title("outcome: green ok, red fails at build, orange fails at run")
+    if costed:
+        names = ["%s %s %s" % (r["variant"], r["upsampling"], r["shape_fix"]) for r in costed]
+        right.barh(range(len(costed)), [r["cost"]["forward_ms"] for r in costed], color="#2196f3")
+        right.set_yticks(range(len(costed)))
+        right.set_yticklabels(names, fontsize=7)
+        right.invert_yaxis()
+        right.set_xlabel("forward ms (static graph)")
+        right.set_title("cost")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
 
 
 def _size(size):
@@ -115,6 +164,13 @@ def main(argv=None):
             print("\nHow the non-fixing strategies fail (first line of each error):")
             for line in errors(rows):
                 print("- " + line)
+        if args.values:
+            print("\nScores of the fixing strategies against crop's (same weights and image, "
+                  "%s, width %g):" % (variants[-1], args.width))
+            print(format_agreement(comparison.agreement(variants[-1], width=args.width)))
+        if args.plot:
+            plot(rows, args.plot)
+            print("plot: %s" % args.plot)
     return cli.run(run, "fcn_tf1.compare")
 
 

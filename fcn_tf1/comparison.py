@@ -111,3 +111,57 @@ def run_matrix(variants=VARIANTS, sizes=SIZES, width=1 / 16., modes=("static", "
             if progress:
                 progress(row)
     return rows
+
+
+FIXING = ("output_shape", "crop", "pad", "pad100")
+
+
+def _shared_weights(variant, size, width, num_classes, seed):
+    """Random values for every variable (score layers too; deconvs stay bilinear), by name."""
+    rng = np.random.RandomState(seed)
+    with tf.Graph().as_default():
+        build_fcn(tf.placeholder(tf.float32, [1, size[0], size[1], 3]), num_classes, variant,
+                  "nn", "crop", width)
+        with tf.Session() as session:
+            session.run(tf.global_variables_initializer())
+            values = {}
+            for var in tf.global_variables():
+                value = session.run(var)
+                if not var.op.name.startswith("upscore"):
+                    fan_in = np.prod(value.shape[:-1]) if value.ndim > 1 else 1
+                    value = rng.normal(0, np.sqrt(2.0 / fan_in), value.shape).astype(np.float32)
+                values[var.op.name] = value
+    return values
+
+
+def agreement(variant="fcn8s", sizes=((224, 224), (333, 500)), width=1 / 16., num_classes=5,
+              seed=0, border=32):
+    """Do the fixing strategies compute the same scores for the same weights and image?
+
+    Returns rows {size, shape_fix, max_diff, mean_diff, interior_max_diff, label_agreement}, each
+    against ``crop`` (the n * stride output cut at the bottom/right). ``interior`` leaves out a
+    ``border``-pixel band, where padding choices differ most.
+    """
+    rows = []
+    for size in sizes:
+        values = _shared_weights(variant, size, width, num_classes, seed)
+        image = np.random.RandomState(seed + 1).uniform(-100, 100, (1,) + tuple(size) + (3,))
+        logits = {}
+        for fix in FIXING:
+            with tf.Graph().as_default():
+                images = tf.placeholder(tf.float32, [1, size[0], size[1], 3])
+                out = build_fcn(images, num_classes, variant, "nn", fix, width)
+                with tf.Session() as session:
+                    session.run([v.assign(values[v.op.name]) for v in tf.global_variables()])
+                    logits[fix] = session.run(out, {images: image})[0]
+        reference = logits["crop"]
+        inner = (slice(border, -border or None), slice(border, -border or None))
+        for fix in FIXING:
+            diff = np.abs(logits[fix] - reference)
+            rows.append({"size": tuple(size), "shape_fix": fix, "max_diff": float(diff.max()),
+                         "mean_diff": float(diff.mean()),
+                         "interior_max_diff": float(diff[inner].max()) if diff[inner].size else 0.0,
+                         "label_agreement": float((logits[fix].argmax(-1) ==
+                                                   reference.argmax(-1)).mean()),
+                         "scale": float(np.abs(reference).mean())})
+    return rows

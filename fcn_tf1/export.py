@@ -1,7 +1,7 @@
 """python -m fcn_tf1.export: a frozen GraphDef (and optionally a SavedModel) from a training run.
 
     python -m fcn_tf1.export --checkpoint-dir checkpoints/synthetic-fcn8s --output model.pb \\
-        --saved-model saved_model/
+        --saved-model saved_model/ --onnx model.onnx
 """
 import argparse
 import sys
@@ -18,6 +18,8 @@ def parser():
     p.add_argument("--output", required=True, help="the frozen graph (.pb); a .json side-car lands "
                    "beside it")
     p.add_argument("--saved-model", metavar="DIR", help="also write a SavedModel here")
+    p.add_argument("--onnx", metavar="PATH", help="also convert the frozen graph to ONNX (tf2onnx; "
+                   "pip install 'fcn_tf1[onnx]'); input uint8 [H, W, 3], dynamic H and W")
     return p
 
 
@@ -32,6 +34,9 @@ def main(argv=None):
         if args.saved_model:
             exporting.export_saved_model(args.checkpoint_dir, args.saved_model, args.checkpoint)
             print("SavedModel: %s" % args.saved_model)
+        if args.onnx:
+            exporting.export_onnx(args.output, args.onnx)
+            print("ONNX: %s" % args.onnx)
     return cli.run(run, "fcn_tf1.export")
 
 

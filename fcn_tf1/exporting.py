@@ -75,3 +75,28 @@ def export_saved_model(run_dir, export_dir, checkpoint=None):
 
             fileutil.replace_dir(build, export_dir)
     return metadata
+
+
+def export_onnx(frozen_path, onnx_path, opset=13):
+    """Convert a frozen fcn_tf1 graph to ONNX with tf2onnx (the ``onnx`` extra).
+
+    The ONNX model takes ``image:0`` as uint8 [H, W, 3] with dynamic H and W (ONNX needs a known
+    rank) and gives ``logits:0`` and ``prediction:0``.
+    """
+    try:
+        import tf2onnx
+    except ImportError:
+        raise ValueError("--onnx needs tf2onnx and onnxruntime: pip install 'fcn_tf1[onnx]'")
+    from fcn_tf1.predict import FrozenModel
+    FrozenModel(frozen_path).close()  # refuses a file that is not an fcn_tf1 graph
+    graph_def = tf.GraphDef()
+    with open(frozen_path, "rb") as f:
+        graph_def.ParseFromString(f.read())
+    with tf.Graph().as_default() as graph:
+        image = tf.placeholder(tf.uint8, [None, None, 3], name=INPUT)
+        tf.import_graph_def(graph_def, input_map={INPUT + ":0": image}, name="")
+        ranked = tf.graph_util.extract_sub_graph(graph.as_graph_def(), [LOGITS, PREDICTION])
+    model, _ = tf2onnx.convert.from_graph_def(
+        ranked, input_names=[INPUT + ":0"], output_names=[LOGITS + ":0", PREDICTION + ":0"],
+        opset=opset)
+    fileutil.write_bytes(onnx_path, model.SerializeToString())

@@ -156,3 +156,23 @@ def test_killed_export_leaves_old_or_new_never_half(tmp_path):
         if data == new:
             break
     assert outcomes  # each kill left a whole model; the test needs no particular timing
+
+
+def test_onnx_export_predicts_like_tensorflow(frozen, tmp_path):
+    pytest.importorskip("tf2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from fcn_tf1.export import main as export_main
+    run_dir = os.path.dirname(frozen)
+    onnx_path = str(tmp_path / "model.onnx")
+    exporting.export_onnx(frozen, onnx_path)
+    session = ort.InferenceSession(onnx_path)
+    with FrozenModel(frozen) as model:
+        for image in images():
+            logits, labels = session.run(None, {"image:0": image})
+            tf_logits, tf_labels = model.run(image)
+            np.testing.assert_array_equal(labels, tf_labels)
+            np.testing.assert_allclose(logits, tf_logits, atol=1e-4, rtol=0)
+    (tmp_path / "junk.pb").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="junk.pb: not a TensorFlow GraphDef"):
+        exporting.export_onnx(str(tmp_path / "junk.pb"), str(tmp_path / "junk.onnx"))
+    assert not (tmp_path / "junk.onnx").exists() and run_dir

@@ -180,3 +180,45 @@ def test_broken_voc_is_refused_before_training(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "a.png: label values 30 outside 0..20" in err and "problem(s) in the data set" in err
     assert not os.path.exists(str(tmp_path / "ck"))
+
+
+@pytest.mark.slow
+def test_training_starts_from_a_pretrained_vgg16_file(tmp_path):
+    from tests.test_weights import random_weights, write_caffe_npy
+    original = random_weights(1.0)
+    path = str(tmp_path / "vgg16.npy")
+    write_caffe_npy(path, original)
+    init = training.VGG16Init(path, 1.0)
+    assert init.convention.channel_order == "BGR"
+    config = ModelConfig(5, "fcn32s", 1.0, convention=init.convention,
+                         class_names=SyntheticDataset.class_names)
+    options = training.options_for("cvpr", steps=1, crop_size=(64, 64), accumulate=1,
+                                   save_every=1)
+    run = str(tmp_path / "run")
+    training.train(run, config, SyntheticDataset("train", 4), options, init)
+    start = tf.train.NewCheckpointReader(run + "/model.ckpt-0")
+    for layer in ("conv1_1", "conv4_3", "fc6", "fc7"):
+        np.testing.assert_array_equal(start.get_tensor(layer + "/kernel"), original[layer][0])
+        np.testing.assert_array_equal(start.get_tensor(layer + "/bias"), original[layer][1])
+    assert not start.get_tensor("score_fr/kernel").any()
+    assert ModelConfig.load(run).convention.channel_order == "BGR"
+    with pytest.raises(ValueError, match="need width 1, the model has width 0.5"):
+        training.train(str(tmp_path / "half"), ModelConfig(5, "fcn32s", 0.5), SyntheticDataset(
+            "train", 4), options, init)
+
+
+def test_evaluate_cli_on_checkpoint_and_frozen_graph(tmp_path, capsys):
+    from fcn_tf1 import exporting
+    from fcn_tf1.evaluate import main as evaluate_main
+    config, options = tiny(steps=3)
+    run = str(tmp_path / "run")
+    training.train(run, config, SyntheticDataset("train", 8), options)
+    exporting.export_frozen(run, str(tmp_path / "m.pb"))
+    assert evaluate_main(["--checkpoint-dir", run, "--json", str(tmp_path / "a.json")]) == 0
+    assert evaluate_main(["--graph", str(tmp_path / "m.pb"), "--json", str(tmp_path / "b.json")]) == 0
+    a = json.loads((tmp_path / "a.json").read_text())
+    b = json.loads((tmp_path / "b.json").read_text())
+    assert a == b and set(a["per_class_iou"]) == set(SyntheticDataset.class_names)
+    assert "mean_iou" in capsys.readouterr().out
+    assert evaluate_main(["--graph", str(tmp_path / "m.pb"), "--data", "voc"]) == 1
+    assert "--data voc needs --data-dir" in capsys.readouterr().err
