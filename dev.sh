@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's two commands: `./dev.sh train [ARGS]` and `./dev.sh test [PYTEST ARGS]`.
-# Each makes (or reuses) a venv with the pinned TensorFlow 1.15 set-up, then runs.
+# Each makes (or reuses) a venv with the pinned set-up (TensorFlow 1.15 on Python 3.6/3.7, TensorFlow
+# 2.15 on 3.9+), then runs.
 #   PY_VERSION=3.6             which Python to look for (default: 3.7): pythonX.Y on PATH, else pyenv's
 #   PYTHON=/path/to/python     the interpreter for the venv, overriding PY_VERSION
 #   VENV=DIR                   where the venv lives (default: .venv)
@@ -11,16 +12,25 @@ PY_VERSION=${PY_VERSION:-3.7}
 VENV=${VENV:-.venv}
 EXTRAS=${EXTRAS:-tf,test}
 
+runs_version() {
+    # A pyenv shim answers `command -v` but may not run: try the interpreter itself.
+    "$1" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$PY_VERSION'.split('.'))))" \
+        >/dev/null 2>&1
+}
+
 find_python() {
     if [ -n "${PYTHON:-}" ]; then echo "$PYTHON"; return; fi
-    if command -v "python$PY_VERSION" >/dev/null 2>&1; then command -v "python$PY_VERSION"; return; fi
+    local candidate
+    candidate=$(command -v "python$PY_VERSION" 2>/dev/null || true)
+    if [ -n "$candidate" ] && runs_version "$candidate"; then echo "$candidate"; return; fi
     if command -v pyenv >/dev/null 2>&1; then
         local v
         v=$(pyenv versions --bare 2>/dev/null | grep -E "^${PY_VERSION//./\\.}(\\.[0-9]+)?\$" \
             | sort -V | tail -n 1 || true)
-        if [ -n "$v" ]; then echo "$(pyenv root)/versions/$v/bin/python"; return; fi
+        candidate="$(pyenv root)/versions/$v/bin/python"
+        if [ -n "$v" ] && runs_version "$candidate"; then echo "$candidate"; return; fi
     fi
-    echo "dev.sh: no Python $PY_VERSION found (TensorFlow 1.15 needs 3.5-3.7); set PYTHON=/path/to/python" >&2
+    echo "dev.sh: no Python $PY_VERSION found; set PYTHON=/path/to/python" >&2
     exit 1
 }
 

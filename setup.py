@@ -9,7 +9,8 @@ setup(
     long_description=open("README.md").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["fcn_tf1", "fcn_tf1.*"]),
-    python_requires=">=3.6,<3.8",  # TensorFlow 1.15 has wheels for 3.5-3.7 only
+    # TensorFlow 1.15 has wheels for 3.5-3.7 only; on 3.9+ the same code runs on TF 2.15's v1 API.
+    python_requires=">=3.6",
     # TensorFlow is an extra: the TF1 Docker images already ship tensorflow or tensorflow-gpu.
     install_requires=[
         "numpy>=1.14",
@@ -19,7 +20,8 @@ setup(
         "tqdm>=4.20",
     ],
     extras_require={
-        "tf": ["tensorflow==1.15.5; python_version<'3.8'"],
+        "tf": ["tensorflow==1.15.5; python_version<'3.8'",
+               "tensorflow-cpu==2.15.*; python_version>='3.9'"],
         "gpu": ["tensorflow-gpu==1.15.5; python_version<'3.8'"],
         "intel": ["intel-tensorflow==1.15.2; python_version<'3.8'"],
         "onnx": ["tf2onnx>=1.16", "onnxruntime>=1.10"],
@@ -31,6 +33,7 @@ setup(
     classifiers=[
         "Programming Language :: Python :: 3.6",
         "Programming Language :: Python :: 3.7",
+        "Programming Language :: Python :: 3.11",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",
     ],
 )

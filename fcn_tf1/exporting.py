@@ -16,7 +16,8 @@ FROZEN_NAME = "frozen_model.pb"
 
 
 def sidecar_path(graph_path):
-    return os.path.splitext(graph_path)[0] + ".json"
+    """``model.pb`` -> ``model.pb.json`` (never a run's own ``model.json``)."""
+    return graph_path + ".json"
 
 
 def _metadata(config, checkpoint):
@@ -44,6 +45,19 @@ def _restored_session(run_dir, checkpoint):
     return session, (image, logits, prediction), metadata
 
 
+def strip_default_attrs(graph_def):
+    """Drop attributes left at their default value, as SavedModel's ``strip_default_attrs`` does,
+    so that a TensorFlow without them (1.15 reading a 2.x export) can still import the graph."""
+    with tf.Graph().as_default() as graph:
+        tf.import_graph_def(graph_def, name="")
+    for node in graph_def.node:
+        for attr in graph.get_operation_by_name(node.name).op_def.attr:
+            if (attr.HasField("default_value") and attr.name in node.attr
+                    and node.attr[attr.name] == attr.default_value):
+                del node.attr[attr.name]
+    return graph_def
+
+
 def export_frozen(run_dir, output, checkpoint=None):
     """Freeze the latest (or given) checkpoint of ``run_dir`` into ``output`` (+ side-car JSON)."""
     with tf.Graph().as_default():
@@ -52,6 +66,7 @@ def export_frozen(run_dir, output, checkpoint=None):
             frozen = tf.graph_util.convert_variables_to_constants(
                 session, tf.get_default_graph().as_graph_def(), [LOGITS, PREDICTION, CONFIG_NODE])
     # Deterministic map order: the same checkpoint always gives the same bytes.
+    frozen = strip_default_attrs(frozen)
     fileutil.write_bytes(output, frozen.SerializeToString(deterministic=True))
     fileutil.write_json(sidecar_path(output), metadata)
     return metadata
@@ -69,7 +84,7 @@ def export_saved_model(run_dir, export_dir, checkpoint=None):
                 builder = tf.saved_model.builder.SavedModelBuilder(directory)
                 builder.add_meta_graph_and_variables(
                     session, [tf.saved_model.tag_constants.SERVING],
-                    signature_def_map={"serving_default": signature})
+                    signature_def_map={"serving_default": signature}, strip_default_attrs=True)
                 builder.save()
                 fileutil.write_json(os.path.join(directory, "fcn_tf1.json"), metadata)
 

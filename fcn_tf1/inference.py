@@ -40,9 +40,13 @@ class ModelConfig(object):
                 "convention": convention_to_dict(self.convention), "class_names": self.class_names,
                 "scale_skips": self.scale_skips}
 
+    FIELDS = ("num_classes", "variant", "width", "upsampling", "shape_fix", "convention",
+              "class_names", "scale_skips")
+
     @classmethod
     def from_dict(cls, data):
-        data = dict(data)
+        """From ``to_dict``'s output, or an export's metadata (a superset)."""
+        data = {key: data[key] for key in cls.FIELDS if key in data}
         data["convention"] = convention_from_dict(data["convention"])
         return cls(**data)
 

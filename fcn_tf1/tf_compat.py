@@ -1,8 +1,12 @@
 """The one place that imports TensorFlow: the v1 graph API on TensorFlow 1.15 and on 2.x.
 
 Every other module does ``from fcn_tf1.tf_compat import tf`` and uses the v1 API (placeholders,
-sessions, ``tf.layers``) through it, so the same code runs on both major versions.
+sessions, ``tf.layers``) through it, so the same code runs on both major versions: on 2.x this is
+``tf.compat.v1`` with the v2 behaviour switched off (graph mode, reference variables, v1 control
+flow), which also keeps exported graphs readable by TensorFlow 1.15.
 """
+import os
+
 try:
     import tensorflow as _tf
 except ImportError as error:  # pragma: no cover - exercised in a subprocess test
@@ -11,10 +15,22 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess tes
         "(%s)" % error) from None
 
 TF_VERSION = _tf.__version__
-if not TF_VERSION.startswith("1.15"):
-    raise ImportError("fcn_tf1 needs TensorFlow 1.15, found %s: pip install 'fcn_tf1[tf]'" % TF_VERSION)
+_MAJOR, _MINOR = (int(part) for part in TF_VERSION.split(".")[:2])
+if (_MAJOR, _MINOR) < (1, 15):
+    raise ImportError("fcn_tf1 needs TensorFlow 1.15 or 2.x, found %s: pip install 'fcn_tf1[tf]'"
+                      % TF_VERSION)
+if (_MAJOR, _MINOR) >= (2, 16) and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
+    # Keras 3 (TensorFlow >= 2.16) dropped the tf.layers that the v1 graph code builds with.
+    raise ImportError("fcn_tf1 on TensorFlow %s needs Keras 2 for tf.layers: pip install tf-keras "
+                      "and set TF_USE_LEGACY_KERAS=1 (or use tensorflow-cpu 2.15)" % TF_VERSION)
 
 tf = _tf.compat.v1
+if _MAJOR >= 2:
+    # Its own deprecation notice about resource variables is the point of the call: not shown.
+    _verbosity = tf.logging.get_verbosity()
+    tf.logging.set_verbosity(tf.logging.ERROR)
+    tf.disable_v2_behavior()
+    tf.logging.set_verbosity(_verbosity)
 
 
 def quiet():

@@ -133,9 +133,8 @@ def _train(args):
             os.path.join(args.checkpoint_root, base)
         convention, init = SLIM_RGB, None
         if args.vgg16_weights and not init_from:
-            from fcn_tf1.weights import read_vgg16
-            convention = read_vgg16(args.vgg16_weights).convention
-            init = training.VGG16Init(args.vgg16_weights, width)
+            init = training.VGG16Init(args.vgg16_weights)
+            convention = init.convention
         elif init_from:
             convention = ModelConfig.load(init_from).convention
             init = training.CheckpointInit(init_from)

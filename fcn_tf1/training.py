@@ -164,14 +164,14 @@ def latest_step(run_dir):
 class VGG16Init(object):
     """Start the backbone from a pretrained VGG16 file (read and checked now, before training)."""
 
-    def __init__(self, path, width):
+    def __init__(self, path, width=1.0):
         from fcn_tf1.weights import read_vgg16
-        self.weights, self.width = read_vgg16(path), width
+        self.weights = read_vgg16(path, width)
         self.convention = self.weights.convention
 
-    def __call__(self, model_variables):
+    def __call__(self, model_variables, config):
         from fcn_tf1.weights import backbone_assignments
-        ops, feed = backbone_assignments(self.weights, self.width)
+        ops, feed = backbone_assignments(self.weights, config.width)
         return lambda scaffold, session: session.run(ops, feed)
 
 
@@ -187,7 +187,7 @@ class CheckpointInit(object):
                                 % (checkpoint_dir, " ".join(str(error).split())[:200]))
         self.log = log
 
-    def __call__(self, model_variables):
+    def __call__(self, model_variables, config):
         copied = [v for v in model_variables
                   if self.shapes.get(v.op.name) == v.shape.as_list()]
         fresh = sorted(v.op.name for v in model_variables if v not in copied)
@@ -200,8 +200,9 @@ class CheckpointInit(object):
 def train(run_dir, config, source, options, init=None, log=print):
     """Train ``config`` on ``source`` into ``run_dir`` until ``options['steps']``; resumes if possible.
 
-    ``init(model_variables)`` (``VGG16Init``, ``CheckpointInit``) gives the function that fills the
-    variables of a fresh run; it is not used when a checkpoint exists. Returns the final global step.
+    ``init(model_variables, config)`` (``VGG16Init``, ``CheckpointInit``) gives the function that
+    fills the variables of a fresh run; it is not used when a checkpoint exists. Returns the final
+    global step.
     """
     os.makedirs(run_dir, exist_ok=True)
     saved = os.path.join(run_dir, "model.json")
@@ -226,7 +227,7 @@ def train(run_dir, config, source, options, init=None, log=print):
         logits = config.build(preprocess(images, config.convention), is_training=True,
                               train_upsampling=options["train_upsampling"])
         model_variables = [v for v in tf.global_variables() if v is not global_step]
-        init_fn = init(model_variables) if init and not start else None
+        init_fn = init(model_variables, config) if init and not start else None
         loss = segmentation_loss(logits, labels, config.num_classes, options["loss"])
         rate = tf.constant(rate_value, tf.float32, name="learning_rate")
         train_op, accumulate_op, total = build_train_op(loss, options, rate, global_step)
