@@ -39,3 +39,12 @@ def quiet():
     tf.logging.set_verbosity(tf.logging.ERROR)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def onednn_enabled():
+    """Whether this TensorFlow build uses oneDNN (MKL-DNN), e.g. intel-tensorflow."""
+    try:
+        from tensorflow.python.framework import test_util
+        return bool(test_util.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return False

@@ -1,0 +1,181 @@
+"""Performance measurements for ``python -m fcn_tf1.bench``: FLOPs, latency, memory, peak FP32.
+
+Each (variant, size) is measured in its own subprocess so that its peak RSS is its own.
+"""
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+FLOPS_PER_CYCLE = (("avx512f", 64), ("fma", 32), ("avx2", 32), ("avx", 16), ("sse2", 8))
+
+
+def cpu_info():
+    """{"model", "cores", "ghz", "flops_per_cycle", "simd", "nominal_gflops"} from /proc/cpuinfo."""
+    model, mhz, flags = platform.processor() or "unknown", [], set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name":
+                    model = value.strip()
+                elif key == "cpu MHz":
+                    mhz.append(float(value))
+                elif key == "flags":
+                    flags = set(value.split())
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    simd, per_cycle = next(((f, n) for f, n in FLOPS_PER_CYCLE if f in flags), ("none", 2))
+    ghz = max(mhz) / 1000.0 if mhz else 0.0
+    return {"model": model, "cores": cores, "ghz": ghz, "simd": simd,
+            "flops_per_cycle": per_cycle, "nominal_gflops": cores * ghz * per_cycle}
+
+
+def best_sgemm(n=2048, runs=5):
+    """Best measured FP32 GEMM in GFLOP/s: numpy's BLAS and tf.matmul."""
+    from fcn_tf1.tf_compat import tf
+    a = np.random.RandomState(0).rand(n, n).astype(np.float32)
+    b = np.random.RandomState(1).rand(n, n).astype(np.float32)
+    flops = 2.0 * n ** 3
+    numpy_best = min(_timed(lambda: a.dot(b)) for _ in range(runs))
+    with tf.Graph().as_default(), tf.Session() as session:
+        product = tf.matmul(tf.constant(a), tf.constant(b))
+        session.run(product)
+        tf_best = min(_timed(lambda: session.run(product.op)) for _ in range(runs))
+    return {"numpy_gflops": flops / numpy_best / 1e9, "tf_gflops": flops / tf_best / 1e9}
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def count_flops(graph):
+    """FLOPs of a static-shape graph by TensorFlow's profiler."""
+    from fcn_tf1.tf_compat import tf
+    options = tf.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return tf.profiler.profile(graph, options=options).total_float_ops
+
+
+def session_config(threads=None, xla=False):
+    from fcn_tf1.tf_compat import tf
+    config = tf.ConfigProto()
+    if threads:
+        config.intra_op_parallelism_threads, config.inter_op_parallelism_threads = threads
+    if xla:
+        config.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
+    return config
+
+
+def latency(session, fetch, feed, runs, warmup=2):
+    for _ in range(warmup):
+        session.run(fetch, feed)
+    times = [_timed(lambda: session.run(fetch, feed)) for _ in range(runs)]
+    return {"min_s": min(times), "median_s": statistics.median(times)}
+
+
+def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=False, classes=21):
+    """Everything for one (variant, size): run in a fresh process by ``measure_in_subprocess``."""
+    from fcn_tf1 import exporting
+    from fcn_tf1.inference import ModelConfig, build_inference_graph
+    from fcn_tf1.predict import FrozenModel
+    from fcn_tf1.tf_compat import tf
+    from fcn_tf1.training import segmentation_loss
+    config = ModelConfig(classes, variant, width)
+    h, w = size
+    image = np.random.RandomState(0).randint(0, 256, (h, w, 3), dtype=np.uint8)
+    result = {"variant": variant, "size": list(size), "width": width}
+    work = tempfile.mkdtemp(prefix="fcn_tf1_bench_")
+    with tf.Graph().as_default() as graph:
+        start = time.time()
+        placeholder, logits, prediction = build_inference_graph(config, [h, w, 3])
+        result["build_s"] = time.time() - start
+        result["gflops"] = count_flops(graph) / 1e9
+        with tf.Session(config=session_config()) as session:
+            session.run(tf.global_variables_initializer())
+            config.save(work)
+            tf.train.Saver().save(session, os.path.join(work, "model.ckpt"))
+            result["checkpoint_graph"] = latency(session, prediction, {placeholder: image}, runs)
+            reference = session.run(prediction, {placeholder: image})
+    frozen_path = os.path.join(work, "frozen.pb")
+    exporting.export_frozen(work, frozen_path)
+    with FrozenModel(frozen_path) as model:
+        result["frozen_graph"] = latency(model.session, model._outputs[1],
+                                         {model._image: image}, runs)
+        result["frozen_same_labels"] = bool(np.array_equal(model.predict(image), reference))
+        if optimisations:
+            result["optimisations"] = _optimisations(frozen_path, image, reference, runs)
+    if train_step:
+        with tf.Graph().as_default():
+            images = tf.placeholder(tf.float32, [1, h, w, 3])
+            labels = tf.placeholder(tf.int32, [1, h, w])
+            loss = segmentation_loss(config.build(images, is_training=True), labels, classes)
+            step = tf.train.MomentumOptimizer(1e-4, 0.9).minimize(loss)
+            with tf.Session(config=session_config()) as session:
+                session.run(tf.global_variables_initializer())
+                feed = {images: image[None].astype(np.float32), labels: np.zeros((1, h, w))}
+                result["train_step"] = latency(session, step, feed, max(2, runs // 2), warmup=1)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return result
+
+
+def _optimisations(frozen_path, image, reference, runs):
+    """Each inference option on the frozen graph: latency and whether the labels stay the same."""
+    from fcn_tf1.tf_compat import tf
+    from fcn_tf1.inference import INPUT, PREDICTION
+    graph_def = tf.GraphDef()
+    with open(frozen_path, "rb") as f:
+        graph_def.ParseFromString(f.read())
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    options = [("default threads", {}, 1), ("intra=%d inter=1" % cores, {"threads": (cores, 1)}, 1),
+               ("intra=1 inter=1", {"threads": (1, 1)}, 1), ("XLA JIT (ON_1)", {"xla": True}, 1),
+               ("batch of 2", {}, 2)]
+    out = []
+    for name, kwargs, batch in options:
+        with tf.Graph().as_default():
+            tf.import_graph_def(graph_def, name="")
+            with tf.Session(config=session_config(**kwargs)) as session:
+                feed = {INPUT + ":0": np.stack([image] * batch) if batch > 1 else image}
+                timing = latency(session, PREDICTION + ":0", feed, runs)
+                labels = session.run(PREDICTION + ":0", feed)
+                same = bool(np.array_equal(labels[0] if batch > 1 else labels, reference))
+        per_image = timing["median_s"] / batch
+        out.append({"option": name, "median_s_per_image": per_image, "same_labels": same})
+    return out
+
+
+def measure_in_subprocess(variant, size, **kwargs):
+    """``measure`` in a fresh Python process (a clean peak RSS); returns its result dict."""
+    code = ("import json, sys; from fcn_tf1.tf_compat import quiet; quiet(); "
+            "from fcn_tf1.benchmark import measure; "
+            "print('RESULT ' + json.dumps(measure(%r, %r, **%r)))" % (variant, tuple(size), kwargs))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+               PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.dirname(
+                   os.path.abspath(__file__)))] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    result = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, env=env)
+    for line in result.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise RuntimeError("benchmark of %s at %s failed: %s" % (
+        variant, size, (result.stderr.strip().splitlines() or ["no output"])[-1]))
+
+
+def tensorflow_build():
+    from fcn_tf1.tf_compat import TF_VERSION, onednn_enabled, tf
+    return {"tensorflow": TF_VERSION, "onednn_mkl": onednn_enabled(),
+            "cuda": tf.test.is_built_with_cuda(),
+            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL"),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+            "KMP_BLOCKTIME": os.environ.get("KMP_BLOCKTIME")}
