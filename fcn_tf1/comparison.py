@@ -8,7 +8,7 @@ import collections
 import numpy as np
 
 from fcn_tf1.fcn import VARIANTS, build_fcn
-from fcn_tf1.tf_compat import tf
+from fcn_tf1.tf_compat import error_line, tf
 from fcn_tf1.upsample import valid_combinations
 
 SIZES = ((1, 1), (7, 7), (31, 31), (32, 32), (33, 33), (34, 34), (63, 63), (64, 64), (65, 65),
@@ -18,17 +18,12 @@ OK, WRONG, BUILD_ERROR, RUN_ERROR = "ok", "wrong size", "build error", "run erro
 Outcome = collections.namedtuple("Outcome", "size status shape error")
 
 
-def _first_line(error):
-    text = getattr(error, "message", None) or str(error)
-    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
-
-
 def _run(session, logits, images, size, seed):
     data = np.random.RandomState(seed).uniform(-1, 1, (1,) + tuple(size) + (3,)).astype(np.float32)
     try:
         shape = session.run(logits, {images: data}).shape[1:3]
     except tf.errors.InvalidArgumentError as error:
-        return Outcome(size, RUN_ERROR, None, _first_line(error))
+        return Outcome(size, RUN_ERROR, None, error_line(error))
     return Outcome(size, OK if tuple(shape) == tuple(size) else WRONG, tuple(shape), None)
 
 
@@ -49,7 +44,7 @@ def probe(variant, upsampling, shape_fix, sizes=SIZES, dynamic=False, width=1 / 
             try:
                 logits = build_fcn(images, num_classes, variant, upsampling, shape_fix, width)
             except ValueError as error:
-                outcomes.append(Outcome(graph_size, BUILD_ERROR, None, _first_line(error)))
+                outcomes.append(Outcome(graph_size, BUILD_ERROR, None, error_line(error)))
                 continue
             with tf.Session() as session:
                 session.run(tf.global_variables_initializer())

@@ -48,3 +48,14 @@ def onednn_enabled():
         return bool(test_util.IsMklEnabled())
     except (ImportError, AttributeError):
         return False
+
+
+def error_line(error):
+    """The first line of what went wrong in a TensorFlow error. TF 2.x puts a preamble and the
+    defining stack before it ("Graph execution error:", "Detected at node ...", "Node: '...'")."""
+    lines = [line.strip() for line in (getattr(error, "message", None) or str(error)).splitlines()]
+    if lines and lines[0].startswith("Graph execution error"):
+        after = [i for i, line in enumerate(lines) if line.startswith("Node: ")]
+        lines = lines[after[0] + 1:] if after else lines[1:]
+    lines = [line for line in lines if line]
+    return lines[0] if lines else type(error).__name__
