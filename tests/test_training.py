@@ -227,3 +227,19 @@ def test_evaluate_cli_on_checkpoint_and_frozen_graph(tmp_path, capsys):
     assert "mean_iou" in capsys.readouterr().out
     assert evaluate_main(["--graph", str(tmp_path / "m.pb"), "--data", "voc"]) == 1
     assert "--data voc needs --data-dir" in capsys.readouterr().err
+
+
+def test_staged_training_runs_32s_then_16s_then_8s(tmp_path, capsys):
+    args = ["--staged", "--checkpoint-root", str(tmp_path), "--run", "s", "--width", "0.0625",
+            "--steps", "2", "--synthetic-size", "8", "--no-eval", "--no-export"]
+    assert train_main(args) == 0
+    out = capsys.readouterr().out
+    for variant in ("fcn32s", "fcn16s", "fcn8s"):
+        assert training.latest_step(str(tmp_path / "s" / variant)) == 2
+        assert ModelConfig.load(str(tmp_path / "s" / variant)).variant == variant
+    assert "init from %s" % (tmp_path / "s" / "fcn32s") in out
+    # FCN-8s starts from FCN-16s: the shared 2x upsampling came along.
+    reader16 = tf.train.NewCheckpointReader(str(tmp_path / "s" / "fcn16s" / "model.ckpt-2"))
+    reader8 = tf.train.NewCheckpointReader(str(tmp_path / "s" / "fcn8s" / "model.ckpt-0"))
+    np.testing.assert_array_equal(reader16.get_tensor("upscore2/kernel"),
+                                  reader8.get_tensor("upscore2/kernel"))
