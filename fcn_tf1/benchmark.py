@@ -111,8 +111,8 @@ def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=Fal
     frozen_path = os.path.join(work, "frozen.pb")
     exporting.export_frozen(work, frozen_path)
     with FrozenModel(frozen_path) as model:
-        result["frozen_graph"] = latency(model.session, model._outputs[1],
-                                         {model._image: image}, runs)
+        result["frozen_graph"] = latency(model.session, model.outputs[1], {model.input: image},
+                                         runs)
         result["frozen_same_labels"] = bool(np.array_equal(model.predict(image), reference))
         if optimisations:
             result["optimisations"] = _optimisations(frozen_path, image, reference, runs)

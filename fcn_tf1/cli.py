@@ -1,4 +1,5 @@
 """Shared by the entry points: a quiet TensorFlow and one-line errors with a non-zero exit."""
+import argparse
 import os
 import sys
 
@@ -27,7 +28,6 @@ def run(main, prog):
 
 def size_pair(text):
     """'H' or 'H,W' (or HxW) -> (H, W), for argparse."""
-    import argparse
     try:
         parts = [int(p) for p in text.replace("x", ",").split(",")]
     except ValueError:
@@ -40,7 +40,7 @@ def size_pair(text):
 
 
 def float_pair(text):
-    import argparse
+    """'LOW,HIGH' -> (LOW, HIGH) with 0 < LOW <= HIGH, for argparse."""
     try:
         low, high = (float(p) for p in text.split(","))
     except ValueError:

@@ -45,12 +45,12 @@ class FrozenModel(object):
         config = self.session.run(CONFIG_NODE + ":0")
         self.metadata = json.loads(config.decode("utf-8") if isinstance(config, bytes) else config)
         self.num_classes = self.metadata["num_classes"]
-        self._image = self.graph.get_tensor_by_name(INPUT + ":0")
-        self._outputs = [self.graph.get_tensor_by_name(n + ":0") for n in (LOGITS, PREDICTION)]
+        self.input = self.graph.get_tensor_by_name(INPUT + ":0")
+        self.outputs = [self.graph.get_tensor_by_name(n + ":0") for n in (LOGITS, PREDICTION)]
 
     def run(self, image):
         """(logits, labels) for an RGB uint8 image [H, W, 3] or batch [N, H, W, 3]."""
-        return self.session.run(self._outputs, {self._image: image})
+        return self.session.run(self.outputs, {self.input: image})
 
     def predict(self, image):
         return self.run(image)[1]

@@ -4,8 +4,8 @@ import os
 import numpy as np
 import scipy.io
 
-from fcn_tf1.data.images import DataError, read_image
-from fcn_tf1.data.voc import VOC_CLASSES, read_split
+from fcn_tf1.data.images import DataError
+from fcn_tf1.data.voc import SplitDataset
 
 
 def read_cls_mat(path):
@@ -21,29 +21,16 @@ def read_cls_mat(path):
         raise DataError(path, "cannot read .mat (%s)" % (str(error) or type(error).__name__))
 
 
-class SBDDataset(object):
+class SBDDataset(SplitDataset):
     """``split`` ('train' or 'val') of SBD's ``dataset`` folder (or benchmark_RELEASE holding it)."""
 
-    num_classes = len(VOC_CLASSES)
-    class_names = VOC_CLASSES
+    read_label = staticmethod(read_cls_mat)
 
     def __init__(self, root, split="train"):
         if os.path.isdir(os.path.join(root, "dataset")):
             root = os.path.join(root, "dataset")
-        self.root, self.split = root, split
-        self.split_file = os.path.join(root, split + ".txt")
-        self.ids = read_split(self.split_file)
-
-    def __len__(self):
-        return len(self.ids)
+        super().__init__(root, split, os.path.join(root, split + ".txt"))
 
     def paths(self, i):
         return (os.path.join(self.root, "img", self.ids[i] + ".jpg"),
                 os.path.join(self.root, "cls", self.ids[i] + ".mat"))
-
-    def name(self, i):
-        return self.paths(i)[0]
-
-    def load(self, i):
-        image_path, label_path = self.paths(i)
-        return read_image(image_path), read_cls_mat(label_path)

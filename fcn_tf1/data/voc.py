@@ -20,29 +20,43 @@ def read_split(path):
     return ids
 
 
-class VOCDataset(object):
-    """``split`` ('train', 'val', ...) of a VOC2012 folder (or a VOCdevkit holding VOC2012/)."""
+class SplitDataset(object):
+    """A split file of ids naming (image, label) file pairs; subclasses say where and how."""
 
     num_classes = len(VOC_CLASSES)
     class_names = VOC_CLASSES
+    read_label = None  # a function: path -> class indices [H, W]
 
-    def __init__(self, root, split="train"):
-        if os.path.isdir(os.path.join(root, "VOC2012")):
-            root = os.path.join(root, "VOC2012")
-        self.root, self.split = root, split
-        self.split_file = os.path.join(root, "ImageSets", "Segmentation", split + ".txt")
-        self.ids = read_split(self.split_file)
+    def __init__(self, root, split, split_file):
+        self.root, self.split, self.split_file = root, split, split_file
+        self.ids = read_split(split_file)
 
     def __len__(self):
         return len(self.ids)
 
     def paths(self, i):
-        return (os.path.join(self.root, "JPEGImages", self.ids[i] + ".jpg"),
-                os.path.join(self.root, "SegmentationClass", self.ids[i] + ".png"))
+        """(image path, label path) of sample i."""
+        raise NotImplementedError
 
     def name(self, i):
         return self.paths(i)[0]
 
     def load(self, i):
         image_path, label_path = self.paths(i)
-        return read_image(image_path), read_label_png(label_path)
+        return read_image(image_path), self.read_label(label_path)
+
+
+class VOCDataset(SplitDataset):
+    """``split`` ('train', 'val', ...) of a VOC2012 folder (or a VOCdevkit holding VOC2012/)."""
+
+    read_label = staticmethod(read_label_png)
+
+    def __init__(self, root, split="train"):
+        if os.path.isdir(os.path.join(root, "VOC2012")):
+            root = os.path.join(root, "VOC2012")
+        super().__init__(root, split, os.path.join(root, "ImageSets", "Segmentation",
+                                                   split + ".txt"))
+
+    def paths(self, i):
+        return (os.path.join(self.root, "JPEGImages", self.ids[i] + ".jpg"),
+                os.path.join(self.root, "SegmentationClass", self.ids[i] + ".png"))
