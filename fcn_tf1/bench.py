@@ -35,26 +35,28 @@ def format_report(report):
             cpu["nominal_gflops"], peak["numpy_gflops"], peak["tf_gflops"]),
         "build: %s" % ", ".join("%s=%s" % kv for kv in sorted(report["build"].items())),
         "",
-        "%-7s %-9s %7s %9s %9s %7s %8s %7s %7s %9s %9s %8s" % (
+        "%-7s %-9s %7s %9s %9s %7s %8s %7s %7s %9s %9s %8s %8s" % (
             "variant", "size", "GFLOPs", "min s", "median s", "img/s", "GFLOP/s", "%peak",
-            "%sgemm", "frozen s", "train s", "RSS MB")]
+            "%sgemm", "frozen s", "train s", "infer MB", "all MB")]
     sgemm = max(peak["numpy_gflops"], peak["tf_gflops"])
     for r in report["results"]:
         median = r["checkpoint_graph"]["median_s"]
         achieved = r["gflops"] / r["frozen_graph"]["min_s"]
-        lines.append("%-7s %-9s %7.1f %9.3f %9.3f %7.2f %8.1f %6.0f%% %6.0f%% %9.3f %9s %8.0f" % (
+        lines.append("%-7s %-9s %7.1f %9.3f %9.3f %7.2f %8.1f %6.0f%% %6.0f%% %9.3f %9s %8.0f %8.0f" % (
             r["variant"], "%dx%d" % tuple(r["size"]), r["gflops"], r["checkpoint_graph"]["min_s"],
             median, 1 / median, achieved, 100 * achieved / max(cpu["nominal_gflops"], 1e-9),
             100 * achieved / sgemm,
             r["frozen_graph"]["min_s"],
-            "%.2f" % r["train_step"]["min_s"] if "train_step" in r else "-", r["peak_rss_mb"]))
+            "%.2f" % r["train_step"]["min_s"] if "train_step" in r else "-",
+            r["inference_rss_mb"], r["peak_rss_mb"]))
     for r in report["results"]:
         for o in r.get("optimisations", []):
             lines.append("  %s %dx%d %-18s %.3f s/image  same labels: %s" % (
                 r["variant"], r["size"][0], r["size"][1], o["option"], o["median_s_per_image"],
                 o["same_labels"]))
     lines.append("(min s / median s: checkpoint graph; GFLOP/s: frozen graph's best run; %peak: of "
-                 "the nominal figure; %sgemm: of the best measured SGEMM; RSS: the whole process, "
+                 "the nominal figure; %sgemm: of the best measured SGEMM; infer MB: peak RSS of a process "
+                 "that loads the frozen graph and labels one image; all MB: the measuring process, "
                  "training step included)")
     return "\n".join(lines)
 

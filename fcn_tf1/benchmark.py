@@ -18,8 +18,12 @@ FLOPS_PER_CYCLE = (("avx512f", 64), ("fma", 32), ("avx2", 32), ("avx", 16), ("ss
 
 
 def cpu_info():
-    """{"model", "cores", "ghz", "flops_per_cycle", "simd", "nominal_gflops"} from /proc/cpuinfo."""
-    model, mhz, flags = platform.processor() or "unknown", [], set()
+    """{"model", "cores", "ghz", "flops_per_cycle", "simd", "nominal_gflops"} from /proc/cpuinfo.
+
+    FP32 FLOP per cycle and core: two FMA units of the widest vector the flags name. AMD family 25
+    (Zen 3/4) has AVX-512 only on Zen 4, which executes it on 256-bit units: 32, as AVX2.
+    """
+    model, mhz, flags, vendor, family = platform.processor() or "unknown", [], set(), "", ""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -31,10 +35,16 @@ def cpu_info():
                     mhz.append(float(value))
                 elif key == "flags":
                     flags = set(value.split())
+                elif key == "vendor_id":
+                    vendor = value.strip()
+                elif key == "cpu family":
+                    family = value.strip()
     except OSError:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     simd, per_cycle = next(((f, n) for f, n in FLOPS_PER_CYCLE if f in flags), ("none", 2))
+    if simd == "avx512f" and vendor == "AuthenticAMD" and family == "25":
+        simd, per_cycle = "avx512f on 256-bit units (Zen 4)", 32
     ghz = max(mhz) / 1000.0 if mhz else 0.0
     return {"model": model, "cores": cores, "ghz": ghz, "simd": simd,
             "flops_per_cycle": per_cycle, "nominal_gflops": cores * ghz * per_cycle}
@@ -114,6 +124,8 @@ def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=Fal
         result["frozen_graph"] = latency(model.session, model.outputs[1], {model.input: image},
                                          runs)
         result["frozen_same_labels"] = bool(np.array_equal(model.predict(image), reference))
+    result["inference_rss_mb"] = inference_rss_mb(frozen_path, size)
+    with FrozenModel(frozen_path) as model:
         if optimisations:
             result["optimisations"] = _optimisations(frozen_path, image, reference, runs)
     if train_step:
@@ -132,7 +144,7 @@ def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=Fal
 
 def _optimisations(frozen_path, image, reference, runs):
     """Each inference option on the frozen graph: latency and whether the labels stay the same."""
-    from fcn_tf1.tf_compat import tf
+    from fcn_tf1.tf_compat import optimize_for_inference, tf
     from fcn_tf1.inference import INPUT, PREDICTION
     graph_def = tf.GraphDef()
     with open(frozen_path, "rb") as f:
@@ -141,10 +153,12 @@ def _optimisations(frozen_path, image, reference, runs):
     options = [("default threads", {}, 1), ("intra=%d inter=1" % cores, {"threads": (cores, 1)}, 1),
                ("intra=1 inter=1", {"threads": (1, 1)}, 1), ("XLA JIT (ON_1)", {"xla": True}, 1),
                ("batch of 2", {}, 2)]
+    options.append(("optimize_for_inference", {"optimized": True}, 1))
+    optimized = optimize_for_inference(graph_def, [INPUT], [PREDICTION], tf.uint8.as_datatype_enum)
     out = []
     for name, kwargs, batch in options:
         with tf.Graph().as_default():
-            tf.import_graph_def(graph_def, name="")
+            tf.import_graph_def(optimized if kwargs.pop("optimized", False) else graph_def, name="")
             with tf.Session(config=session_config(**kwargs)) as session:
                 feed = {INPUT + ":0": np.stack([image] * batch) if batch > 1 else image}
                 timing = latency(session, PREDICTION + ":0", feed, runs)
@@ -155,21 +169,39 @@ def _optimisations(frozen_path, image, reference, runs):
     return out
 
 
-def measure_in_subprocess(variant, size, **kwargs):
-    """``measure`` in a fresh Python process (a clean peak RSS); returns its result dict."""
-    code = ("import json, sys; from fcn_tf1.tf_compat import quiet; quiet(); "
-            "from fcn_tf1.benchmark import measure; "
-            "print('RESULT ' + json.dumps(measure(%r, %r, **%r)))" % (variant, tuple(size), kwargs))
+def inference_rss_mb(frozen_path, size):
+    """Peak RSS of a fresh process that loads the frozen graph and labels one image of ``size``."""
+    code = ("import resource, numpy as np; from fcn_tf1.predict import FrozenModel; "
+            "m = FrozenModel(%r); m.predict(np.zeros(%r + (3,), np.uint8)); "
+            "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+            % (frozen_path, tuple(size)))
+    out = _python(code)
+    return next(float(line.split()[1]) / 1024.0 for line in out.splitlines()
+                if line.startswith("RSS "))
+
+
+def _python(code):
+    """Run ``code`` in a fresh interpreter with fcn_tf1 importable; returns its stdout."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
                PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.dirname(
                    os.path.abspath(__file__)))] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     result = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, universal_newlines=True, env=env)
-    for line in result.stdout.splitlines():
+    if result.returncode != 0:
+        raise RuntimeError("benchmark subprocess failed: %s"
+                           % (result.stderr.strip().splitlines() or ["no output"])[-1])
+    return result.stdout
+
+
+def measure_in_subprocess(variant, size, **kwargs):
+    """``measure`` in a fresh Python process (a clean peak RSS); returns its result dict."""
+    code = ("import json, sys; from fcn_tf1.tf_compat import quiet; quiet(); "
+            "from fcn_tf1.benchmark import measure; "
+            "print('RESULT ' + json.dumps(measure(%r, %r, **%r)))" % (variant, tuple(size), kwargs))
+    for line in _python(code).splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
-    raise RuntimeError("benchmark of %s at %s failed: %s" % (
-        variant, size, (result.stderr.strip().splitlines() or ["no output"])[-1]))
+    raise RuntimeError("benchmark of %s at %s printed no result" % (variant, size))
 
 
 def tensorflow_build():

@@ -41,6 +41,13 @@ def quiet():
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
+def optimize_for_inference(graph_def, inputs, outputs, input_dtype):
+    """TensorFlow's optimize_for_inference tool (strip unused nodes, fold constants)."""
+    from tensorflow.python.tools import optimize_for_inference_lib
+    return optimize_for_inference_lib.optimize_for_inference(graph_def, inputs, outputs,
+                                                             input_dtype)
+
+
 def onednn_enabled():
     """Whether this TensorFlow build uses oneDNN (MKL-DNN), e.g. intel-tensorflow."""
     try:

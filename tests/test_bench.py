@@ -16,11 +16,12 @@ def test_bench_report(tmp_path, capsys):
     big, small = report["results"]
     for r in (big, small):
         assert r["gflops"] > 0 and r["peak_rss_mb"] > 50
+        assert 50 < r["inference_rss_mb"] <= r["peak_rss_mb"] * 1.5
         assert 0 < r["checkpoint_graph"]["min_s"] <= r["checkpoint_graph"]["median_s"]
         assert r["frozen_graph"]["min_s"] > 0 and r["train_step"]["min_s"] > 0
         assert r["frozen_same_labels"]
     # A fully convolutional net costs in proportion to the area: 128x128 is 4x 64x64.
     assert 3.6 < big["gflops"] / small["gflops"] < 4.4
     options = {o["option"]: o for o in big["optimisations"]}
-    assert "XLA JIT (ON_1)" in options and "batch of 2" in options
+    assert {"XLA JIT (ON_1)", "batch of 2", "optimize_for_inference"} <= set(options)
     assert all(o["same_labels"] for o in options.values())
