@@ -20,7 +20,8 @@ def parser():
     p.add_argument("--runs", type=int, default=5, help="timed runs after 2 warm-up runs")
     p.add_argument("--no-train-step", action="store_true", help="skip the training-step timing")
     p.add_argument("--optimisations", action="store_true",
-                   help="also time thread settings, XLA and batching on the frozen graph")
+                   help="also time thread settings, OpenMP variables, XLA, optimize_for_inference "
+                        "and batching on the frozen graph")
     p.add_argument("--sgemm-size", type=int, default=2048)
     p.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     return p
@@ -51,7 +52,7 @@ def format_report(report):
             r["inference_rss_mb"], r["peak_rss_mb"]))
     for r in report["results"]:
         for o in r.get("optimisations", []):
-            lines.append("  %s %dx%d %-18s %.3f s/image  same labels: %s" % (
+            lines.append("  %s %dx%d %-22s %.3f s/image  same labels: %s" % (
                 r["variant"], r["size"][0], r["size"][1], o["option"], o["median_s_per_image"],
                 o["same_labels"]))
     lines.append("(min s / median s: checkpoint graph; GFLOP/s: frozen graph's best run; %peak: of "

@@ -156,6 +156,12 @@ def _optimisations(frozen_path, image, reference, runs):
     options.append(("optimize_for_inference", {"optimized": True}, 1))
     optimized = optimize_for_inference(graph_def, [INPUT], [PREDICTION], tf.uint8.as_datatype_enum)
     out = []
+    # Intel's recommended OpenMP settings for the oneDNN build; OpenMP reads them at process start.
+    openmp = {"OMP_NUM_THREADS": str(cores), "KMP_BLOCKTIME": "1",
+              "KMP_AFFINITY": "granularity=fine,compact,1,0"}
+    timing, same = _frozen_latency_in_env(frozen_path, image, reference, runs, openmp)
+    out.append({"option": "OMP/KMP env (oneDNN)", "median_s_per_image": timing["median_s"],
+                "same_labels": same})
     for name, kwargs, batch in options:
         with tf.Graph().as_default():
             tf.import_graph_def(optimized if kwargs.pop("optimized", False) else graph_def, name="")
@@ -169,6 +175,22 @@ def _optimisations(frozen_path, image, reference, runs):
     return out
 
 
+def _frozen_latency_in_env(frozen_path, image, reference, runs, env):
+    """Latency and same-labels of the frozen graph in a fresh process with ``env`` set."""
+    work = os.path.dirname(frozen_path)
+    image_path, reference_path = os.path.join(work, "image.npy"), os.path.join(work, "reference.npy")
+    np.save(image_path, image)
+    np.save(reference_path, reference)
+    code = ("import json, numpy as np; from fcn_tf1.benchmark import latency; "
+            "from fcn_tf1.predict import FrozenModel; image = np.load(%r); m = FrozenModel(%r); "
+            "t = latency(m.session, m.outputs[1], {m.input: image}, %d); "
+            "same = bool(np.array_equal(m.predict(image), np.load(%r))); "
+            "print('RESULT ' + json.dumps([t, same]))"
+            % (image_path, frozen_path, runs, reference_path))
+    out = _python(code, env)
+    return json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
+
+
 def inference_rss_mb(frozen_path, size):
     """Peak RSS of a fresh process that loads the frozen graph and labels one image of ``size``."""
     code = ("import resource, numpy as np; from fcn_tf1.predict import FrozenModel; "
@@ -180,9 +202,10 @@ def inference_rss_mb(frozen_path, size):
                 if line.startswith("RSS "))
 
 
-def _python(code):
+def _python(code, extra_env=None):
     """Run ``code`` in a fresh interpreter with fcn_tf1 importable; returns its stdout."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+    env = dict(os.environ, **(extra_env or {}))
+    env.update(TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
                PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.dirname(
                    os.path.abspath(__file__)))] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     result = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,

@@ -23,5 +23,6 @@ def test_bench_report(tmp_path, capsys):
     # A fully convolutional net costs in proportion to the area: 128x128 is 4x 64x64.
     assert 3.6 < big["gflops"] / small["gflops"] < 4.4
     options = {o["option"]: o for o in big["optimisations"]}
-    assert {"XLA JIT (ON_1)", "batch of 2", "optimize_for_inference"} <= set(options)
+    assert {"XLA JIT (ON_1)", "batch of 2", "optimize_for_inference",
+            "OMP/KMP env (oneDNN)"} <= set(options)
     assert all(o["same_labels"] for o in options.values())
