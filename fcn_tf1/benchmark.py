@@ -156,10 +156,9 @@ def _optimisations(frozen_path, image, reference, runs):
     options.append(("optimize_for_inference", {"optimized": True}, 1))
     optimized = optimize_for_inference(graph_def, [INPUT], [PREDICTION], tf.uint8.as_datatype_enum)
     out = []
-    # Intel's recommended OpenMP settings for the oneDNN build; OpenMP reads them at process start.
-    openmp = {"OMP_NUM_THREADS": str(cores), "KMP_BLOCKTIME": "1",
-              "KMP_AFFINITY": "granularity=fine,compact,1,0"}
-    timing, same = _frozen_latency_in_env(frozen_path, image, reference, runs, openmp)
+    # OpenMP reads its variables at process start: a fresh process.
+    from fcn_tf1.cli import openmp_settings
+    timing, same = _frozen_latency_in_env(frozen_path, image, reference, runs, openmp_settings())
     out.append({"option": "OMP/KMP env (oneDNN)", "median_s_per_image": timing["median_s"],
                 "same_labels": same})
     for name, kwargs, batch in options:
@@ -233,4 +232,5 @@ def tensorflow_build():
             "cuda": tf.test.is_built_with_cuda(),
             "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL"),
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
-            "KMP_BLOCKTIME": os.environ.get("KMP_BLOCKTIME")}
+            "KMP_BLOCKTIME": os.environ.get("KMP_BLOCKTIME"),
+            "KMP_AFFINITY": os.environ.get("KMP_AFFINITY")}

@@ -126,6 +126,7 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    cli.openmp_defaults()
     cli.quiet_tensorflow()
 
     def run():

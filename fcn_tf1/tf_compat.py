@@ -66,3 +66,8 @@ def error_line(error):
         lines = lines[after[0] + 1:] if after else lines[1:]
     lines = [line for line in lines if line]
     return lines[0] if lines else type(error).__name__
+
+
+def gpu_count():
+    """How many GPUs this TensorFlow build can use."""
+    return len(tf.config.experimental.list_physical_devices("GPU"))

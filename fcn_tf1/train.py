@@ -67,6 +67,21 @@ def parser():
     run.add_argument("--threads", type=int, help="intra/inter-op threads (0 = TensorFlow's choice)")
     run.add_argument("--no-eval", action="store_true", help="skip the evaluation on the val split")
     run.add_argument("--no-export", action="store_true", help="skip the frozen-graph export")
+    dist = p.add_argument_group(
+        "distributed (TensorFlow's cluster runtime; without these flags the TF_CONFIG environment "
+        "variable is read, and without it training is local)")
+    dist.add_argument("--ps-hosts", help="host:port,... of the parameter servers")
+    dist.add_argument("--worker-hosts", help="host:port,... of the workers")
+    dist.add_argument("--chief-host", help="host:port of the chief (default: worker 0 is chief)")
+    dist.add_argument("--job-name", choices=("chief", "worker", "ps"), help="this task's job")
+    dist.add_argument("--task-index", type=int, default=0, help="this task's index in its job")
+    dist.add_argument("--sync-replicas", action="store_true", default=None,
+                      help="synchronous updates (SyncReplicasOptimizer) instead of asynchronous")
+    dist.add_argument("--num-gpus", type=int, default=0,
+                      help="data-parallel towers on this many GPUs, each on its own batch")
+    dist.add_argument("--cpu-towers", type=int, default=0,
+                      help="towers on this many virtual CPU devices: the --num-gpus code path "
+                           "without GPUs (for trying it; not faster)")
     return p
 
 
@@ -92,6 +107,21 @@ def open_data(args):
     return train, kind(args.data_dir, args.val_split)
 
 
+def tower_devices(args):
+    """The tower devices of --num-gpus / --cpu-towers, or None for one device."""
+    if args.num_gpus and args.cpu_towers:
+        raise ValueError("--num-gpus and --cpu-towers exclude each other")
+    if args.num_gpus:
+        from fcn_tf1.tf_compat import gpu_count
+        found = gpu_count()
+        if found < args.num_gpus:
+            raise ValueError("--num-gpus %d: this TensorFlow sees %d GPU(s)" % (args.num_gpus, found))
+        return ["/gpu:%d" % i for i in range(args.num_gpus)]
+    if args.cpu_towers:
+        return ["/cpu:%d" % i for i in range(args.cpu_towers)]
+    return None
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     cli.quiet_tensorflow()
@@ -104,7 +134,23 @@ def _train(args):
     from fcn_tf1.data.validate import check_dataset
     from fcn_tf1.inference import ModelConfig
     from fcn_tf1.preprocessing import SLIM_RGB
+    from fcn_tf1.weights import file_convention
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    from fcn_tf1 import cluster
+    task = cluster.current_task({"ps_hosts": args.ps_hosts, "worker_hosts": args.worker_hosts,
+                                 "chief_host": args.chief_host, "job_name": args.job_name,
+                                 "task_index": args.task_index})
+    if task is not None and task.job == "ps":
+        server = task.server()
+        print("%r: parameter server at %s (serving until stopped)"
+              % (task, task.cluster["ps"][task.index]))
+        server.join()
+    if task is not None and args.staged:
+        raise ValueError("--staged runs its stages one after another in one process; in a cluster "
+                         "run each stage with --variant and --init-from")
+    devices = tower_devices(args)
+    chief = task is None or task.is_chief
 
     train_source, val_source = open_data(args)
     problems = check_dataset(train_source, progress=len(train_source) > 1000)
@@ -132,18 +178,23 @@ def _train(args):
         run_dir = os.path.join(args.checkpoint_root, base, variant) if args.staged else \
             os.path.join(args.checkpoint_root, base)
         convention, init = SLIM_RGB, None
+        # In a cluster only the chief fills the variables; the workers need the convention only.
         if args.vgg16_weights and not init_from:
-            init = training.VGG16Init(args.vgg16_weights)
-            convention = init.convention
+            if chief:
+                init = training.VGG16Init(args.vgg16_weights)
+            convention = init.convention if chief else file_convention(args.vgg16_weights)
         elif init_from:
             convention = ModelConfig.load(init_from).convention
-            init = training.CheckpointInit(init_from)
+            init = training.CheckpointInit(init_from) if chief else None
         config = ModelConfig(train_source.num_classes, variant, width, args.upsampling,
                              args.shape_fix, convention, train_source.class_names, args.at_once)
         print("run %s: %s, width %g, %s + %s, preset %s, lr %g, %d steps" % (
             run_dir, variant, width, args.upsampling, args.shape_fix, preset,
             training.learning_rate_for(options, variant), options["steps"]))
-        step = training.train(run_dir, config, train_source, options, init)
+        step = training.train(run_dir, config, train_source, options, init, task=task,
+                              devices=devices)
+        if not chief:
+            return 0
         if not args.no_eval:
             result = evaluation.evaluate_run(run_dir, val_source)
             print("validation (%d images, step %d):\n%s" % (

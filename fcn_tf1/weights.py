@@ -112,6 +112,12 @@ def _to_conv(layer, kernel, shape):
     return kernel
 
 
+def file_convention(path):
+    """The input convention a VGG16 file's weights were trained with, from its format alone."""
+    from fcn_tf1.preprocessing import CAFFE_BGR, SLIM_RGB
+    return CAFFE_BGR if READERS[_sniff(path)][1] == "caffe" else SLIM_RGB
+
+
 def read_vgg16(path, width=1.0):
     """Read a VGG16 weight file; raises WeightsError naming the file, layer and shapes on problems.
 
@@ -119,10 +125,8 @@ def read_vgg16(path, width=1.0):
     """
     if not os.path.exists(path) and not os.path.exists(path + ".index"):
         raise WeightsError("%s: no such file" % path)
-    from fcn_tf1.preprocessing import CAFFE_BGR, SLIM_RGB
     fmt = _sniff(path)
-    reader, convention = READERS[fmt]
-    convention = CAFFE_BGR if convention == "caffe" else SLIM_RGB
+    reader, convention = READERS[fmt][0], file_convention(path)
     try:
         raw = reader(path)
     except WeightsError:
@@ -176,15 +180,6 @@ def backbone_assignments(weights, width):
     if "fc6" not in weights:
         log.warning("%s has no fc6/fc7 (a notop file): they start from scratch", weights.path)
     return ops, feed
-
-
-def init_fn_from_vgg16(path, width):
-    """A ``Scaffold`` init_fn that loads the backbone from ``path`` (build it after the model)."""
-    weights = read_vgg16(path)
-    ops, feed = backbone_assignments(weights, width)
-    log.info("initialising the backbone from %s (%s, %s)", path, weights.format,
-             weights.convention.channel_order)
-    return (lambda scaffold, session: session.run(ops, feed)), weights.convention
 
 
 def describe(weights):

@@ -49,3 +49,15 @@ def test_errors_are_one_line_and_tensorflow_is_quiet(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "fcn_tf1.export: error: %s: not an fcn_tf1 run folder (no model.json)" % tmp_path]
     assert not (tmp_path / "m.pb").exists()
+
+
+def test_openmp_defaults_leave_user_settings_alone(monkeypatch):
+    from fcn_tf1 import cli
+    for name in ("OMP_NUM_THREADS", "KMP_BLOCKTIME", "KMP_AFFINITY"):
+        monkeypatch.setenv(name, "")  # recorded, so that the test's values are undone after it
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("KMP_BLOCKTIME", "0")
+    cli.openmp_defaults()
+    assert os.environ["KMP_BLOCKTIME"] == "0"  # the user's value wins
+    assert int(os.environ["OMP_NUM_THREADS"]) >= 1
+    assert os.environ["KMP_AFFINITY"] == cli.openmp_settings()["KMP_AFFINITY"]

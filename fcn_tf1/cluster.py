@@ -1,0 +1,139 @@
+"""TensorFlow's own cluster runtime: TF_CONFIG (or flags), a ``tf.train.Server`` per task, and where
+variables and ops go under between-graph replication.
+
+A cluster has ``ps`` tasks (they hold the variables and only serve), a ``chief`` (a worker that also
+initialises or restores the variables and writes checkpoints and summaries) and ``worker`` tasks.
+Without a ``chief`` job, worker 0 is the chief, as in TF1's classic ``--job_name/--task_index``
+launchers. Every process gets the same cluster and its own task::
+
+    TF_CONFIG='{"cluster": {"chief": ["host0:2222"], "worker": ["host1:2222"],
+                            "ps": ["host2:2222"]},
+                "task": {"type": "worker", "index": 0}}'
+"""
+import json
+import os
+import time
+
+JOBS = ("chief", "worker", "ps")
+
+
+class ClusterError(ValueError):
+    """A TF_CONFIG or cluster flag that cannot describe a cluster; the message names it."""
+
+
+class Task(object):
+    """This process's place in a cluster: ``cluster`` ({job: [host:port]}), ``job`` and ``index``."""
+
+    def __init__(self, cluster, job, index, source="TF_CONFIG"):
+        if not isinstance(cluster, dict) or not cluster:
+            raise ClusterError("%s: 'cluster' must map job names to lists of host:port" % source)
+        for name, hosts in cluster.items():
+            if name not in JOBS:
+                raise ClusterError("%s: job %r is not supported (jobs: %s)"
+                                   % (source, name, ", ".join(JOBS)))
+            if not isinstance(hosts, list) or not hosts or not all(
+                    isinstance(h, str) and h.rpartition(":")[2].isdigit() for h in hosts):
+                raise ClusterError("%s: job %r needs a list of host:port, got %r"
+                                   % (source, name, hosts))
+        if len(cluster.get("chief", [])) > 1:
+            raise ClusterError("%s: a cluster has at most one chief" % source)
+        if not cluster.get("chief") and not cluster.get("worker"):
+            raise ClusterError("%s: the cluster needs a chief or a worker" % source)
+        if job not in cluster:
+            raise ClusterError("%s: task type %r is not a job of the cluster (%s)"
+                               % (source, job, ", ".join(sorted(cluster))))
+        if not isinstance(index, int) or not 0 <= index < len(cluster[job]):
+            raise ClusterError("%s: task index %r is out of range for job %r (%d tasks)"
+                               % (source, index, job, len(cluster[job])))
+        self.cluster, self.job, self.index = cluster, job, index
+
+    def __repr__(self):
+        return "%s:%d" % (self.job, self.index)
+
+    @property
+    def is_chief(self):
+        return self.job == "chief" or (self.job == "worker" and self.index == 0
+                                       and not self.cluster.get("chief"))
+
+    @property
+    def num_replicas(self):
+        """Processes that train: the chief and the workers."""
+        return len(self.cluster.get("chief", [])) + len(self.cluster.get("worker", []))
+
+    @property
+    def replica_index(self):
+        """0 for the chief, then the workers in order: this task's data shard."""
+        return self.index + len(self.cluster.get("chief", [])) if self.job == "worker" else 0
+
+    @property
+    def device(self):
+        return "/job:%s/task:%d" % (self.job, self.index)
+
+    def server(self, config=None):
+        """Start this task's ``tf.train.Server`` (it serves until the process ends)."""
+        from fcn_tf1.tf_compat import tf
+        return tf.train.Server(tf.train.ClusterSpec(self.cluster), job_name=self.job,
+                               task_index=self.index, config=config)
+
+    def device_setter(self, worker_device=None):
+        """Variables round-robin on the ps tasks, every other op on this task's device."""
+        from fcn_tf1.tf_compat import tf
+        if not self.cluster.get("ps"):
+            return worker_device or self.device
+        return tf.train.replica_device_setter(worker_device=worker_device or self.device,
+                                              cluster=tf.train.ClusterSpec(self.cluster))
+
+
+def from_tf_config(text):
+    """The ``Task`` in a TF_CONFIG string, or None when it names no cluster."""
+    try:
+        config = json.loads(text)
+    except ValueError as error:
+        raise ClusterError("TF_CONFIG is not valid JSON (%s)" % error)
+    if not isinstance(config, dict) or not config.get("cluster"):
+        return None
+    task = config.get("task")
+    if not isinstance(task, dict) or "type" not in task:
+        raise ClusterError("TF_CONFIG: 'task' must be {\"type\": ..., \"index\": ...}")
+    return Task(config["cluster"], task["type"], task.get("index", 0))
+
+
+def from_flags(ps_hosts=None, worker_hosts=None, chief_host=None, job_name=None, task_index=0):
+    """The ``Task`` of the classic flags (comma-separated host:port lists), or None without any."""
+    if not (ps_hosts or worker_hosts or chief_host or job_name):
+        return None
+    if not job_name:
+        raise ClusterError("--job-name is needed with cluster flags (chief, worker or ps)")
+    cluster = {job: hosts.split(",") for job, hosts in (
+        ("ps", ps_hosts), ("worker", worker_hosts), ("chief", chief_host)) if hosts}
+    return Task(cluster, job_name, task_index, source="cluster flags")
+
+
+def current_task(flags=None, environ=None):
+    """The cluster task from flags (a dict of ``from_flags`` arguments) or TF_CONFIG; None if local."""
+    task = from_flags(**(flags or {}))
+    if task is None:
+        environ = os.environ if environ is None else environ
+        task = from_tf_config(environ["TF_CONFIG"]) if environ.get("TF_CONFIG") else None
+    return task
+
+
+def wait_for_chief(session_target, variables, config=None, timeout=7200, interval=1.0):
+    """Block until the chief has initialised or restored ``variables`` on the ps tasks.
+
+    MonitoredTrainingSession's own wait on a non-chief polls every 30 s; this polls every
+    ``interval`` so a worker starts as soon as the model is ready.
+    """
+    from fcn_tf1.tf_compat import tf
+    missing = tf.report_uninitialized_variables(variables)
+    deadline = time.time() + timeout
+    with tf.Session(session_target, config=config) as session:
+        while True:
+            try:
+                if not session.run(missing).size:
+                    return
+            except tf.errors.UnavailableError:
+                pass  # a ps task is not up yet
+            if time.time() > deadline:
+                raise RuntimeError("the chief did not initialise the model within %d s" % timeout)
+            time.sleep(interval)
