@@ -94,6 +94,17 @@ def make_cluster(tmp_path):
     yield make
     for c in made:
         c.stop()
+    # No stray server: every port of every cluster can be listened on again.
+    for c in made:
+        for hosts in c.spec.values():
+            for host in hosts:
+                probe = socket.socket()
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind(("127.0.0.1", int(host.rpartition(":")[2])))
+                    probe.listen(1)
+                finally:
+                    probe.close()
 
 
 def wait_for_step(run_dir, step, timeout=180):
