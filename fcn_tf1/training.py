@@ -158,7 +158,7 @@ class _Progress(tf.train.SessionRunHook):
         self._fetches = {"loss": loss, "rate": rate, "step": global_step}
         self._total, self._bar, self._desc = total, None, desc
         self.first_step = self.step = None
-        self.runs = 0  # steps this process ran (in a cluster, the others run theirs)
+        self.losses = []  # of the steps this process ran (in a cluster, the others run theirs)
 
     def after_create_session(self, session, coord):
         self.first_step = self.step = int(session.run(self._fetches["step"]))
@@ -170,7 +170,7 @@ class _Progress(tf.train.SessionRunHook):
 
     def after_run(self, run_context, run_values):
         result = run_values.results
-        self.runs += 1
+        self.losses.append(float(result["loss"]))
         self._bar.update(int(result["step"]) - self.step)
         self.step = int(result["step"])
         self._bar.set_postfix(loss="%.4g" % result["loss"], lr="%.3g" % result["rate"],
@@ -386,9 +386,15 @@ def train(run_dir, config, source, options, init=None, log=print, task=None, dev
         finally:
             progress.close()
     if task is not None:
-        log("%r ran %d steps (global step %s -> %s)" % (task, progress.runs, progress.first_step,
-                                                        progress.step))
+        done = progress.losses
+        log("%r ran %d steps (global step %s -> %s), loss %.3f -> %.3f (first / last 10 mean)"
+            % (task, len(done), progress.first_step, progress.step, _mean(done[:10]),
+               _mean(done[-10:])))
     return latest_step(run_dir) if chief else progress.step
+
+
+def _mean(values):
+    return sum(values) / len(values) if values else float("nan")
 
 
 def _mean_rgb(config):
