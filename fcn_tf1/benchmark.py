@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from fcn_tf1.cli import cpu_cores, openmp_settings
+
 FLOPS_PER_CYCLE = (("avx512f", 64), ("fma", 32), ("avx2", 32), ("avx", 16), ("sse2", 8))
 
 
@@ -41,7 +43,7 @@ def cpu_info():
                     family = value.strip()
     except OSError:
         pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cpu_cores()
     simd, per_cycle = next(((f, n) for f, n in FLOPS_PER_CYCLE if f in flags), ("none", 2))
     if simd == "avx512f" and vendor == "AuthenticAMD" and family == "25":
         simd, per_cycle = "avx512f on 256-bit units (Zen 4)", 32
@@ -125,9 +127,8 @@ def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=Fal
                                          runs)
         result["frozen_same_labels"] = bool(np.array_equal(model.predict(image), reference))
     result["inference_rss_mb"] = inference_rss_mb(frozen_path, size)
-    with FrozenModel(frozen_path) as model:
-        if optimisations:
-            result["optimisations"] = _optimisations(frozen_path, image, reference, runs)
+    if optimisations:
+        result["optimisations"] = _optimisations(frozen_path, image, reference, runs)
     if train_step:
         with tf.Graph().as_default():
             images = tf.placeholder(tf.float32, [1, h, w, 3])
@@ -149,7 +150,7 @@ def _optimisations(frozen_path, image, reference, runs):
     graph_def = tf.GraphDef()
     with open(frozen_path, "rb") as f:
         graph_def.ParseFromString(f.read())
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cpu_cores()
     options = [("default threads", {}, 1), ("intra=%d inter=1" % cores, {"threads": (cores, 1)}, 1),
                ("intra=1 inter=1", {"threads": (1, 1)}, 1), ("XLA JIT (ON_1)", {"xla": True}, 1),
                ("batch of 2", {}, 2)]
@@ -157,7 +158,6 @@ def _optimisations(frozen_path, image, reference, runs):
     optimized = optimize_for_inference(graph_def, [INPUT], [PREDICTION], tf.uint8.as_datatype_enum)
     out = []
     # OpenMP reads its variables at process start: a fresh process.
-    from fcn_tf1.cli import openmp_settings
     timing, same = _frozen_latency_in_env(frozen_path, image, reference, runs, openmp_settings())
     out.append({"option": "OMP/KMP env (oneDNN)", "median_s_per_image": timing["median_s"],
                 "same_labels": same})

@@ -12,11 +12,15 @@ def quiet_tensorflow():
     quiet()
 
 
+def cpu_cores():
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def openmp_settings():
     """Intel's recommended OpenMP variables for TensorFlow's oneDNN build: one thread per core,
     threads that sleep after 1 ms, pinned compactly."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"OMP_NUM_THREADS": str(cores), "KMP_BLOCKTIME": "1",
+    return {"OMP_NUM_THREADS": str(cpu_cores()), "KMP_BLOCKTIME": "1",
             "KMP_AFFINITY": "granularity=fine,compact,1,0"}
 
 

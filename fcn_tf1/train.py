@@ -180,9 +180,8 @@ def _train(args):
         convention, init = SLIM_RGB, None
         # In a cluster only the chief fills the variables; the workers need the convention only.
         if args.vgg16_weights and not init_from:
-            if chief:
-                init = training.VGG16Init(args.vgg16_weights)
-            convention = init.convention if chief else file_convention(args.vgg16_weights)
+            convention = file_convention(args.vgg16_weights)
+            init = training.VGG16Init(args.vgg16_weights) if chief else None
         elif init_from:
             convention = ModelConfig.load(init_from).convention
             init = training.CheckpointInit(init_from) if chief else None

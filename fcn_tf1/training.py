@@ -92,6 +92,14 @@ def _optimizer(options, rate, replicas=1):
     return optimizer
 
 
+def combine_towers(tensors, loss="mean"):
+    """The towers' losses or gradients as one batch of all their images gives them: the mean for
+    a normalised loss, the sum for a summed one."""
+    if len(tensors) == 1:
+        return tensors[0]
+    return tf.add_n(tensors) / (len(tensors) if loss == "mean" else 1)
+
+
 def build_train_op(losses, options, rate, global_step, replicas=1, local_device=None):
     """Returns (train_op, accumulate_op or None, total_loss, optimizer).
 
@@ -109,8 +117,7 @@ def build_train_op(losses, options, rate, global_step, replicas=1, local_device=
     mean = options["loss"] == "mean"
     # Each tower's objective carries the decay, weighted so that the combination counts it once.
     totals = [loss + (decay if mean else decay / len(losses)) for loss in losses]
-    total = tf.add_n(totals) / (len(totals) if mean else 1)
-    total = tf.identity(total, name="total_loss")
+    total = tf.identity(combine_towers(totals, options["loss"]), name="total_loss")
     checks = [tf.debugging.assert_all_finite(t, NOT_FINITE) for t in totals]
     optimizer = _optimizer(options, rate, replicas)
     tower_grads = []
@@ -118,12 +125,9 @@ def build_train_op(losses, options, rate, global_step, replicas=1, local_device=
         with tf.control_dependencies(checks):
             tower_grads.append([(g, v) for g, v in optimizer.compute_gradients(
                 tower_total, colocate_gradients_with_ops=True) if g is not None])
-    grads = []
-    for pairs in zip(*tower_grads):  # one variable's (gradient, variable) in every tower
-        gradients = [g for g, _ in pairs]
-        if len(gradients) > 1:
-            gradients = [tf.add_n(gradients) / (len(gradients) if mean else 1)]
-        grads.append((gradients[0], pairs[0][1]))
+    # zip(*tower_grads): one variable's (gradient, variable) pair in every tower.
+    grads = [(combine_towers([g for g, _ in pairs], options["loss"]), pairs[0][1])
+             for pairs in zip(*tower_grads)]
     grads = [(g * options["bias_lr_mult"] if v.op.name.endswith("bias") else g, v)
              for g, v in grads]
     updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
@@ -306,6 +310,7 @@ def train(run_dir, config, source, options, init=None, log=print, task=None, dev
     global step.
     """
     chief = task is None or task.is_chief
+    start = 0  # a worker does not read run_dir: the chief restores the variables
     if chief:
         os.makedirs(run_dir, exist_ok=True)
         saved = os.path.join(run_dir, "model.json")
@@ -343,13 +348,11 @@ def train(run_dir, config, source, options, init=None, log=print, task=None, dev
                                       is_training=True,
                                       train_upsampling=options["train_upsampling"])
         model_variables = [v for v in tf.global_variables() if v is not global_step]
-        init_fn = init(model_variables, config) if init and chief and not latest_step(run_dir) \
-            else None
+        init_fn = init(model_variables, config) if init and chief and not start else None
         rate = tf.constant(rate_value, tf.float32, name="learning_rate")
         train_op, accumulate_op, total, optimizer = build_train_op(
             losses, options, rate, global_step, replicas, input_device)
-        loss = losses[0] if len(losses) == 1 else tf.add_n(losses) / (
-            len(losses) if options["loss"] == "mean" else 1)
+        loss = combine_towers(losses, options["loss"])
         prediction = tf.argmax(logits, -1)
         tf.summary.scalar("loss", loss)
         tf.summary.scalar("total_loss", total)

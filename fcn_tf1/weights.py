@@ -114,8 +114,12 @@ def _to_conv(layer, kernel, shape):
 
 def file_convention(path):
     """The input convention a VGG16 file's weights were trained with, from its format alone."""
+    return _convention(_sniff(path))
+
+
+def _convention(fmt):
     from fcn_tf1.preprocessing import CAFFE_BGR, SLIM_RGB
-    return CAFFE_BGR if READERS[_sniff(path)][1] == "caffe" else SLIM_RGB
+    return CAFFE_BGR if READERS[fmt][1] == "caffe" else SLIM_RGB
 
 
 def read_vgg16(path, width=1.0):
@@ -126,7 +130,7 @@ def read_vgg16(path, width=1.0):
     if not os.path.exists(path) and not os.path.exists(path + ".index"):
         raise WeightsError("%s: no such file" % path)
     fmt = _sniff(path)
-    reader, convention = READERS[fmt][0], file_convention(path)
+    reader, convention = READERS[fmt][0], _convention(fmt)
     try:
         raw = reader(path)
     except WeightsError:
