@@ -9,6 +9,7 @@ setup(
     long_description=open("README.md").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["fcn_tf1", "fcn_tf1.*"]),
+    package_data={"fcn_tf1": ["export_ops.json"]},
     # TensorFlow 1.15 has wheels for 3.5-3.7 only; on 3.9+ the same code runs on TF 2.15's v1 API.
     python_requires=">=3.6",
     # TensorFlow is an extra: the TF1 Docker images already ship tensorflow or tensorflow-gpu.

@@ -4,26 +4,27 @@ against this CPU's FP32 peak (nominal and measured SGEMM).
     python -m fcn_tf1.bench                               # full VGG16 width, 500x500 and 224x224
     python -m fcn_tf1.bench --variants fcn8s --sizes 500 --optimisations --json bench.json
 """
-import argparse
 import sys
 
 from fcn_tf1 import cli
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="python -m fcn_tf1.bench", description=(
+    p = cli.ArgumentParser(prog="python -m fcn_tf1.bench", description=(
         "Measure FCN inference and training cost on this machine. Each variant and size runs in its "
         "own process (clean peak memory)."))
     p.add_argument("--variants", default="fcn32s,fcn16s,fcn8s")
     p.add_argument("--sizes", default="500,224", help="square sizes or HxW, comma-separated")
-    p.add_argument("--width", type=float, default=1.0, help="backbone width (1.0 = VGG16)")
-    p.add_argument("--runs", type=int, default=5, help="timed runs after 2 warm-up runs")
+    p.add_argument("--width", type=cli.width, default=1.0, help="backbone width (1.0 = VGG16)")
+    p.add_argument("--runs", type=cli.positive_int, default=5, help="timed runs after 2 warm-up runs")
     p.add_argument("--no-train-step", action="store_true", help="skip the training-step timing")
     p.add_argument("--optimisations", action="store_true",
                    help="also time thread settings, OpenMP variables, XLA, optimize_for_inference "
                         "and batching on the frozen graph")
-    p.add_argument("--sgemm-size", type=int, default=2048)
+    p.add_argument("--sgemm-size", type=cli.positive_int, default=2048)
     p.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    p.add_argument("--force", action="store_true",
+                   help="replace a --json file that fcn_tf1 did not write")
     return p
 
 
@@ -67,10 +68,12 @@ def main(argv=None):
     cli.quiet_tensorflow()
 
     def run():
-        from fcn_tf1 import benchmark, fileutil
+        from fcn_tf1 import __version__, benchmark, fileutil
+        if args.json:
+            fileutil.check_output(args.json, fileutil.json_is_ours, args.force, what="report")
         sizes = [cli.size_pair(s) for s in args.sizes.split(",") if s]
         variants = [v for v in args.variants.split(",") if v]
-        report = {"cpu": benchmark.cpu_info(), "peak": benchmark.best_sgemm(args.sgemm_size),
+        report = {fileutil.MARKER: __version__, "cpu": benchmark.cpu_info(), "peak": benchmark.best_sgemm(args.sgemm_size),
                   "build": benchmark.tensorflow_build(), "results": []}
         for variant in variants:
             for size in sizes:

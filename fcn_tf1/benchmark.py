@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -99,16 +100,45 @@ def latency(session, fetch, feed, runs, warmup=2):
 
 def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=False, classes=21):
     """Everything for one (variant, size): run in a fresh process by ``measure_in_subprocess``."""
-    from fcn_tf1 import exporting
-    from fcn_tf1.inference import ModelConfig, build_inference_graph
-    from fcn_tf1.predict import FrozenModel
+    from fcn_tf1.inference import ModelConfig
     from fcn_tf1.tf_compat import tf
     from fcn_tf1.training import segmentation_loss
     config = ModelConfig(classes, variant, width)
     h, w = size
     image = np.random.RandomState(0).randint(0, 256, (h, w, 3), dtype=np.uint8)
     result = {"variant": variant, "size": list(size), "width": width}
+    # About 1 GB per variant and size at full width: removed whatever happens.
     work = tempfile.mkdtemp(prefix="fcn_tf1_bench_")
+    try:
+        reference = _measure_graphs(config, size, image, runs, work, result)
+        frozen_path = os.path.join(work, "frozen.pb")
+        result["inference_rss_mb"] = inference_rss_mb(frozen_path, size)
+        if optimisations:
+            result["optimisations"] = _optimisations(frozen_path, image, reference, runs)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if train_step:
+        with tf.Graph().as_default():
+            images = tf.placeholder(tf.float32, [1, h, w, 3])
+            labels = tf.placeholder(tf.int32, [1, h, w])
+            loss = segmentation_loss(config.build(images, is_training=True), labels, classes)
+            step = tf.train.MomentumOptimizer(1e-4, 0.9).minimize(loss)
+            with tf.Session(config=session_config()) as session:
+                session.run(tf.global_variables_initializer())
+                feed = {images: image[None].astype(np.float32), labels: np.zeros((1, h, w))}
+                result["train_step"] = latency(session, step, feed, max(2, runs // 2), warmup=1)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return result
+
+
+def _measure_graphs(config, size, image, runs, work, result):
+    """FLOPs and latency of the checkpoint graph and of its frozen export (written to ``work``)
+    into ``result``; returns the checkpoint graph's labels."""
+    from fcn_tf1 import exporting
+    from fcn_tf1.inference import build_inference_graph
+    from fcn_tf1.predict import FrozenModel
+    from fcn_tf1.tf_compat import tf
+    h, w = size
     with tf.Graph().as_default() as graph:
         start = time.time()
         placeholder, logits, prediction = build_inference_graph(config, [h, w, 3])
@@ -126,21 +156,7 @@ def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=Fal
         result["frozen_graph"] = latency(model.session, model.outputs[1], {model.input: image},
                                          runs)
         result["frozen_same_labels"] = bool(np.array_equal(model.predict(image), reference))
-    result["inference_rss_mb"] = inference_rss_mb(frozen_path, size)
-    if optimisations:
-        result["optimisations"] = _optimisations(frozen_path, image, reference, runs)
-    if train_step:
-        with tf.Graph().as_default():
-            images = tf.placeholder(tf.float32, [1, h, w, 3])
-            labels = tf.placeholder(tf.int32, [1, h, w])
-            loss = segmentation_loss(config.build(images, is_training=True), labels, classes)
-            step = tf.train.MomentumOptimizer(1e-4, 0.9).minimize(loss)
-            with tf.Session(config=session_config()) as session:
-                session.run(tf.global_variables_initializer())
-                feed = {images: image[None].astype(np.float32), labels: np.zeros((1, h, w))}
-                result["train_step"] = latency(session, step, feed, max(2, runs // 2), warmup=1)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return result
+    return reference
 
 
 def _optimisations(frozen_path, image, reference, runs):

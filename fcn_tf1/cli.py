@@ -3,6 +3,8 @@ import argparse
 import os
 import sys
 
+from fcn_tf1.choices import MAX_WIDTH, MIN_WIDTH
+
 
 def quiet_tensorflow():
     """Silence TensorFlow's C++ info logs and Python deprecation chatter (TF_CPP_MIN_LOG_LEVEL set by
@@ -41,9 +43,59 @@ def run(main, prog):
         message = " ".join(str(error).split()) or type(error).__name__
         print("%s: error: %s" % (prog, message), file=sys.stderr)
         return 1
+    except Exception as error:
+        tf_errors = sys.modules.get("tensorflow.python.framework.errors_impl")
+        if tf_errors is None or not isinstance(error, tf_errors.OpError):
+            raise  # a bug of ours: the traceback is wanted
+        from fcn_tf1.tf_compat import error_line
+        print("%s: error: TensorFlow: %s" % (prog, error_line(error)), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("%s: interrupted" % prog, file=sys.stderr)
         return 130
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the tools' error contract: one line ``fcn_tf1.<tool>: error: <flag>: <problem>``
+    (no usage block), exit status 2 as argparse's own."""
+
+    def error(self, message):
+        tool = self.prog.split()[-1]
+        message = message[len("argument "):] if message.startswith("argument ") else message
+        self.exit(2, "%s: error: %s (--help lists the flags)\n" % (tool, message))
+
+
+def bounded(kind, low=None, high=None, low_open=False, high_open=False):
+    """An argparse type: ``kind(text)`` within [low, high] (or open at either end), so that a bad
+    value is refused where it is parsed, naming the flag."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("expected %s, got %r" % (
+                "an integer" if kind is int else "a number", text))
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high or value != value:  # value != value: NaN
+            raise argparse.ArgumentTypeError("expected %s, got %r" % (_range_text(
+                low, high, low_open, high_open), text))
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def _range_text(low, high, low_open, high_open):
+    if high is None:
+        return "a value %s %g" % (">" if low_open else ">=", low)
+    return "a value in %s%g, %g%s" % ("(" if low_open else "[", low, high,
+                                       ")" if high_open else "]")
+
+
+positive_int = bounded(int, 1)
+nonnegative_int = bounded(int, 0)
+positive_float = bounded(float, 0, low_open=True)
+nonnegative_float = bounded(float, 0)
+width = bounded(float, MIN_WIDTH, MAX_WIDTH)
 
 
 def size_pair(text):

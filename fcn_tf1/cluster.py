@@ -15,6 +15,14 @@ import os
 import time
 
 JOBS = ("chief", "worker", "ps")
+EXPOSURE_WARNING = ("fcn_tf1.train: warning: %r starts a TensorFlow server on port %s of every "
+                    "network interface; anyone who reaches it can run operations as this user: "
+                    "run clusters on a private network or behind a network policy")
+
+
+def _warn(line):
+    import sys
+    print(line, file=sys.stderr)
 
 
 class ClusterError(ValueError):
@@ -69,9 +77,11 @@ class Task(object):
     def device(self):
         return "/job:%s/task:%d" % (self.job, self.index)
 
-    def server(self, config=None):
-        """Start this task's ``tf.train.Server`` (it serves until the process ends)."""
+    def server(self, config=None, log=None):
+        """Start this task's ``tf.train.Server`` (it serves until the process ends), with a
+        warning: TF1's gRPC server listens on every interface and runs any op it is sent."""
         from fcn_tf1.tf_compat import tf
+        (log or _warn)(EXPOSURE_WARNING % (self, self.cluster[self.job][self.index].rpartition(":")[2]))
         return tf.train.Server(tf.train.ClusterSpec(self.cluster), job_name=self.job,
                                task_index=self.index, config=config)
 
@@ -90,7 +100,10 @@ def from_tf_config(text):
         config = json.loads(text)
     except ValueError as error:
         raise ClusterError("TF_CONFIG is not valid JSON (%s)" % error)
-    if not isinstance(config, dict) or not config.get("cluster"):
+    if not isinstance(config, dict):
+        raise ClusterError("TF_CONFIG must be a JSON object {\"cluster\": ..., \"task\": ...}, "
+                           "got %s" % type(config).__name__)
+    if not config.get("cluster"):
         return None
     task = config.get("task")
     if not isinstance(task, dict) or "type" not in task:

@@ -6,7 +6,6 @@
 For each cell: the output shape, or where it fails (at build / at run) with the error's first line;
 and the cost of a static graph at --cost-size: ops, build seconds, forward milliseconds.
 """
-import argparse
 import sys
 
 from fcn_tf1 import cli
@@ -20,12 +19,12 @@ def parse_sizes(text):
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="python -m fcn_tf1.compare", description=(
+    p = cli.ArgumentParser(prog="python -m fcn_tf1.compare", description=(
         "Compare the shape-fixing strategies on input sizes, with static and dynamic input shapes."))
     p.add_argument("--sizes", type=parse_sizes, help="sizes, e.g. '1,31,33,224x224,333x500' "
                    "(default: 1,7,31,32,33,34,63,64,65,224x224,333x500,500x500)")
     p.add_argument("--variants", default="fcn32s,fcn16s,fcn8s")
-    p.add_argument("--width", type=float, default=1 / 16., help="backbone width for the runs")
+    p.add_argument("--width", type=cli.width, default=1 / 16., help="backbone width for the runs")
     p.add_argument("--cost-size", type=cli.size_pair, default=(224, 224),
                    help="the size at which ops, build time and forward time are measured")
     p.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table")

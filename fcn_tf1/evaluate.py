@@ -3,14 +3,13 @@
     python -m fcn_tf1.evaluate --checkpoint-dir checkpoints/synthetic-fcn8s
     python -m fcn_tf1.evaluate --graph model.pb --data voc --data-dir VOC2012 --json metrics.json
 """
-import argparse
 import sys
 
 from fcn_tf1 import cli
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="python -m fcn_tf1.evaluate", description=(
+    p = cli.ArgumentParser(prog="python -m fcn_tf1.evaluate", description=(
         "Evaluate on whole images at batch 1: pixel accuracy, mean accuracy, mean IU, frequency "
         "weighted IU (paper section 5), label 255 ignored."))
     model = p.add_mutually_exclusive_group(required=True)
@@ -20,6 +19,8 @@ def parser():
     p.add_argument("--data-dir")
     p.add_argument("--split", default="val")
     p.add_argument("--json", help="also write the report as JSON here")
+    p.add_argument("--force", action="store_true",
+                   help="replace a --json file that fcn_tf1 did not write")
     return p
 
 
@@ -30,6 +31,9 @@ def main(argv=None):
     def run():
         import os
         from fcn_tf1 import evaluation, fileutil
+        if args.json:
+            fileutil.check_output(args.json, fileutil.json_is_ours, args.force, [args.graph or ""],
+                                  "report")
         from fcn_tf1.data.sbd import SBDDataset
         from fcn_tf1.data.synthetic import SyntheticDataset
         from fcn_tf1.data.voc import VOCDataset

@@ -6,7 +6,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from fcn_tf1 import fileutil
+from fcn_tf1 import __version__, fileutil
+from fcn_tf1.data.images import DataError
+from fcn_tf1.data.validate import label_path, sample_problems
 from fcn_tf1.inference import ModelConfig, build_inference_graph
 from fcn_tf1.metrics import confusion, per_class_iou, scores
 from fcn_tf1.palette import voc_colormap
@@ -14,10 +16,15 @@ from fcn_tf1.tf_compat import tf
 
 
 def evaluate_predictor(predict, source, num_classes, progress=True):
-    """Confusion matrix of ``predict(image uint8 [H, W, 3]) -> labels [H, W]`` over ``source``."""
+    """Confusion matrix of ``predict(image uint8 [H, W, 3]) -> labels [H, W]`` over ``source``;
+    a label map of another size than its image, or with values outside [0, C) and 255, is a
+    ``DataError`` naming the file, as in training."""
     hist = np.zeros((num_classes, num_classes), np.int64)
     for i in tqdm(range(len(source)), desc="evaluate", unit="image", disable=not progress):
         image, label = source.load(i)
+        problems = sample_problems(image, label, num_classes)
+        if problems:
+            raise DataError(label_path(source, i), problems[0])
         hist += confusion(label, predict(image), num_classes)
     return hist
 
@@ -25,6 +32,7 @@ def evaluate_predictor(predict, source, num_classes, progress=True):
 def report(hist, class_names):
     """The metrics dict written to metrics.json: the four scores plus per-class IU."""
     result = scores(hist)
+    result[fileutil.MARKER] = __version__
     result["per_class_iou"] = {name: (None if np.isnan(iou) else float(iou))
                                for name, iou in zip(class_names, per_class_iou(hist))}
     return result

@@ -3,39 +3,59 @@
     python -m fcn_tf1.export --checkpoint-dir checkpoints/synthetic-fcn8s --output model.pb \\
         --saved-model saved_model/ --onnx model.onnx
 """
-import argparse
+import json
 import sys
 
 from fcn_tf1 import cli
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="python -m fcn_tf1.export", description=(
+    p = cli.ArgumentParser(prog="python -m fcn_tf1.export", description=(
         "Freeze a training run's checkpoint into a GraphDef: input 'image' (uint8 RGB, any size), "
         "outputs 'logits' and 'prediction', preprocessing inside; writes are atomic."))
-    p.add_argument("--checkpoint-dir", required=True, help="a run folder of fcn_tf1.train")
+    p.add_argument("--checkpoint-dir", help="a run folder of fcn_tf1.train (required)")
     p.add_argument("--checkpoint", help="a checkpoint prefix (default: the latest in the folder)")
-    p.add_argument("--output", required=True, help="the frozen graph (.pb); a .json side-car lands "
+    p.add_argument("--output", help="the frozen graph (.pb, required); a .json side-car lands "
                    "beside it")
     p.add_argument("--saved-model", metavar="DIR", help="also write a SavedModel here")
     p.add_argument("--onnx", metavar="PATH", help="also convert the frozen graph to ONNX (tf2onnx; "
                    "pip install 'fcn_tf1[onnx]'); input uint8 [H, W, 3], dynamic H and W")
+    p.add_argument("--force", action="store_true",
+                   help="replace existing outputs that fcn_tf1 did not write")
+    p.add_argument("--list-ops", action="store_true",
+                   help="print the op types of every variant x API x shape_fix x at-once export on "
+                        "this TensorFlow (for fcn_tf1/export_ops.json) and exit")
     return p
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if not args.list_ops and not (args.checkpoint_dir and args.output):
+        p.error("--checkpoint-dir and --output are required")
     cli.quiet_tensorflow()
 
     def run():
-        from fcn_tf1 import exporting
-        exporting.export_frozen(args.checkpoint_dir, args.output, args.checkpoint)
+        from fcn_tf1 import exporting, fileutil
+        if args.list_ops:
+            from fcn_tf1.tf_compat import TF_VERSION
+            print(json.dumps({".".join(TF_VERSION.split(".")[:2]): exporting.exportable_op_types()}))
+            return
+        # Every output is checked before anything is written.
+        if args.saved_model:
+            exporting.check_saved_model_output(args.saved_model, args.checkpoint_dir,
+                                               args.checkpoint, args.force)
+        if args.onnx:
+            fileutil.check_output(args.onnx, fileutil.contains_marker, args.force, [args.output],
+                                  "ONNX model")
+        exporting.export_frozen(args.checkpoint_dir, args.output, args.checkpoint, args.force)
         print("frozen graph: %s (+ %s)" % (args.output, exporting.sidecar_path(args.output)))
         if args.saved_model:
-            exporting.export_saved_model(args.checkpoint_dir, args.saved_model, args.checkpoint)
+            exporting.export_saved_model(args.checkpoint_dir, args.saved_model, args.checkpoint,
+                                         args.force)
             print("SavedModel: %s" % args.saved_model)
         if args.onnx:
-            exporting.export_onnx(args.output, args.onnx)
+            exporting.export_onnx(args.output, args.onnx, force=args.force)
             print("ONNX: %s" % args.onnx)
     return cli.run(run, "fcn_tf1.export")
 

@@ -4,6 +4,7 @@ The graph takes ``image`` (uint8 RGB, [H, W, 3] or [N, H, W, 3], any H and W), p
 (channel order and mean of the weights used), and gives ``logits`` and ``prediction``. The model's
 config travels inside the graph (the string constant ``fcn_tf1_config``) and in a side-car JSON.
 """
+import glob
 import json
 import os
 
@@ -13,6 +14,7 @@ from fcn_tf1.tf_compat import TF_VERSION, tf
 
 CONFIG_NODE = "fcn_tf1_config"
 FROZEN_NAME = "frozen_model.pb"
+SAVED_MODEL_MARKER = "fcn_tf1.json"
 
 
 def sidecar_path(graph_path):
@@ -25,7 +27,7 @@ def _metadata(config, checkpoint):
     data.update({"inputs": {INPUT: "uint8 RGB [H, W, 3] or [N, H, W, 3]"},
                  "outputs": {LOGITS: "float32 [..., H, W, num_classes]",
                              PREDICTION: "int32 [..., H, W]"},
-                 "checkpoint": os.path.basename(checkpoint), "fcn_tf1": __version__,
+                 "checkpoint": os.path.basename(checkpoint), fileutil.MARKER: __version__,
                  "tensorflow": TF_VERSION})
     return data
 
@@ -58,22 +60,73 @@ def strip_default_attrs(graph_def):
     return graph_def
 
 
-def export_frozen(run_dir, output, checkpoint=None):
-    """Freeze the latest (or given) checkpoint of ``run_dir`` into ``output`` (+ side-car JSON)."""
+def _freeze(session):
+    """The default graph with its variables as constants, cut to the outputs, default attrs dropped."""
+    frozen = tf.graph_util.convert_variables_to_constants(
+        session, tf.get_default_graph().as_graph_def(), [LOGITS, PREDICTION, CONFIG_NODE])
+    return strip_default_attrs(frozen)
+
+
+def exportable_op_types(width=1 / 32.):
+    """The op types of the frozen graphs of every variant x API x shape_fix x at-once on this
+    TensorFlow: what ``untrusted.check_graph_def`` admits (``python -m fcn_tf1.export --list-ops``)."""
+    from fcn_tf1.fcn import VARIANTS
+    from fcn_tf1.upsample import valid_combinations
+    ops = set()
+    for variant in VARIANTS:
+        for upsampling, shape_fix in valid_combinations():
+            for scale_skips in (False, True):
+                config = ModelConfig(2, variant, width, upsampling, shape_fix,
+                                     scale_skips=scale_skips)
+                with tf.Graph().as_default(), tf.Session() as session:
+                    build_inference_graph(config)
+                    tf.constant("{}", name=CONFIG_NODE)
+                    session.run(tf.global_variables_initializer())
+                    ops.update(node.op for node in _freeze(session).node)
+    return sorted(ops)
+
+
+def export_frozen(run_dir, output, checkpoint=None, force=False):
+    """Freeze the latest (or given) checkpoint of ``run_dir`` into ``output`` (+ side-car JSON);
+    an existing ``output`` is replaced only when fcn_tf1 wrote it (or ``force``)."""
+    check_frozen_output(output, run_dir, checkpoint, force)
     with tf.Graph().as_default():
         session, _, metadata = _restored_session(run_dir, checkpoint)
         with session:
-            frozen = tf.graph_util.convert_variables_to_constants(
-                session, tf.get_default_graph().as_graph_def(), [LOGITS, PREDICTION, CONFIG_NODE])
+            frozen = _freeze(session)
     # Deterministic map order: the same checkpoint always gives the same bytes.
-    frozen = strip_default_attrs(frozen)
     fileutil.write_bytes(output, frozen.SerializeToString(deterministic=True))
     fileutil.write_json(sidecar_path(output), metadata)
     return metadata
 
 
-def export_saved_model(run_dir, export_dir, checkpoint=None):
-    """A SavedModel with the ``serving_default`` signature image -> logits, prediction."""
+def _inputs(run_dir, checkpoint=None):
+    """The files an export reads: never to be written over."""
+    prefix = checkpoint or tf.train.latest_checkpoint(run_dir) or ""
+    return [run_dir, os.path.join(run_dir, "model.json")] + glob.glob(glob.escape(prefix) + ".*")
+
+
+def saved_model_is_ours(path):
+    return os.path.isdir(path) and fileutil.json_is_ours(os.path.join(path, SAVED_MODEL_MARKER))
+
+
+def check_frozen_output(output, run_dir, checkpoint=None, force=False):
+    """Refuse (one line) a frozen-graph path or its side-car that would replace a user's file."""
+    inputs = _inputs(run_dir, checkpoint)
+    fileutil.check_output(output, fileutil.contains_marker, force, inputs, "frozen graph")
+    fileutil.check_output(sidecar_path(output), fileutil.json_is_ours, force, inputs, "side-car")
+
+
+def check_saved_model_output(export_dir, run_dir, checkpoint=None, force=False):
+    """Refuse a SavedModel folder that is, or holds, the run, or a folder fcn_tf1 did not write."""
+    fileutil.check_output(export_dir, saved_model_is_ours, force, _inputs(run_dir, checkpoint),
+                          "SavedModel")
+
+
+def export_saved_model(run_dir, export_dir, checkpoint=None, force=False):
+    """A SavedModel with the ``serving_default`` signature image -> logits, prediction; an
+    existing ``export_dir`` is replaced only when fcn_tf1 wrote it (or ``force``)."""
+    check_saved_model_output(export_dir, run_dir, checkpoint, force)
     with tf.Graph().as_default():
         session, (image, logits, prediction), metadata = _restored_session(run_dir, checkpoint)
         with session:
@@ -86,13 +139,13 @@ def export_saved_model(run_dir, export_dir, checkpoint=None):
                     session, [tf.saved_model.tag_constants.SERVING],
                     signature_def_map={"serving_default": signature}, strip_default_attrs=True)
                 builder.save()
-                fileutil.write_json(os.path.join(directory, "fcn_tf1.json"), metadata)
+                fileutil.write_json(os.path.join(directory, SAVED_MODEL_MARKER), metadata)
 
             fileutil.replace_dir(build, export_dir)
     return metadata
 
 
-def export_onnx(frozen_path, onnx_path, opset=13):
+def export_onnx(frozen_path, onnx_path, opset=13, force=False):
     """Convert a frozen fcn_tf1 graph to ONNX with tf2onnx (the ``onnx`` extra).
 
     The ONNX model takes ``image:0`` as uint8 [H, W, 3] with dynamic H and W (ONNX needs a known
@@ -103,7 +156,9 @@ def export_onnx(frozen_path, onnx_path, opset=13):
     except ImportError:
         raise ValueError("--onnx needs tf2onnx and onnxruntime: pip install 'fcn_tf1[onnx]'")
     from fcn_tf1.predict import FrozenModel
-    FrozenModel(frozen_path).close()  # refuses a file that is not an fcn_tf1 graph
+    fileutil.check_output(onnx_path, fileutil.contains_marker, force, [frozen_path], "ONNX model")
+    with FrozenModel(frozen_path) as frozen:  # refuses a file that is not an fcn_tf1 graph
+        metadata = frozen.metadata
     graph_def = tf.GraphDef()
     with open(frozen_path, "rb") as f:
         graph_def.ParseFromString(f.read())
@@ -114,4 +169,7 @@ def export_onnx(frozen_path, onnx_path, opset=13):
     model, _ = tf2onnx.convert.from_graph_def(
         ranked, input_names=[INPUT + ":0"], output_names=[LOGITS + ":0", PREDICTION + ":0"],
         opset=opset)
+    # The config travels in the ONNX model too (and marks the file as ours).
+    entry = model.metadata_props.add()
+    entry.key, entry.value = CONFIG_NODE, json.dumps(metadata, sort_keys=True)
     fileutil.write_bytes(onnx_path, model.SerializeToString())

@@ -4,10 +4,12 @@ The same graph is used for evaluation, export (frozen GraphDef / SavedModel) and
 preprocessing (channel order, mean) always travels inside it.
 """
 import json
+import numbers
 import os
 
 from fcn_tf1 import fileutil
-from fcn_tf1.fcn import build_fcn
+from fcn_tf1.choices import MAX_WIDTH, MIN_WIDTH
+from fcn_tf1.fcn import SHAPE_FIXES, UPSAMPLINGS, VARIANTS, build_fcn
 from fcn_tf1.preprocessing import SLIM_RGB, convention_from_dict, convention_to_dict, preprocess
 from fcn_tf1.tf_compat import tf
 
@@ -15,11 +17,24 @@ CONFIG_FILE = "model.json"
 INPUT, LOGITS, PREDICTION = "image", "logits", "prediction"
 
 
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError("%s must be one of %s, got %r" % (name, ", ".join(choices), value))
+
+
 class ModelConfig(object):
     """The architecture and input convention of a model, saved beside its checkpoints and exports."""
 
     def __init__(self, num_classes, variant="fcn8s", width=1.0, upsampling="nn",
                  shape_fix="output_shape", convention=SLIM_RGB, class_names=None, scale_skips=False):
+        _check_choice("variant", variant, VARIANTS)
+        _check_choice("upsampling", upsampling, UPSAMPLINGS)
+        _check_choice("shape_fix", shape_fix, SHAPE_FIXES)
+        if not isinstance(num_classes, numbers.Integral) or num_classes < 1:
+            raise ValueError("num_classes must be a positive integer, got %r" % (num_classes,))
+        if not isinstance(width, numbers.Real) or not MIN_WIDTH <= width <= MAX_WIDTH:
+            raise ValueError("width must be in [%g, %g] (1.0 = VGG16), got %r"
+                             % (MIN_WIDTH, MAX_WIDTH, width))
         self.num_classes = int(num_classes)
         self.variant, self.width = variant, float(width)
         self.upsampling, self.shape_fix = upsampling, shape_fix
@@ -44,11 +59,18 @@ class ModelConfig(object):
               "class_names", "scale_skips")
 
     @classmethod
-    def from_dict(cls, data):
-        """From ``to_dict``'s output, or an export's metadata (a superset)."""
-        data = {key: data[key] for key in cls.FIELDS if key in data}
-        data["convention"] = convention_from_dict(data["convention"])
-        return cls(**data)
+    def from_dict(cls, data, source="model config"):
+        """From ``to_dict``'s output, or an export's metadata (a superset); ``source`` (a path)
+        names the culprit when a field is missing or wrong."""
+        missing = [key for key in cls.FIELDS if key not in data]
+        if missing:
+            raise ValueError("%s: the model config lacks %s" % (source, ", ".join(missing)))
+        data = {key: data[key] for key in cls.FIELDS}
+        try:
+            data["convention"] = convention_from_dict(data["convention"])
+            return cls(**data)
+        except (ValueError, TypeError, KeyError) as error:
+            raise ValueError("%s: bad model config (%s)" % (source, error))
 
     def save(self, directory):
         fileutil.write_json(os.path.join(directory, CONFIG_FILE), self.to_dict())
@@ -60,9 +82,12 @@ class ModelConfig(object):
             raise ValueError("%s: not an fcn_tf1 run folder (no %s)" % (directory, CONFIG_FILE))
         try:
             with open(path) as f:
-                return cls.from_dict(json.load(f))
-        except (OSError, ValueError, KeyError, TypeError) as error:
+                data = json.load(f)
+        except (OSError, ValueError) as error:
             raise ValueError("%s: not a readable fcn_tf1 model config (%s)" % (path, error))
+        if not isinstance(data, dict):
+            raise ValueError("%s: not a readable fcn_tf1 model config (not a JSON object)" % path)
+        return cls.from_dict(data, path)
 
     def __eq__(self, other):
         return isinstance(other, ModelConfig) and self.to_dict() == other.to_dict()

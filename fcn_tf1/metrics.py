@@ -5,10 +5,11 @@ IGNORE_LABEL = 255
 
 
 def confusion(labels, predictions, num_classes):
-    """[num_classes, num_classes] counts, rows = true class, columns = predicted; 255 is skipped."""
+    """[num_classes, num_classes] counts, rows = true class, columns = predicted; as the reference's
+    score.py, labels outside [0, num_classes) (255 among them) are skipped."""
     labels = np.asarray(labels).ravel()
     predictions = np.asarray(predictions).ravel()
-    keep = (labels != IGNORE_LABEL) & (labels < num_classes)
+    keep = (labels >= 0) & (labels < num_classes)
     return np.bincount(num_classes * labels[keep].astype(np.int64) + predictions[keep],
                        minlength=num_classes ** 2).reshape(num_classes, num_classes)
 

@@ -13,7 +13,7 @@ VARIANTS = ("fcn32s", "fcn16s", "fcn8s")  # duplicated from fcn.py so --help nee
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="python -m fcn_tf1.train", description=(
+    p = cli.ArgumentParser(prog="python -m fcn_tf1.train", description=(
         "Train FCN-32s/16s/8s on VGG16. With no arguments: FCN-8s at reduced width on the built-in "
         "synthetic data set (quick preset), then evaluation and a frozen-graph export."),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -25,12 +25,12 @@ def parser():
     data.add_argument("--val-data", choices=("same", "voc"), default="same",
                       help="'voc' evaluates an SBD run on VOC (--val-dir)")
     data.add_argument("--val-dir", help="VOC folder for --val-data voc")
-    data.add_argument("--synthetic-size", type=int, default=400, help="synthetic training images")
+    data.add_argument("--synthetic-size", type=cli.positive_int, default=400, help="synthetic training images")
     data.add_argument("--check-data", action="store_true",
                       help="only check the data set (every file readable and consistent), then exit")
     model = p.add_argument_group("model")
     model.add_argument("--variant", choices=VARIANTS, default="fcn8s")
-    model.add_argument("--width", type=float, help="channel multiplier (1.0 = VGG16); "
+    model.add_argument("--width", type=cli.width, help="channel multiplier (1.0 = VGG16); "
                        "quick preset: 0.125, others 1.0")
     model.add_argument("--upsampling", choices=("nn", "layers"), default="nn")
     model.add_argument("--shape-fix", default="output_shape",
@@ -43,28 +43,28 @@ def parser():
     learn = p.add_argument_group("learning (a preset sets these; flags override)")
     learn.add_argument("--preset", choices=("quick", "heavy", "cvpr"),
                        help="default: quick on synthetic data, heavy (the reference) otherwise")
-    learn.add_argument("--steps", type=int, help="train until this global step")
-    learn.add_argument("--batch-size", type=int)
+    learn.add_argument("--steps", type=cli.positive_int, help="train until this global step")
+    learn.add_argument("--batch-size", type=cli.positive_int)
     learn.add_argument("--crop-size", type=cli.size_pair, help="random crops H[,W]; none = whole images")
     learn.add_argument("--flip", action="store_true", default=None, help="random horizontal flips")
     learn.add_argument("--scale-range", type=cli.float_pair, help="random rescale LOW,HIGH")
     learn.add_argument("--optimizer", choices=("momentum", "adam", "sgd"))
-    learn.add_argument("--lr", type=float, dest="learning_rate")
-    learn.add_argument("--momentum", type=float)
-    learn.add_argument("--weight-decay", type=float)
-    learn.add_argument("--bias-lr-mult", type=float)
+    learn.add_argument("--lr", type=cli.positive_float, dest="learning_rate")
+    learn.add_argument("--momentum", type=cli.bounded(float, 0, 1, high_open=True))
+    learn.add_argument("--weight-decay", type=cli.nonnegative_float)
+    learn.add_argument("--bias-lr-mult", type=cli.nonnegative_float)
     learn.add_argument("--loss", choices=("mean", "sum"), help="normalised or Caffe's summed loss")
-    learn.add_argument("--accumulate", type=int, help="images per update (gradient accumulation)")
+    learn.add_argument("--accumulate", type=cli.positive_int, help="images per update (gradient accumulation)")
     learn.add_argument("--train-upsampling", choices=("none", "2x", "all"))
-    learn.add_argument("--seed", type=int)
+    learn.add_argument("--seed", type=cli.nonnegative_int)
     run = p.add_argument_group("run")
     run.add_argument("--run", help="run name under --checkpoint-root (default: <data>-<variant>)")
     run.add_argument("--checkpoint-root", default="checkpoints")
     run.add_argument("--staged", action="store_true",
                      help="train fcn32s, then fcn16s from it, then fcn8s from that (paper 4.2)")
-    run.add_argument("--save-every", type=int, help="checkpoint every N steps")
-    run.add_argument("--summary-every", type=int, help="TensorBoard summaries every N steps")
-    run.add_argument("--threads", type=int, help="intra/inter-op threads (0 = TensorFlow's choice)")
+    run.add_argument("--save-every", type=cli.positive_int, help="checkpoint every N steps")
+    run.add_argument("--summary-every", type=cli.positive_int, help="TensorBoard summaries every N steps")
+    run.add_argument("--threads", type=cli.nonnegative_int, help="intra/inter-op threads (0 = TensorFlow's choice)")
     run.add_argument("--no-eval", action="store_true", help="skip the evaluation on the val split")
     run.add_argument("--no-export", action="store_true", help="skip the frozen-graph export")
     dist = p.add_argument_group(
@@ -74,12 +74,12 @@ def parser():
     dist.add_argument("--worker-hosts", help="host:port,... of the workers")
     dist.add_argument("--chief-host", help="host:port of the chief (default: worker 0 is chief)")
     dist.add_argument("--job-name", choices=("chief", "worker", "ps"), help="this task's job")
-    dist.add_argument("--task-index", type=int, default=0, help="this task's index in its job")
+    dist.add_argument("--task-index", type=cli.nonnegative_int, default=0, help="this task's index in its job")
     dist.add_argument("--sync-replicas", action="store_true", default=None,
                       help="synchronous updates (SyncReplicasOptimizer) instead of asynchronous")
-    dist.add_argument("--num-gpus", type=int, default=0,
+    dist.add_argument("--num-gpus", type=cli.nonnegative_int, default=0,
                       help="data-parallel towers on this many GPUs, each on its own batch")
-    dist.add_argument("--cpu-towers", type=int, default=0,
+    dist.add_argument("--cpu-towers", type=cli.nonnegative_int, default=0,
                       help="towers on this many virtual CPU devices: the --num-gpus code path "
                            "without GPUs (for trying it; not faster)")
     return p

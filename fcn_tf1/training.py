@@ -10,11 +10,11 @@ from tqdm import tqdm
 
 from fcn_tf1 import cluster, fileutil
 from fcn_tf1.data.pipeline import make_dataset
-from fcn_tf1.inference import ModelConfig
+from fcn_tf1.inference import CONFIG_FILE, ModelConfig
 from fcn_tf1.metrics import IGNORE_LABEL
 from fcn_tf1.palette import voc_colormap
 from fcn_tf1.preprocessing import preprocess
-from fcn_tf1.tf_compat import tf
+from fcn_tf1.tf_compat import error_line, tf
 
 # Learning options; a preset changes some of them, flags change any of them.
 DEFAULTS = {
@@ -39,6 +39,7 @@ PRESETS = {
 }
 OPTIMIZERS = ("momentum", "adam", "sgd")
 NOT_FINITE = "loss is NaN or Inf"
+LOCK_FILE = ".lock"
 VARIABLE_OPS = ("Variable", "VariableV2", "VarHandleOp")
 
 
@@ -243,6 +244,24 @@ def placement(task=None, devices=None):
     return on("/cpu:0"), [on(d) for d in devices], "/cpu:0"
 
 
+def open_run_dir(run_dir, config):
+    """Make or reopen ``run_dir`` for training ``config``: locked for this process's life (a second
+    training on it is refused; the lock goes when the process dies), refused when it holds another
+    model or files that are not a run's."""
+    os.makedirs(run_dir, exist_ok=True)
+    saved = os.path.join(run_dir, CONFIG_FILE)
+    foreign = sorted(set(os.listdir(run_dir)) - {LOCK_FILE})
+    if foreign and not os.path.exists(saved):
+        raise TrainingError("%s: not empty and not an fcn_tf1 run folder (no %s, holds %s); "
+                            "choose another --run" % (run_dir, CONFIG_FILE, foreign[0]))
+    fileutil.lock_for_process(os.path.join(run_dir, LOCK_FILE),
+                              "%s: another training is using this run folder" % run_dir)
+    if os.path.exists(saved) and ModelConfig.load(run_dir) != config:
+        raise TrainingError("%s holds a different model (%s); use another --run or delete it"
+                            % (run_dir, saved))
+    config.save(run_dir)
+
+
 def latest_step(run_dir):
     path = tf.train.latest_checkpoint(run_dir)
     return int(path.rsplit("-", 1)[1]) if path else 0
@@ -311,13 +330,10 @@ def train(run_dir, config, source, options, init=None, log=print, task=None, dev
     """
     chief = task is None or task.is_chief
     start = 0  # a worker does not read run_dir: the chief restores the variables
+    if options["save_every"] < 1:
+        raise ValueError("save_every must be >= 1, got %r" % (options["save_every"],))
     if chief:
-        os.makedirs(run_dir, exist_ok=True)
-        saved = os.path.join(run_dir, "model.json")
-        if os.path.exists(saved) and ModelConfig.load(run_dir) != config:
-            raise TrainingError("%s holds a different model (%s); use another --run or delete it"
-                                % (run_dir, saved))
-        config.save(run_dir)
+        open_run_dir(run_dir, config)
         fileutil.write_json(os.path.join(run_dir, "options.json"), options)
         start = latest_step(run_dir)
         if start >= options["steps"]:
@@ -386,6 +402,12 @@ def train(run_dir, config, source, options, init=None, log=print, task=None, dev
                 "%s at step %d: training stopped before the update; the last checkpoint "
                 "(step %d) in %s is kept" % (NOT_FINITE, (progress.step or 0) + 1,
                                              latest_step(run_dir), run_dir))
+        except tf.errors.ResourceExhaustedError as error:
+            full = "No space left on device" in error.message
+            raise TrainingError("%s: %s at step %d; the last complete checkpoint (step %d) is kept"
+                                % (run_dir, "no space left on device" if full else
+                                   "out of memory (%s)" % error_line(error),
+                                   progress.step or 0, latest_step(run_dir)))
         finally:
             progress.close()
     if task is not None:

@@ -12,6 +12,7 @@ and returns ``{layer: (kernel, bias)}`` with fc6 [7, 7, 512, 4096], fc7 [1, 1, 4
     python -m fcn_tf1.weights convert PATH --output DIR
 """
 import collections
+import glob
 import logging
 import os
 
@@ -92,7 +93,14 @@ def _read_slim_ckpt(path):
 
 
 def _read_caffe_npy(path):
-    data = np.load(path, encoding="latin1", allow_pickle=True).item()
+    from fcn_tf1.untrusted import UntrustedFileError, load_pickled_npy
+    try:
+        data = load_pickled_npy(path)
+    except UntrustedFileError as error:
+        raise WeightsError(str(error))
+    except Exception as error:  # a malformed pickle raises many types; none is a bug of ours
+        raise WeightsError("%s: cannot read as caffe-npy, truncated or not a VGG16 weight file "
+                           "(%s: %s)" % (path, type(error).__name__, " ".join(str(error).split())[:200]))
     if not isinstance(data, dict):
         raise WeightsError("%s: expected a pickled dict of layer -> [W, b]" % path)
     return {layer: (np.asarray(data[layer][0]), np.asarray(data[layer][1]))
@@ -197,12 +205,22 @@ def describe(weights):
     return "\n".join(lines)
 
 
-def convert_weights(weights, output_dir):
+CONVERTED_FILES = ("vgg16.ckpt.index", "vgg16.ckpt.data-00000-of-00001", "checkpoint",
+                   "convention.json")
+
+
+def convert_weights(weights, output_dir, force=False):
     """Write ``weights`` as a TF1 checkpoint in fcn_tf1's variable names (+ convention.json);
-    returns the checkpoint prefix, which ``--init-from`` accepts."""
-    from fcn_tf1 import fileutil
+    returns the checkpoint prefix, which ``--init-from`` accepts. Files of an earlier conversion
+    are replaced; any other file of those names only with ``force``, the input never."""
+    from fcn_tf1 import __version__, fileutil
     from fcn_tf1.preprocessing import convention_to_dict
     from fcn_tf1.tf_compat import tf
+    marker = os.path.join(output_dir, "convention.json")
+    inputs = [weights.path] + glob.glob(glob.escape(weights.path) + ".*")
+    for name in CONVERTED_FILES:
+        fileutil.check_output(os.path.join(output_dir, name),
+                              lambda _: fileutil.json_is_ours(marker), force, inputs)
     with tf.Graph().as_default():
         variables = []
         for layer, (kernel, bias) in weights.items():
@@ -214,15 +232,14 @@ def convert_weights(weights, output_dir):
             os.makedirs(output_dir, exist_ok=True)
             prefix = tf.train.Saver(variables).save(session, os.path.join(output_dir, "vgg16.ckpt"),
                                                     write_meta_graph=False)
-    fileutil.write_json(os.path.join(output_dir, "convention.json"),
-                        convention_to_dict(weights.convention))
+    fileutil.write_json(marker, dict(convention_to_dict(weights.convention),
+                                     **{fileutil.MARKER: __version__}))
     return prefix
 
 
 def main(argv=None):
-    import argparse
     from fcn_tf1 import cli
-    parser = argparse.ArgumentParser(prog="python -m fcn_tf1.weights", description=(
+    parser = cli.ArgumentParser(prog="python -m fcn_tf1.weights", description=(
         "Inspect or convert a pretrained VGG16 file (Keras h5, TF-slim ckpt, Caffe npy)."))
     commands = parser.add_subparsers(dest="command")
     inspect = commands.add_parser("inspect", help="format, layers, shapes, input convention")
@@ -230,6 +247,8 @@ def main(argv=None):
     conv = commands.add_parser("convert", help="write a TF1 checkpoint in fcn_tf1's names")
     conv.add_argument("path")
     conv.add_argument("--output", required=True, help="directory for vgg16.ckpt")
+    conv.add_argument("--force", action="store_true",
+                      help="replace files of those names that fcn_tf1 did not write")
     args = parser.parse_args(argv)
     if not args.command:
         parser.error("choose a command: inspect or convert")
@@ -239,7 +258,7 @@ def main(argv=None):
         if args.command == "inspect":
             print(describe(read_vgg16(args.path)))
         else:
-            print("wrote %s" % convert_weights(read_vgg16(args.path), args.output))
+            print("wrote %s" % convert_weights(read_vgg16(args.path), args.output, args.force))
     return cli.run(run, "fcn_tf1.weights")
 
 

@@ -193,6 +193,9 @@ def test_tf_config_and_flags():
     ('{"cluster": {"worker": ["nohost"]}, "task": {"type": "worker"}}', "host:port"),
     ('{"cluster": {"ps": ["h:1"]}, "task": {"type": "ps"}}', "needs a chief or a worker"),
     ('{"cluster": {"worker": ["h:1"]}}', "'task' must be"),
+    ("[1, 2]", "must be a JSON object"),
+    ('"worker"', "must be a JSON object"),
+    ("null", "must be a JSON object"),
 ])
 def test_bad_tf_config(text, message):
     with pytest.raises(cluster.ClusterError, match=message):

@@ -9,25 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fcn_tf1 import exporting, training
-from fcn_tf1.data.synthetic import SyntheticDataset
+from fcn_tf1 import exporting
 from fcn_tf1.evaluation import CheckpointModel
 from fcn_tf1.inference import ModelConfig
 from fcn_tf1.predict import FrozenModel, main as predict_main
 from fcn_tf1.tf_compat import tf
+from tests.helpers import trained_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZES = [(33, 34), (1, 1), (224, 224), (375, 500)]
-
-
-def trained_run(directory, width=1 / 16., steps=4, shape_fix="output_shape", save_every=1):
-    options = training.options_for("quick", steps=steps, batch_size=2, crop_size=(48, 48),
-                                   save_every=save_every)
-    options.pop("width")
-    config = ModelConfig(5, "fcn8s", width, shape_fix=shape_fix,
-                         class_names=SyntheticDataset.class_names)
-    training.train(directory, config, SyntheticDataset("train", 8), options)
-    return directory
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,26 @@
-"""Reading images and label maps with Pillow, with errors that name the file."""
+"""Reading images and label maps with Pillow: one contract for every mode, errors that name the file.
+
+The image contract (``read_image``), decided here once for every caller:
+- the result is uint8 RGB [H, W, 3], from the first frame of an animated or multi-page file;
+- 8-bit modes (L, 1, P, CMYK, YCbCr, LAB, HSV, RGB) convert as Pillow converts them;
+- 16-bit grey (PNG, TIFF: modes I;16* and I with values up to 65535) scales to 0-255 by value / 257,
+  not clipped; 32-bit integer images beyond 16 bits and float images are refused;
+- transparency (RGBA, LA, PA, a palette's transparent index) is composited on white, as viewers
+  show it;
+- ``orient=True`` applies the EXIF orientation (phone photos), so the result is the image as viewers
+  show it; data sets read their stored pixels, since their label maps were drawn on those;
+- more than ``max_pixels`` pixels is a clear error before anything is decoded (a decompression bomb
+  is a small file that decodes to gigapixels).
+"""
+import warnings
+
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
+
+# 100 megapixels: a 12-megapixel phone photo and most panoramas pass; about 300 MB decoded.
+MAX_PIXELS = 100000000
+SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
+ALPHA = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
 class DataError(ValueError):
@@ -11,26 +31,66 @@ class DataError(ValueError):
         self.path, self.problem = path, problem
 
 
-def read_image(path):
-    """uint8 RGB [H, W, 3]; grayscale, RGBA and palette images are converted, not refused."""
+def _open(path, max_pixels):
+    """A Pillow image with its size checked against ``max_pixels``, not decoded yet."""
+    limit = Image.MAX_IMAGE_PIXELS
     try:
-        with Image.open(path) as image:
+        # Pillow's own bomb check runs inside open(): it must not fire below our limit.
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except Image.DecompressionBombError:
+        raise DataError(path, "the image has more than %d pixels, the limit (--max-pixels "
+                              "raises it)" % max_pixels)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    width, height = image.size
+    if width * height > max_pixels:
+        image.close()
+        raise DataError(path, "the image is %dx%d = %d pixels, over the limit of %d "
+                              "(--max-pixels raises it)" % (width, height, width * height,
+                                                           max_pixels))
+    return image
+
+
+def _to_rgb(image, path):
+    """uint8 RGB [H, W, 3] of a decoded Pillow image of any mode, by the module's contract."""
+    if image.mode in SIXTEEN_BIT or image.mode == "I":
+        values = np.asarray(image, np.int64)
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise DataError(path, "a 32-bit integer image with values beyond 16 bits; expected an "
+                                  "8- or 16-bit image")
+        grey = np.round(values / 257.0).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if image.mode == "F":
+        raise DataError(path, "a floating-point image; expected an 8- or 16-bit image")
+    if image.mode in ALPHA or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255,) * 4), rgba)
+    return np.asarray(image.convert("RGB"), np.uint8)
+
+
+def read_image(path, orient=False, max_pixels=MAX_PIXELS):
+    """uint8 RGB [H, W, 3] by the module's contract; ``orient`` applies the EXIF orientation."""
+    try:
+        with _open(path, max_pixels) as image:
             image.load()
-            if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
-                # Composite transparency on white, as viewers show it, instead of dropping alpha.
-                rgba = image.convert("RGBA")
-                image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255,) * 4), rgba)
-            return np.asarray(image.convert("RGB"), np.uint8)
+            if orient:
+                image = ImageOps.exif_transpose(image)
+            return _to_rgb(image, path)
     except FileNotFoundError:
         raise DataError(path, "no such file")
-    except (OSError, ValueError, SyntaxError) as error:
+    except DataError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise DataError(path, "cannot read image (%s)" % (str(error) or type(error).__name__))
 
 
-def read_label_png(path):
+def read_label_png(path, max_pixels=MAX_PIXELS):
     """Class indices [H, W] from a palette ('P') or grayscale PNG, as VOC's SegmentationClass."""
     try:
-        with Image.open(path) as image:
+        with _open(path, max_pixels) as image:
             image.load()
             if image.mode not in ("P", "L"):
                 raise DataError(path, "label is a %s image; expected a palette or grayscale PNG of "
@@ -38,7 +98,7 @@ def read_label_png(path):
             return np.asarray(image, np.uint8)
     except FileNotFoundError:
         raise DataError(path, "no such file")
+    except DataError:
+        raise
     except (OSError, ValueError, SyntaxError) as error:
-        if isinstance(error, DataError):
-            raise
         raise DataError(path, "cannot read label (%s)" % (str(error) or type(error).__name__))

@@ -13,18 +13,27 @@ def check_dataset(source, progress=False):
         return ["%s: the split is empty" % getattr(source, "split_file", source)]
     problems = []
     for i in tqdm(range(len(source)), desc="check data", unit="image", disable=not progress):
-        label_path = source.paths(i)[1] if hasattr(source, "paths") else source.name(i)
         try:
             image, label = source.load(i)
         except DataError as error:
             problems.append(str(error))
             continue
-        if label.shape != image.shape[:2]:
-            problems.append("%s: label is %dx%d but its image is %dx%d" % (
-                label_path, label.shape[0], label.shape[1], image.shape[0], image.shape[1]))
-        bad = np.setdiff1d(np.unique(label), np.r_[np.arange(source.num_classes), IGNORE_LABEL])
-        if bad.size:
-            problems.append("%s: label values %s outside 0..%d (and %d, void)" % (
-                label_path, ", ".join(str(v) for v in bad[:5]), source.num_classes - 1,
-                IGNORE_LABEL))
+        problems += ["%s: %s" % (label_path(source, i), problem)
+                     for problem in sample_problems(image, label, source.num_classes)]
     return problems
+
+
+def label_path(source, i):
+    return source.paths(i)[1] if hasattr(source, "paths") else source.name(i)
+
+
+def sample_problems(image, label, num_classes):
+    """What is wrong with one (image, label) pair, as one-line messages."""
+    if label.shape != image.shape[:2]:
+        return ["label is %dx%d but its image is %dx%d" % (
+            label.shape[0], label.shape[1], image.shape[0], image.shape[1])]
+    bad = np.setdiff1d(np.unique(label), np.r_[np.arange(num_classes), IGNORE_LABEL])
+    if bad.size:
+        return ["label values %s outside 0..%d (and %d, void)" % (
+            ", ".join(str(v) for v in bad[:5]), num_classes - 1, IGNORE_LABEL)]
+    return []

@@ -1,0 +1,85 @@
+"""Files users hand us, read without running them: pickled ``.npy`` dicts and GraphDefs.
+
+A pickle can call any importable function and a GraphDef can hold ops that read, write or run
+anything (``ReadFile``, ``WriteFile``, ``PyFunc``): both are checked here, in one place, before use.
+This lowers the risk of a hostile file; it does not remove it (TensorFlow 1.15's own kernels have
+published, unpatched advisories for malformed inputs).
+"""
+import io
+import json
+import os
+import pickle
+
+import numpy as np
+
+# What a pickled dict of numpy arrays needs, under numpy 1's and numpy 2's module names; the
+# codecs entry decodes the bytes that Python 3 writes in protocol 2 pickles.
+PICKLE_GLOBALS = frozenset([
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("_codecs", "encode"), ("codecs", "encode"),
+])
+EXPORT_OPS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "export_ops.json")
+
+
+class UntrustedFileError(ValueError):
+    """A user's file that is refused because using it could run code; the message says why."""
+
+
+class _ArraysOnly(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) not in PICKLE_GLOBALS:
+            raise UntrustedFileError("the pickle calls %s.%s; only numpy arrays, numbers, strings "
+                                     "and plain containers are read" % (module, name))
+        return super().find_class(module, name)
+
+
+def load_pickled_npy(path):
+    """The object in an ``.npy`` file holding a pickled object (e.g. the caffe-tensorflow
+    ``vgg16.npy`` dict), unpickled with only numpy arrays and plain containers admitted; a plain
+    numeric array is returned as is."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(f)
+        if not dtype.hasobject:
+            f.seek(0)
+            return np.load(f, allow_pickle=False)
+        try:
+            # Python 2's pickles (the published vgg16.npy) hold byte strings: latin1 keeps them.
+            array = _ArraysOnly(io.BytesIO(f.read()), encoding="latin1").load()
+        except UntrustedFileError as error:
+            raise UntrustedFileError("%s: refused: %s" % (path, error))
+    if not isinstance(array, np.ndarray) or array.shape != tuple(shape):
+        raise ValueError("%s: the pickled array does not match its .npy header" % path)
+    return array.item() if array.shape == () else array
+
+
+def export_ops():
+    """{TensorFlow major.minor: [op types]} that fcn_tf1's exports contain, as derived by
+    ``python -m fcn_tf1.export --list-ops`` on every TensorFlow that CI runs."""
+    with open(EXPORT_OPS_FILE) as f:
+        return json.load(f)
+
+
+def allowed_ops():
+    """Every op type an fcn_tf1 export can hold, under any supported TensorFlow (a graph exported
+    under one version is loaded under another)."""
+    return frozenset(op for ops in export_ops().values() for op in ops)
+
+
+def check_graph_def(graph_def, path):
+    """Refuse a GraphDef with an op an fcn_tf1 export cannot contain, or with functions."""
+    if graph_def.library.function:
+        raise UntrustedFileError("%s: refused: the graph defines functions (%s); fcn_tf1 exports "
+                                 "have none" % (path, graph_def.library.function[0].signature.name))
+    allowed = allowed_ops()
+    foreign = sorted({node.op for node in graph_def.node} - allowed)
+    if foreign:
+        node = next(n for n in graph_def.node if n.op == foreign[0])
+        raise UntrustedFileError("%s: refused: op %s (node %r) is not one an fcn_tf1 export "
+                                 "contains%s" % (path, foreign[0], node.name,
+                                                 "" if len(foreign) == 1 else
+                                                 " (also %s)" % ", ".join(foreign[1:])))

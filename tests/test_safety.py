@@ -1,0 +1,504 @@
+"""What users hand us: no code runs from a weight file or graph, nothing of theirs is deleted or
+overwritten, images in every mode, flags checked where parsed, faults as one line."""
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fcn_tf1 import cluster, evaluation, exporting, fileutil, metrics, training, untrusted
+from fcn_tf1.data.images import DataError, read_image
+from fcn_tf1.data.voc import VOCDataset
+from fcn_tf1.predict import FrozenModel, main as predict_main, mask_is_ours
+from fcn_tf1.tf_compat import TF_VERSION, tf
+from fcn_tf1.weights import WeightsError, read_vgg16
+from tests.helpers import trained_run
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return trained_run(str(tmp_path_factory.mktemp("run") / "run"), steps=2)
+
+
+@pytest.fixture(scope="module")
+def frozen(run_dir, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("export") / "model.pb")
+    exporting.export_frozen(run_dir, path)
+    return path
+
+
+def tree(directory):
+    """{relative path: bytes} of every file below ``directory``."""
+    out = {}
+    for root, _, files in os.walk(str(directory)):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, str(directory))] = f.read()
+    return out
+
+
+def cli(module, *args):
+    result = subprocess.run([sys.executable, "-m", "fcn_tf1." + module] + [str(a) for a in args],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
+    return result.returncode, result.stderr.strip().splitlines()
+
+
+# 1. Untrusted files never run code.
+
+class _OpensAFile(object):
+    """Unpickling this calls open(path, 'w'): a side effect the test can see."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_malicious_npy_runs_no_code(tmp_path):
+    marker = tmp_path / "ran"
+    evil = np.empty((), dtype=object)
+    evil[()] = {"conv1_1": [_OpensAFile(str(marker)), np.zeros(2)]}
+    np.save(str(tmp_path / "vgg16.npy"), evil)
+    with pytest.raises(WeightsError, match=r"vgg16.npy: refused: the pickle calls .*open"):
+        read_vgg16(str(tmp_path / "vgg16.npy"))
+    assert not marker.exists()
+    code, err = cli("weights", "inspect", tmp_path / "vgg16.npy")
+    assert code == 1 and len(err) == 1 and "refused" in err[0] and not marker.exists()
+    # The file does bite: numpy's own pickle loading runs it.
+    np.load(str(tmp_path / "vgg16.npy"), allow_pickle=True)
+    assert marker.exists()
+
+
+def test_a_plain_dict_of_arrays_still_loads(tmp_path):
+    data = {"fc6": [np.arange(6, dtype=np.float32).reshape(2, 3), np.ones(3, np.float32)],
+            "name": "vgg", "n": 3}
+    np.save(str(tmp_path / "d.npy"), data)
+    loaded = untrusted.load_pickled_npy(str(tmp_path / "d.npy"))
+    np.testing.assert_array_equal(loaded["fc6"][0], data["fc6"][0])
+    assert loaded["name"] == "vgg" and loaded["n"] == 3
+
+
+def _with_node(frozen, tmp_path, name, op):
+    graph_def = tf.GraphDef()
+    with open(frozen, "rb") as f:
+        graph_def.ParseFromString(f.read())
+    node = graph_def.node.add()
+    node.name, node.op = name, op
+    path = str(tmp_path / ("%s.pb" % op))
+    with open(path, "wb") as f:
+        f.write(graph_def.SerializeToString())
+    return path
+
+
+@pytest.mark.parametrize("op", ["ReadFile", "WriteFile", "PyFunc", "ShardedFilename"])
+def test_a_graph_with_a_foreign_op_is_refused(frozen, tmp_path, op):
+    path = _with_node(frozen, tmp_path, "sneaky", op)
+    with pytest.raises(untrusted.UntrustedFileError, match="refused: op %s \\(node 'sneaky'\\)" % op):
+        FrozenModel(path)
+    code, err = cli("predict", "--graph", path, "--output-dir", tmp_path / "out",
+                    _images(tmp_path / "in", ["a.png"]))
+    assert code == 1 and len(err) == 1 and ("op %s" % op) in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_graph_with_functions_is_refused(frozen, tmp_path):
+    graph_def = tf.GraphDef()
+    with open(frozen, "rb") as f:
+        graph_def.ParseFromString(f.read())
+    graph_def.library.function.add().signature.name = "hidden"
+    path = str(tmp_path / "functions.pb")
+    with open(path, "wb") as f:
+        f.write(graph_def.SerializeToString())
+    with pytest.raises(untrusted.UntrustedFileError, match="defines functions \\(hidden\\)"):
+        FrozenModel(path)
+
+
+def test_every_export_passes_the_check(frozen):
+    with FrozenModel(frozen) as model:
+        assert model.num_classes == 5
+
+
+@pytest.mark.slow
+def test_the_op_list_is_what_exports_contain_on_this_tensorflow():
+    version = ".".join(TF_VERSION.split(".")[:2])
+    stored = untrusted.export_ops()
+    assert version in stored, ("no op list for TensorFlow %s: add the line of "
+                               "`python -m fcn_tf1.export --list-ops` to export_ops.json" % version)
+    assert exporting.exportable_op_types() == stored[version]
+
+
+# 2. Nothing of the user's is deleted or overwritten.
+
+def test_saved_model_never_replaces_a_users_folder_or_the_run(run_dir, tmp_path):
+    users = tmp_path / "mine"
+    users.mkdir()
+    (users / "thesis.tex").write_bytes(b"years of work")
+    before, run_before = tree(users), tree(run_dir)
+    code, err = cli("export", "--checkpoint-dir", run_dir, "--output", tmp_path / "m.pb",
+                    "--saved-model", users)
+    assert code == 1 and len(err) == 1 and "exists and was not written by fcn_tf1" in err[0]
+    assert tree(users) == before and not (tmp_path / "m.pb").exists()
+    for target in (run_dir, os.path.dirname(run_dir)):
+        with pytest.raises(ValueError, match="an input"):
+            exporting.export_saved_model(run_dir, target, force=True)
+    assert tree(run_dir) == run_before
+    ours = str(tmp_path / "saved")
+    exporting.export_saved_model(run_dir, ours)
+    exporting.export_saved_model(run_dir, ours)  # its own output: replaced without --force
+    assert os.path.isfile(os.path.join(ours, "saved_model.pb"))
+    exporting.export_saved_model(run_dir, str(users), force=True)
+    assert not (users / "thesis.tex").exists()  # --force is the user's explicit choice
+
+
+def test_frozen_graph_output_over_a_users_file(run_dir, tmp_path):
+    target = tmp_path / "model.pb"
+    target.write_bytes(b"someone else's graph")
+    with pytest.raises(ValueError, match="model.pb: exists and was not written by fcn_tf1"):
+        exporting.export_frozen(run_dir, str(target))
+    assert target.read_bytes() == b"someone else's graph"
+    with pytest.raises(ValueError, match="an input"):
+        exporting.export_frozen(run_dir, os.path.join(run_dir, "model.json"), force=True)
+    exporting.export_frozen(run_dir, str(target), force=True)
+    exporting.export_frozen(run_dir, str(target))  # ours now: replaced without --force
+    assert fileutil.contains_marker(str(target))
+
+
+def test_evaluate_json_over_a_users_file(run_dir, tmp_path):
+    target = tmp_path / "notes.json"
+    target.write_bytes(b'{"mine": 1}')
+    code, err = cli("evaluate", "--checkpoint-dir", run_dir, "--json", target)
+    assert code == 1 and len(err) == 1 and "notes.json: exists and was not written" in err[0]
+    assert target.read_bytes() == b'{"mine": 1}'
+
+
+def _images(folder, names, size=(9, 13)):
+    folder.mkdir(exist_ok=True)
+    rgb = np.random.RandomState(0).randint(0, 256, size + (3,), dtype=np.uint8)
+    for name in names:
+        Image.fromarray(rgb).save(str(folder / name))
+    return folder
+
+
+def test_predict_refuses_outputs_that_collide_or_replace_inputs(frozen, tmp_path, capsys):
+    a, b = _images(tmp_path / "a", ["x.png"]), _images(tmp_path / "b", ["x.png"])
+    both = _images(tmp_path / "both", ["y.jpg", "y.png"])
+    cases = [([a / "x.png", b / "x.png"], tmp_path / "out1", "both %s and %s" % (a / "x.png",
+                                                                            b / "x.png")),
+             ([both], tmp_path / "out2", "would be written there"),
+             ([a / "x.png"], a, "would replace %s, an input" % (a / "x.png")),
+             ([both / "y.jpg"], tmp_path / "out3", None)]
+    (tmp_path / "out3").mkdir()
+    (tmp_path / "out3" / "y.png").write_bytes(b"\x89PNG a ground-truth mask of the user's")
+    before = tree(tmp_path)
+    for inputs, out, message in cases:
+        assert predict_main(["--graph", frozen, "--output-dir", str(out)] +
+                            [str(i) for i in inputs]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1, err
+        assert (message or "y.png: exists and was not written by fcn_tf1") in err[0]
+    assert tree(tmp_path) == before  # nothing written, nothing replaced
+
+
+def test_predict_replaces_its_own_masks_and_others_only_with_force(frozen, tmp_path, capsys):
+    images = _images(tmp_path / "in", ["p.jpg"])
+    out = tmp_path / "out"
+    args = ["--graph", frozen, "--output-dir", str(out), str(images)]
+    assert predict_main(args) == 0 and mask_is_ours(str(out / "p.png"))
+    os.utime(str(out / "p.png"), (0, 0))
+    assert predict_main(args) == 0 and os.stat(str(out / "p.png")).st_mtime > 0
+    # A VOC ground-truth PNG looks exactly like our mask: only the marker tells them apart.
+    voc = Image.open(str(out / "p.png"))
+    voc.load()
+    voc.save(str(out / "p.png"))  # re-saved without the marker chunk
+    assert not mask_is_ours(str(out / "p.png"))
+    before = (out / "p.png").read_bytes()
+    assert predict_main(args) == 1 and (out / "p.png").read_bytes() == before
+    assert predict_main(args + ["--force"]) == 0 and mask_is_ours(str(out / "p.png"))
+
+
+def test_save_every_zero_is_refused(tmp_path):
+    code, err = cli("train", "--save-every", "0", "--checkpoint-root", tmp_path)
+    assert code == 2 and err == ["fcn_tf1.train: error: --save-every: expected a value >= 1, "
+                                 "got '0' (--help lists the flags)"]
+    config, options = _tiny_config(save_every=0)
+    with pytest.raises(ValueError, match="save_every must be >= 1"):
+        training.train(str(tmp_path / "run"), config, None, options)
+    assert not (tmp_path / "run").exists()
+
+
+def _tiny_config(**overrides):
+    from fcn_tf1.data.synthetic import SyntheticDataset
+    from fcn_tf1.inference import ModelConfig
+    options = training.options_for("quick", **dict(dict(steps=2, batch_size=2, crop_size=(48, 48)),
+                                                   **overrides))
+    return ModelConfig(5, "fcn8s", options.pop("width"),
+                       class_names=SyntheticDataset.class_names), options
+
+
+HOLD_LOCK = ("import sys, time; from fcn_tf1 import training; from fcn_tf1.inference import "
+             "ModelConfig; from fcn_tf1.data.synthetic import CLASS_NAMES; "
+             "training.open_run_dir(sys.argv[1], ModelConfig(5, 'fcn8s', 0.125, "
+             "class_names=CLASS_NAMES)); print('locked', flush=True); time.sleep(600)")
+
+
+def test_a_run_folder_is_locked_while_it_trains(tmp_path):
+    run = tmp_path / "checkpoints" / "r"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(run)], cwd=ROOT,
+                              stdout=subprocess.PIPE, universal_newlines=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        args = ["--steps", "1", "--no-eval", "--no-export", "--checkpoint-root",
+                tmp_path / "checkpoints", "--run", "r"]
+        before = tree(run)
+        code, err = cli("train", *args)
+        assert code == 1 and err == ["fcn_tf1.train: error: %s: another training is using this "
+                                     "run folder" % run]
+        assert tree(run) == before
+    finally:
+        holder.kill()  # kill -9: the kernel releases the lock with the process
+        holder.wait()
+    code, err = cli("train", *args)
+    assert code == 0, err
+    assert tf.train.latest_checkpoint(str(run)).endswith("-1")
+
+
+def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
+    users = tmp_path / "photos"
+    users.mkdir()
+    (users / "holiday.jpg").write_bytes(b"jpeg")
+    config, options = _tiny_config()
+    with pytest.raises(training.TrainingError, match="not empty and not an fcn_tf1 run folder"):
+        training.train(str(users), config, None, options)
+    assert os.listdir(str(users)) == ["holiday.jpg"]  # not even a lock file
+
+
+# 3. Images as users have them.
+
+def _save(tmp_path, name, image, **kwargs):
+    path = str(tmp_path / name)
+    image.save(path, **kwargs)
+    return path
+
+
+def test_image_modes(tmp_path):
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    rgb = np.stack([grey, 255 - grey, grey // 2], -1)
+    expect_grey = np.repeat(grey[..., None], 3, 2)
+    cases = {
+        "L.png": (Image.fromarray(grey), expect_grey),
+        "1.png": (Image.fromarray(grey > 100), np.repeat((grey > 100)[..., None] * 255, 3, 2)),
+        "RGB.png": (Image.fromarray(rgb), rgb),
+        "CMYK.tif": (Image.fromarray(rgb).convert("CMYK"), rgb),
+        # 16-bit: scaled to 8 bits (65535 -> 255, 257 * k -> k), not clipped at 255.
+        "I16.png": (Image.fromarray((grey.astype(np.uint16) * 257)), expect_grey),
+    }
+    for name, (image, expected) in cases.items():
+        np.testing.assert_array_equal(read_image(_save(tmp_path, name, image)), expected, name)
+    # Transparency on white, as viewers show it.
+    rgba = np.dstack([rgb, np.where(grey > 100, 255, 0).astype(np.uint8)])
+    white = np.where(grey[..., None] > 100, rgb, 255)
+    np.testing.assert_array_equal(read_image(_save(tmp_path, "a.png", Image.fromarray(rgba))), white)
+    la = Image.fromarray(np.dstack([grey, np.where(grey > 100, 255, 0).astype(np.uint8)]), "LA")
+    np.testing.assert_array_equal(read_image(_save(tmp_path, "la.png", la)),
+                                  np.where(grey[..., None] > 100, expect_grey, 255))
+    palette = Image.fromarray(grey).convert("P")
+    transparent = palette.getpixel((0, 0))
+    np.testing.assert_array_equal(
+        read_image(_save(tmp_path, "p.png", palette, transparency=transparent))[0, 0], [255] * 3)
+    # Animated: the first frame.
+    frames = [Image.fromarray(np.full((3, 4, 3), v, np.uint8)) for v in (10, 200)]
+    path = _save(tmp_path, "anim.gif", frames[0], save_all=True, append_images=frames[1:])
+    assert read_image(path).mean() < 50
+    # Refused: float and beyond-16-bit integer images.
+    with pytest.raises(DataError, match="F.tif: a floating-point image"):
+        read_image(_save(tmp_path, "F.tif", Image.fromarray(grey.astype(np.float32))))
+    with pytest.raises(DataError, match="I32.tif: a 32-bit integer image"):
+        read_image(_save(tmp_path, "I32.tif", Image.fromarray(grey.astype(np.int32) * 100000)))
+
+
+def test_exif_orientation_applies_to_predict_images_only(tmp_path):
+    pixels = np.zeros((4, 6, 3), np.uint8)
+    pixels[0, 0] = 255  # a marked corner
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to view
+    path = _save(tmp_path, "phone.png", Image.fromarray(pixels), exif=exif.tobytes())
+    stored, viewed = read_image(path), read_image(path, orient=True)
+    assert stored.shape == (4, 6, 3) and viewed.shape == (6, 4, 3)
+    assert viewed[0, -1].max() == 255  # the top-left corner is now top-right
+    np.testing.assert_array_equal(viewed, np.rot90(stored, -1))
+
+
+def test_too_many_pixels_is_one_line_and_the_folder_goes_on(frozen, tmp_path, capsys):
+    folder = _images(tmp_path / "in", ["small.png"])
+    Image.new("1", (12000, 10000)).save(str(folder / "bomb.png"))  # 120 MP in a small file
+    assert os.path.getsize(str(folder / "bomb.png")) < 1000000
+    with pytest.raises(DataError, match=r"bomb.png: the image is 12000x10000 = 120000000 pixels, "
+                                        r"over the limit of 100000000"):
+        read_image(str(folder / "bomb.png"))
+    with pytest.raises(DataError, match="small.png: the image is 13x9 = 117 pixels"):
+        read_image(str(folder / "small.png"), max_pixels=100)
+    assert predict_main(["--graph", frozen, "--output-dir", str(tmp_path / "out"),
+                         str(folder)]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(err) == 1 and "bomb.png: the image is 12000x10000" in err[0]
+    assert (tmp_path / "out" / "small.png").exists() and not (tmp_path / "out" / "bomb.png").exists()
+
+
+def test_large_images_are_labelled_on_a_downscaled_copy(frozen, tmp_path, capsys):
+    rng = np.random.RandomState(1)
+    image = np.kron(rng.randint(0, 256, (8, 12, 3)), np.ones((8, 8, 1))).astype(np.uint8)
+    path = _save(tmp_path, "big.png", Image.fromarray(image))
+    out = tmp_path / "out"
+    assert predict_main(["--graph", frozen, "--output-dir", str(out), path,
+                         "--max-inference-pixels", "1536"]) == 0
+    assert "big.png: 64x96 labelled at 32x48" in capsys.readouterr().err
+    with FrozenModel(frozen) as model:
+        small = model.predict(np.asarray(Image.fromarray(image).resize((48, 32), Image.BILINEAR)))
+    mask = np.asarray(Image.open(str(out / "big.png")))
+    assert mask.shape == (64, 96)
+    np.testing.assert_array_equal(mask, np.kron(small, np.ones((2, 2), np.int64)))
+
+
+# 4. Every flag checked where it is parsed.
+
+@pytest.mark.parametrize("tool, args, flag", [
+    ("train", ["--width", "0"], "--width"), ("train", ["--width", "-1"], "--width"),
+    ("train", ["--batch-size", "0"], "--batch-size"), ("train", ["--batch-size", "-2"],
+                                                        "--batch-size"),
+    ("train", ["--steps", "0"], "--steps"), ("train", ["--lr", "0"], "--lr"),
+    ("train", ["--momentum", "1"], "--momentum"), ("train", ["--accumulate", "0"], "--accumulate"),
+    ("train", ["--weight-decay", "-1e-4"], "--weight-decay"), ("train", ["--threads", "-1"],
+                                                                "--threads"),
+    ("train", ["--synthetic-size", "0"], "--synthetic-size"), ("train", ["--lr", "nan"], "--lr"),
+    ("predict", ["--max-pixels", "0", "--graph", "g", "--output-dir", "o", "x"], "--max-pixels"),
+    ("bench", ["--runs", "0"], "--runs"), ("compare", ["--width", "0"], "--width"),
+    ("train", ["--steps", "many"], "--steps"),
+])
+def test_flag_ranges_are_checked_by_the_parser(tool, args, flag, capsys):
+    import importlib
+    with pytest.raises(SystemExit) as exit_info:
+        importlib.import_module("fcn_tf1." + tool).main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("fcn_tf1.%s: error: %s: expected " % (tool, flag))
+
+
+# 5. Evaluation is as strict as training.
+
+def test_evaluation_refuses_bad_labels(tmp_path):
+    from tests.test_data import write_voc
+    predict = lambda image: np.zeros(image.shape[:2], np.int32)  # noqa: E731
+    write_voc(str(tmp_path / "range"), ["a"], label_value=40, split="val")
+    with pytest.raises(DataError, match=r"a.png: label values 40 outside 0..20"):
+        evaluation.evaluate_predictor(predict, VOCDataset(str(tmp_path / "range"), "val"), 21)
+    root = write_voc(str(tmp_path / "size"), ["b"], split="val")
+    Image.new("P", (5, 5)).save(os.path.join(root, "SegmentationClass", "b.png"))
+    with pytest.raises(DataError, match=r"b.png: label is 5x5 but its image is 21x30"):
+        evaluation.evaluate_predictor(predict, VOCDataset(root, "val"), 21)
+
+
+def test_confusion_ignores_labels_outside_the_classes_as_the_reference():
+    labels = np.array([-1, 0, 1, 2, 255, 3])
+    predictions = np.array([0, 0, 1, 1, 2, 0])
+    hist = metrics.confusion(labels, predictions, 3)
+    # The reference's fast_hist: k = (a >= 0) & (a < n); bincount(n * a[k] + b[k]).
+    keep = (labels >= 0) & (labels < 3)
+    reference = np.bincount(3 * labels[keep] + predictions[keep], minlength=9).reshape(3, 3)
+    np.testing.assert_array_equal(hist, reference)
+    assert hist.sum() == 3
+
+
+# 6. Faults as one line.
+
+def test_a_graph_config_without_a_field_is_one_line(frozen, tmp_path):
+    import json
+    graph_def = tf.GraphDef()
+    with open(frozen, "rb") as f:
+        graph_def.ParseFromString(f.read())
+    node = next(n for n in graph_def.node if n.name == exporting.CONFIG_NODE)
+    config = json.loads(node.attr["value"].tensor.string_val[0].decode())
+    del config["variant"]
+    node.attr["value"].tensor.string_val[0] = json.dumps(config).encode()
+    path = str(tmp_path / "no_variant.pb")
+    with open(path, "wb") as f:
+        f.write(graph_def.SerializeToString())
+    code, err = cli("evaluate", "--graph", path)
+    assert code == 1 and err == ["fcn_tf1.evaluate: error: %s: the model config lacks variant"
+                                 % path]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root): %s" % result.stdout.strip())
+    yield mount
+    subprocess.run(["umount", str(mount)])
+
+
+def test_disk_full_during_training_is_one_line_and_keeps_the_checkpoint(small_disk):
+    args = ["--width", "0.0625", "--save-every", "2", "--summary-every", "1000", "--no-eval",
+            "--no-export", "--checkpoint-root", small_disk, "--run", "r"]
+    code, err = cli("train", "--steps", "2", *args)
+    assert code == 0, err
+    run = str(small_disk / "r")
+    saved = tf.train.latest_checkpoint(run)
+    assert saved.endswith("-2")
+    free = shutil.disk_usage(str(small_disk)).free
+    with open(str(small_disk / "filler"), "wb") as f:
+        f.write(b"\0" * (free - 64 * 1024))
+    code, err = cli("train", "--steps", "6", *args)
+    assert code == 1 and len(err) == 1, err
+    assert err[0].startswith("fcn_tf1.train: error: %s: no space left on device at step" % run)
+    assert err[0].endswith("the last complete checkpoint (step 2) is kept")
+    (small_disk / "filler").unlink()
+    reader = tf.train.NewCheckpointReader(tf.train.latest_checkpoint(run))
+    assert reader.get_tensor("global_step") == 2
+
+
+def test_a_server_start_warns_of_its_exposure():
+    import socket
+    lines = []
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    task = cluster.Task({"worker": ["localhost:%d" % port]}, "worker", 0)
+    server = task.server(log=lines.append)
+    assert server.target.startswith("grpc://")
+    assert lines == [cluster.EXPOSURE_WARNING % (task, port)]
+    assert "every network interface" in lines[0]
+
+
+# 7. Files we write follow the umask; bench leaves no temporary folders.
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_follow_the_umask(tmp_path, mask, mode):
+    old = os.umask(mask)
+    try:
+        fileutil.write_bytes(str(tmp_path / "a.pb"), b"x")
+        fileutil.replace_dir(lambda d: os.makedirs(d), str(tmp_path / "saved"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(str(tmp_path / "a.pb")).st_mode) == mode
+    assert stat.S_IMODE(os.stat(str(tmp_path / "saved")).st_mode) == 0o777 & ~mask
+
+
+def test_bench_removes_its_temporary_folders(tmp_path, monkeypatch):
+    from fcn_tf1 import benchmark
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = benchmark.measure("fcn32s", (32, 32), width=1 / 32., runs=1, train_step=False)
+    assert result["frozen_same_labels"] and os.listdir(str(tmp_path)) == []
