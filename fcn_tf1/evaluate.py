@@ -32,8 +32,8 @@ def main(argv=None):
         import os
         from fcn_tf1 import evaluation, fileutil
         if args.json:
-            fileutil.check_output(args.json, fileutil.json_is_ours, args.force, [args.graph or ""],
-                                  "report")
+            fileutil.check_output(args.json, fileutil.json_is_ours, args.force,
+                                  [args.graph] if args.graph else [], "report")
         from fcn_tf1.data.sbd import SBDDataset
         from fcn_tf1.data.synthetic import SyntheticDataset
         from fcn_tf1.data.voc import VOCDataset
