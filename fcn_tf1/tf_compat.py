@@ -39,6 +39,8 @@ def quiet():
     tf.logging.set_verbosity(tf.logging.ERROR)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
+    # TF 2.x's Keras warns at every tf.layers call that the v1 graph code makes on purpose.
+    warnings.filterwarnings("ignore", message=r"`tf\.layers\.", category=UserWarning)
 
 
 def optimize_for_inference(graph_def, inputs, outputs, input_dtype):
