@@ -159,9 +159,9 @@ def colorize(labels):
 class _Progress(tf.train.SessionRunHook):
     """A tqdm bar: step, loss, learning rate, steps/s and ETA; remembers the last good step."""
 
-    def __init__(self, total, loss, rate, global_step, desc="train"):
+    def __init__(self, total, loss, rate, global_step, desc="train", show_ran=False):
         self._fetches = {"loss": loss, "rate": rate, "step": global_step}
-        self._total, self._bar, self._desc = total, None, desc
+        self._total, self._bar, self._desc, self._show_ran = total, None, desc, show_ran
         self.first_step = self.step = None
         self.losses = []  # of the steps this process ran (in a cluster, the others run theirs)
 
@@ -178,8 +178,10 @@ class _Progress(tf.train.SessionRunHook):
         self.losses.append(float(result["loss"]))
         self._bar.update(int(result["step"]) - self.step)
         self.step = int(result["step"])
-        self._bar.set_postfix(loss="%.4g" % result["loss"], lr="%.3g" % result["rate"],
-                              refresh=False)
+        postfix = dict(loss="%.4g" % result["loss"], lr="%.3g" % result["rate"])
+        if self._show_ran:  # in a cluster the global step counts every replica's steps
+            postfix["ran"] = len(self.losses)
+        self._bar.set_postfix(refresh=False, **postfix)
 
     def end(self, session):
         # The step fetched with the update may predate it: read the final one.
@@ -378,7 +380,7 @@ def train(run_dir, config, source, options, init=None, log=print, task=None, dev
         tf.summary.image("prediction", colorize(prediction), max_outputs=2)
         scaffold = tf.train.Scaffold(init_fn=init_fn, saver=tf.train.Saver(max_to_keep=3))
         progress = _Progress(options["steps"], loss, rate, global_step,
-                             "train %r" % task if task else "train")
+                             "train %r" % task if task else "train", show_ran=task is not None)
         hooks = [tf.train.StopAtStepHook(last_step=options["steps"]), progress]
         if isinstance(optimizer, tf.train.SyncReplicasOptimizer):
             hooks.append(_SyncReplicasHook(optimizer, chief))

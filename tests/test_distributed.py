@@ -77,10 +77,9 @@ class Cluster(object):
         return int(match.group(1)), int(match.group(2)), float(match.group(3)), \
             float(match.group(4))
 
-    def progress(self, name):
-        """The highest step count in a task's progress bar so far."""
-        counts = re.findall(r"train %s: .*?(\d+)(?:/\d+ |step )" % re.escape(name),
-                            self.log(name))
+    def steps_so_far(self, name):
+        """How many steps the task has run itself so far, from its progress bar."""
+        counts = re.findall(r"train %s: [^\r\n]*?ran=(\d+)" % re.escape(name), self.log(name))
         return max([int(c) for c in counts] or [0])
 
     def stop(self):
@@ -132,7 +131,7 @@ def test_async_cluster_survives_a_killed_worker_and_resumes(tmp_path, make_clust
     c.start_all(TRAIN_ARGS + ["--run", "dist", "--steps", "300"])
     # Kill worker 1 once it has trained, long before the target.
     deadline = time.time() + 180
-    while c.progress("worker:1") < 5:
+    while c.steps_so_far("worker:1") < 5:
         assert time.time() < deadline and c.procs["worker:1"].poll() is None, c.log("worker:1")
         time.sleep(0.05)
     c.procs["worker:1"].send_signal(signal.SIGKILL)
