@@ -10,7 +10,7 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["fcn_tf1", "fcn_tf1.*"]),
     package_data={"fcn_tf1": ["export_ops.json"]},
-    # TensorFlow 1.15 has wheels for 3.5-3.7 only; on 3.9+ the same code runs on TF 2.15's v1 API.
+    # TensorFlow 1.15 has wheels for 3.5-3.7 only; on 3.8+ the same code runs on TF 2.x's v1 API.
     python_requires=">=3.6",
     # TensorFlow is an extra: the TF1 Docker images already ship tensorflow or tensorflow-gpu.
     install_requires=[
@@ -21,8 +21,13 @@ setup(
         "tqdm>=4.20",
     ],
     extras_require={
+        # What each Python gets (requirements/constraints.txt says why); tf-keras needs the
+        # `tensorflow` distribution, so 3.12+ takes that rather than tensorflow-cpu.
         "tf": ["tensorflow==1.15.5; python_version<'3.8'",
-               "tensorflow-cpu==2.15.*; python_version>='3.9'"],
+               "tensorflow-cpu==2.13.*; python_version=='3.8'",
+               "tensorflow-cpu==2.15.*; python_version>='3.9' and python_version<'3.12'",
+               "tensorflow==2.21.*; python_version>='3.12'",
+               "tf-keras==2.21.*; python_version>='3.12'"],
         "gpu": ["tensorflow-gpu==1.15.5; python_version<'3.8'"],
         "intel": ["intel-tensorflow==1.15.2; python_version<'3.8'"],
         "onnx": ["tf2onnx>=1.16", "onnxruntime>=1.10"],
@@ -34,7 +39,9 @@ setup(
     classifiers=[
         "Programming Language :: Python :: 3.6",
         "Programming Language :: Python :: 3.7",
+        "Programming Language :: Python :: 3.8",
         "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",
     ],
 )

@@ -65,7 +65,7 @@ def format_report(report):
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    cli.quiet_tensorflow()
+    cli.prepare_tensorflow("fcn_tf1.bench")
 
     def run():
         from fcn_tf1 import __version__, benchmark, fileutil

@@ -1,17 +1,67 @@
 """Shared by the entry points: a quiet TensorFlow and one-line errors with a non-zero exit."""
 import argparse
+import contextlib
 import os
+import re
 import sys
+import tempfile
+import warnings
 
 from fcn_tf1.choices import MAX_WIDTH, MIN_WIDTH
 
 
-def quiet_tensorflow():
-    """Silence TensorFlow's C++ info logs and Python deprecation chatter (TF_CPP_MIN_LOG_LEVEL set by
-    the user wins). Call before the first TensorFlow import of an entry point."""
+def prepare_tensorflow(prog):
+    """Import TensorFlow for an entry point: C++ info logs off, Keras 2 chosen for TensorFlow 2.16+
+    (TF_USE_LEGACY_KERAS=1), deprecation chatter silenced; the user's own settings of the two
+    variables win. An unsupported TensorFlow is one error line and exit 1, an untested one a
+    warning line. Call before the entry point's first TensorFlow import."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from fcn_tf1.tf_compat import quiet
-    quiet()
+    filter_noise = os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0"  # 0 asks for every C++ log line
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    with warnings.catch_warnings(record=True) as caught, \
+            _stderr_without(_IMPORT_NOISE if filter_noise else None):
+        try:
+            from fcn_tf1 import tf_compat
+        except ImportError as error:
+            sys.exit("%s: error: %s" % (prog, error))
+        tf_compat.gpu_count()  # the CUDA platform's start-up notes come now, while held back
+    for warning in caught:
+        if issubclass(warning.category, tf_compat.UntestedVersionWarning):
+            print("%s: warning: %s" % (prog, warning.message), file=sys.stderr)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename,
+                                 warning.lineno)
+    tf_compat.quiet()
+
+
+# What TensorFlow 2.16+'s CUDA-enabled wheel logs on a machine without a GPU driver, at import
+# (before it reads TF_CPP_MIN_LOG_LEVEL) and at the first look for GPUs.
+_IMPORT_NOISE = re.compile(r"WARNING: All log messages before absl::InitializeLog\(\)|"
+                           r"[IWE]\d{4} [\d:. ]+\d+ (cudart_stub|cuda_platform|cpu_feature_guard)"
+                           r"\.cc:\d+\]|To enable the following instructions:")
+
+
+@contextlib.contextmanager
+def _stderr_without(noise):
+    """Hold back what is written to file descriptor 2 (C++ logs included), then pass it on but for
+    the lines that ``noise`` matches."""
+    if noise is None:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            for line in held.read().decode("utf-8", "replace").splitlines(True):
+                if not noise.match(line):
+                    sys.stderr.write(line)
 
 
 def cpu_cores():

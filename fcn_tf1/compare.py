@@ -147,7 +147,7 @@ def errors(rows):
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    cli.quiet_tensorflow()
+    cli.prepare_tensorflow("fcn_tf1.compare")
 
     def run():
         from fcn_tf1 import comparison

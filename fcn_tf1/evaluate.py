@@ -26,7 +26,7 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    cli.quiet_tensorflow()
+    cli.prepare_tensorflow("fcn_tf1.evaluate")
 
     def run():
         import os

@@ -33,7 +33,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if not args.list_ops and not (args.checkpoint_dir and args.output):
         p.error("--checkpoint-dir and --output are required")
-    cli.quiet_tensorflow()
+    cli.prepare_tensorflow("fcn_tf1.export")
 
     def run():
         from fcn_tf1 import exporting, fileutil

@@ -220,7 +220,7 @@ def parser():
 def main(argv=None):
     args = parser().parse_args(argv)
     cli.openmp_defaults()
-    cli.quiet_tensorflow()
+    cli.prepare_tensorflow("fcn_tf1.predict")
 
     def run():
         paths = list_images(args.inputs)

@@ -6,23 +6,75 @@ sessions, ``tf.layers``) through it, so the same code runs on both major version
 flow), which also keeps exported graphs readable by TensorFlow 1.15.
 """
 import os
+import warnings
+
+from fcn_tf1.choices import TENSORFLOW_NEWEST_TESTED as NEWEST_TESTED
+from fcn_tf1.choices import TENSORFLOW_SUPPORTED as SUPPORTED
+
+
+class UntestedVersionWarning(UserWarning):
+    """TensorFlow is newer than the newest release fcn_tf1 is tested on."""
+
+
+def major_minor(version):
+    return tuple(int(part) for part in version.split(".")[:2])
+
+
+def version_problem(version):
+    """Why fcn_tf1 cannot run on this TensorFlow release, or None."""
+    if major_minor(version) == (1, 15) or major_minor(version) >= (2, 13):
+        return None
+    return "fcn_tf1 runs on TensorFlow %s, found %s: pip install 'fcn_tf1[tf]'" % (SUPPORTED,
+                                                                                     version)
+
+
+def keras_problem(version, environ, has_tf_keras):
+    """Why ``tf.layers`` will not work, or None: TensorFlow 2.16+ ships Keras 3, which dropped it;
+    Keras 2 comes back as the tf-keras package, chosen by TF_USE_LEGACY_KERAS=1."""
+    if major_minor(version) < (2, 16):
+        return None
+    if not has_tf_keras:
+        return ("fcn_tf1 on TensorFlow %s needs Keras 2 for tf.layers: pip install 'tf-keras==%d.%d.*'"
+                % ((version,) + major_minor(version)))
+    if environ.get("TF_USE_LEGACY_KERAS") != "1":
+        return ("fcn_tf1 on TensorFlow %s needs Keras 2 for tf.layers: set TF_USE_LEGACY_KERAS=1 "
+                "before TensorFlow is used (it is %s; fcn_tf1's commands set it unless you did)"
+                % (version, repr(environ["TF_USE_LEGACY_KERAS"]) if "TF_USE_LEGACY_KERAS" in
+                   environ else "unset"))
+    return None
+
+
+def untested_note(version):
+    """What to say of a release newer than the newest tested, or None."""
+    if major_minor(version) <= NEWEST_TESTED:
+        return None
+    return ("TensorFlow %s is newer than the newest release fcn_tf1 is tested on (%d.%d): it may "
+            "work; %s are supported" % ((version,) + NEWEST_TESTED + (SUPPORTED,)))
+
+
+def _has_tf_keras():
+    try:
+        import tf_keras  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
 
 try:
     import tensorflow as _tf
 except ImportError as error:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
-        "fcn_tf1 needs TensorFlow 1.15: pip install 'fcn_tf1[tf]' (CPU) or 'fcn_tf1[gpu]' "
-        "(%s)" % error) from None
+        "fcn_tf1 needs TensorFlow %s: pip install 'fcn_tf1[tf]' (CPU) or 'fcn_tf1[gpu]' (%s)"
+        % (SUPPORTED, error)) from None
 
 TF_VERSION = _tf.__version__
-_MAJOR, _MINOR = (int(part) for part in TF_VERSION.split(".")[:2])
-if (_MAJOR, _MINOR) < (1, 15):
-    raise ImportError("fcn_tf1 needs TensorFlow 1.15 or 2.x, found %s: pip install 'fcn_tf1[tf]'"
-                      % TF_VERSION)
-if (_MAJOR, _MINOR) >= (2, 16) and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
-    # Keras 3 (TensorFlow >= 2.16) dropped the tf.layers that the v1 graph code builds with.
-    raise ImportError("fcn_tf1 on TensorFlow %s needs Keras 2 for tf.layers: pip install tf-keras "
-                      "and set TF_USE_LEGACY_KERAS=1 (or use tensorflow-cpu 2.15)" % TF_VERSION)
+_MAJOR = major_minor(TF_VERSION)[0]
+_PROBLEM = version_problem(TF_VERSION) or keras_problem(
+    TF_VERSION, os.environ, major_minor(TF_VERSION) < (2, 16) or _has_tf_keras())
+if _PROBLEM:
+    raise ImportError(_PROBLEM)
+if untested_note(TF_VERSION):
+    warnings.warn(untested_note(TF_VERSION), UntestedVersionWarning)
 
 tf = _tf.compat.v1
 if _MAJOR >= 2:
@@ -35,7 +87,6 @@ if _MAJOR >= 2:
 
 def quiet():
     """Silence TensorFlow's Python-side deprecation chatter (call from entry points only)."""
-    import warnings
     tf.logging.set_verbosity(tf.logging.ERROR)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)

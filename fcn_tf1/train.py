@@ -124,7 +124,7 @@ def tower_devices(args):
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    cli.quiet_tensorflow()
+    cli.prepare_tensorflow("fcn_tf1.train")
     return cli.run(lambda: _train(args), "fcn_tf1.train")
 
 

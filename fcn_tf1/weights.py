@@ -252,7 +252,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not args.command:
         parser.error("choose a command: inspect or convert")
-    cli.quiet_tensorflow()
+    cli.prepare_tensorflow("fcn_tf1.weights")
 
     def run():
         if args.command == "inspect":

@@ -1,6 +1,11 @@
+import os
+
 import pytest
 
-from fcn_tf1.tf_compat import tf
+# The suite runs as the commands do: Keras 2 on TensorFlow 2.16+ (a setting of the user's wins).
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from fcn_tf1.tf_compat import tf  # noqa: E402 (after the switch)
 
 
 @pytest.fixture

@@ -37,7 +37,8 @@ def test_import_without_tensorflow_is_one_clear_line(tmp_path):
                             stderr=subprocess.PIPE, universal_newlines=True)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("ImportError: fcn_tf1 needs TensorFlow 1.15: pip install 'fcn_tf1[tf]'")
+    assert last.startswith("ImportError: fcn_tf1 needs TensorFlow 1.15 or 2.13-2.21: "
+                           "pip install 'fcn_tf1[tf]'")
 
 
 def test_errors_are_one_line_and_tensorflow_is_quiet(tmp_path):
@@ -61,3 +62,76 @@ def test_openmp_defaults_leave_user_settings_alone(monkeypatch):
     assert os.environ["KMP_BLOCKTIME"] == "0"  # the user's value wins
     assert int(os.environ["OMP_NUM_THREADS"]) >= 1
     assert os.environ["KMP_AFFINITY"] == cli.openmp_settings()["KMP_AFFINITY"]
+
+
+def test_tensorflow_version_policy():
+    from fcn_tf1 import tf_compat
+    for version in ("1.15.5", "2.13.1", "2.15.1", "2.16.1", "2.21.0", "2.22.0"):
+        assert tf_compat.version_problem(version) is None, version
+    for version in ("1.14.0", "2.0.0", "2.12.1"):
+        assert tf_compat.version_problem(version) == (
+            "fcn_tf1 runs on TensorFlow 1.15 or 2.13-2.21, found %s: pip install 'fcn_tf1[tf]'"
+            % version)
+    assert [v for v in ("2.15.1", "2.21.0", "2.22.0", "3.0.0") if tf_compat.untested_note(v)] \
+        == ["2.22.0", "3.0.0"]
+    legacy = {"TF_USE_LEGACY_KERAS": "1"}
+    assert tf_compat.keras_problem("2.15.1", {}, False) is None  # Keras 2 is built in
+    assert tf_compat.keras_problem("2.21.0", legacy, True) is None
+    assert "pip install 'tf-keras==2.18.*'" in tf_compat.keras_problem("2.18.0", legacy, False)
+    assert "set TF_USE_LEGACY_KERAS=1" in tf_compat.keras_problem("2.21.0", {}, True)
+    assert "it is '0'" in tf_compat.keras_problem("2.21.0", {"TF_USE_LEGACY_KERAS": "0"}, True)
+
+
+def run_export_on(tmp_path, prelude="pass", env=None):
+    """``fcn_tf1.export`` on an empty folder after ``prelude``: its stderr lines and exit code."""
+    code = ("import sys\nfrom fcn_tf1 import cli, export\n"
+            "with cli._stderr_without(cli._IMPORT_NOISE):\n    %s\n"
+            "sys.exit(export.main(['--checkpoint-dir', %r, '--output', %r]))"
+            % (prelude, str(tmp_path), str(tmp_path / "m.pb")))
+    environ = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True,
+                            env=dict(environ, **(env or {})))
+    return result.stderr.strip().splitlines(), result.returncode
+
+
+def test_commands_choose_keras_2_unless_the_user_did(tmp_path):
+    from fcn_tf1.tf_compat import TF_VERSION, major_minor
+    not_ours = "fcn_tf1.export: error: %s: not an fcn_tf1 run folder (no model.json)" % tmp_path
+    assert run_export_on(tmp_path) == ([not_ours], 1)  # the switch was set by the command
+    lines, code = run_export_on(tmp_path, env={"TF_USE_LEGACY_KERAS": "0"})
+    if major_minor(TF_VERSION) >= (2, 16):
+        assert (lines, code) == (["fcn_tf1.export: error: fcn_tf1 on TensorFlow %s needs Keras 2 "
+                                  "for tf.layers: set TF_USE_LEGACY_KERAS=1 before TensorFlow is "
+                                  "used (it is '0'; fcn_tf1's commands set it unless you did)"
+                                  % TF_VERSION], 1)
+    else:  # Keras 2 is TensorFlow's own: the switch does not matter
+        assert (lines, code) == ([not_ours], 1)
+
+
+def test_unsupported_tensorflow_is_one_line(tmp_path):
+    lines, code = run_export_on(tmp_path, "import tensorflow; tensorflow.__version__ = '2.10.0'")
+    assert (lines, code) == (["fcn_tf1.export: error: fcn_tf1 runs on TensorFlow 1.15 or "
+                              "2.13-2.21, found 2.10.0: pip install 'fcn_tf1[tf]'"], 1)
+
+
+def test_keras_3_without_tf_keras_is_one_line(tmp_path):
+    from fcn_tf1.tf_compat import TF_VERSION, major_minor
+    if major_minor(TF_VERSION) < (2, 16):
+        pytest.skip("TensorFlow %s has Keras 2 built in" % TF_VERSION)
+    lines, code = run_export_on(tmp_path, "sys.modules['tf_keras'] = None")  # not installed
+    assert (lines, code) == (["fcn_tf1.export: error: fcn_tf1 on TensorFlow %s needs Keras 2 for "
+                              "tf.layers: pip install 'tf-keras==%d.%d.*'"
+                              % ((TF_VERSION,) + major_minor(TF_VERSION))], 1)
+
+
+def test_newer_tensorflow_is_a_warning_line(tmp_path):
+    from fcn_tf1.tf_compat import TF_VERSION, major_minor
+    if major_minor(TF_VERSION) < (2, 16):
+        pytest.skip("a 2.x release past the tested ones needs tf-keras, which TensorFlow %s lacks"
+                    % TF_VERSION)
+    lines, code = run_export_on(tmp_path, "import tensorflow; tensorflow.__version__ = '2.22.0'")
+    assert code == 1 and lines == [
+        "fcn_tf1.export: warning: TensorFlow 2.22.0 is newer than the newest release fcn_tf1 is "
+        "tested on (2.21): it may work; 1.15 or 2.13-2.21 are supported",
+        "fcn_tf1.export: error: %s: not an fcn_tf1 run folder (no model.json)" % tmp_path]

@@ -129,6 +129,7 @@ def test_every_export_passes_the_check(frozen):
 
 
 @pytest.mark.slow
+@pytest.mark.per_tensorflow
 def test_the_op_list_is_what_exports_contain_on_this_tensorflow():
     version = ".".join(TF_VERSION.split(".")[:2])
     stored = untrusted.export_ops()
