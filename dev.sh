@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's two commands: `./dev.sh train [ARGS]` and `./dev.sh test [PYTEST ARGS]`.
-# Each makes (or reuses) a venv with the pinned set-up (TensorFlow 1.15 on Python 3.6/3.7, TensorFlow
-# 2.15 on 3.9+), then runs.
+# Each makes (or reuses) a venv with the pinned set-up (TensorFlow 1.15 on Python 3.6/3.7, 2.13 on 3.8,
+# 2.15 on 3.9-3.11, 2.21 with tf-keras on 3.12+), then runs.
 #   PY_VERSION=3.6             which Python to look for (default: 3.7): pythonX.Y on PATH, else pyenv's
 #   PYTHON=/path/to/python     the interpreter for the venv, overriding PY_VERSION
 #   VENV=DIR                   where the venv lives (default: .venv)

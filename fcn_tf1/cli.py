@@ -1,6 +1,7 @@
 """Shared by the entry points: a quiet TensorFlow and one-line errors with a non-zero exit."""
 import argparse
 import contextlib
+import importlib.util
 import os
 import re
 import sys
@@ -17,7 +18,7 @@ def prepare_tensorflow(prog):
     warning line. Call before the entry point's first TensorFlow import."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     filter_noise = os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0"  # 0 asks for every C++ log line
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    choose_keras_2()
     with warnings.catch_warnings(record=True) as caught, \
             _stderr_without(_IMPORT_NOISE if filter_noise else None):
         try:
@@ -32,6 +33,14 @@ def prepare_tensorflow(prog):
             warnings.showwarning(warning.message, warning.category, warning.filename,
                                  warning.lineno)
     tf_compat.quiet()
+
+
+def choose_keras_2():
+    """TF_USE_LEGACY_KERAS=1 where tf-keras is installed and the user set nothing: TensorFlow 2.16+
+    then gives Keras 2 (tf.layers) instead of Keras 3. Without tf-keras it is left unset: 2.15 and
+    older would look for tf-keras under it, and tf_compat says what to install on 2.16+."""
+    if importlib.util.find_spec("tf_keras") is not None:
+        os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 
 # What TensorFlow 2.16+'s CUDA-enabled wheel logs on a machine without a GPU driver, at import

@@ -12,6 +12,10 @@ from fcn_tf1.choices import TENSORFLOW_NEWEST_TESTED as NEWEST_TESTED
 from fcn_tf1.choices import TENSORFLOW_SUPPORTED as SUPPORTED
 
 
+# The values of TF_USE_LEGACY_KERAS that TensorFlow takes for yes.
+LEGACY_KERAS = ("1", "true", "True")
+
+
 class UntestedVersionWarning(UserWarning):
     """TensorFlow is newer than the newest release fcn_tf1 is tested on."""
 
@@ -30,13 +34,19 @@ def version_problem(version):
 
 def keras_problem(version, environ, has_tf_keras):
     """Why ``tf.layers`` will not work, or None: TensorFlow 2.16+ ships Keras 3, which dropped it;
-    Keras 2 comes back as the tf-keras package, chosen by TF_USE_LEGACY_KERAS=1."""
+    Keras 2 comes back as the tf-keras package, chosen by TF_USE_LEGACY_KERAS=1 (which 2.15 honours
+    too, and then needs tf-keras as well)."""
+    legacy = environ.get("TF_USE_LEGACY_KERAS") in LEGACY_KERAS
     if major_minor(version) < (2, 16):
+        if legacy and not has_tf_keras and major_minor(version) >= (2, 15):
+            return ("TF_USE_LEGACY_KERAS=%s asks TensorFlow %s for the tf-keras package, which is "
+                    "not installed: unset it, or pip install 'tf-keras==%d.%d.*'"
+                    % ((environ["TF_USE_LEGACY_KERAS"], version) + major_minor(version)))
         return None
     if not has_tf_keras:
         return ("fcn_tf1 on TensorFlow %s needs Keras 2 for tf.layers: pip install 'tf-keras==%d.%d.*'"
                 % ((version,) + major_minor(version)))
-    if environ.get("TF_USE_LEGACY_KERAS") != "1":
+    if not legacy:
         return ("fcn_tf1 on TensorFlow %s needs Keras 2 for tf.layers: set TF_USE_LEGACY_KERAS=1 "
                 "before TensorFlow is used (it is %s; fcn_tf1's commands set it unless you did)"
                 % (version, repr(environ["TF_USE_LEGACY_KERAS"]) if "TF_USE_LEGACY_KERAS" in
@@ -69,8 +79,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess tes
 
 TF_VERSION = _tf.__version__
 _MAJOR = major_minor(TF_VERSION)[0]
-_PROBLEM = version_problem(TF_VERSION) or keras_problem(
-    TF_VERSION, os.environ, major_minor(TF_VERSION) < (2, 16) or _has_tf_keras())
+_PROBLEM = version_problem(TF_VERSION) or keras_problem(TF_VERSION, os.environ, _has_tf_keras())
 if _PROBLEM:
     raise ImportError(_PROBLEM)
 if untested_note(TF_VERSION):

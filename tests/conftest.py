@@ -1,9 +1,9 @@
-import os
-
 import pytest
 
+from fcn_tf1 import cli
+
 # The suite runs as the commands do: Keras 2 on TensorFlow 2.16+ (a setting of the user's wins).
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+cli.choose_keras_2()
 
 from fcn_tf1.tf_compat import tf  # noqa: E402 (after the switch)
 

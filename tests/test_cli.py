@@ -76,6 +76,12 @@ def test_tensorflow_version_policy():
         == ["2.22.0", "3.0.0"]
     legacy = {"TF_USE_LEGACY_KERAS": "1"}
     assert tf_compat.keras_problem("2.15.1", {}, False) is None  # Keras 2 is built in
+    assert tf_compat.keras_problem("2.15.1", {"TF_USE_LEGACY_KERAS": "true"}, False) == (
+        "TF_USE_LEGACY_KERAS=true asks TensorFlow 2.15.1 for the tf-keras package, which is not "
+        "installed: unset it, or pip install 'tf-keras==2.15.*'")
+    assert tf_compat.keras_problem("2.15.1", legacy, True) is None
+    assert tf_compat.keras_problem("2.13.1", legacy, False) is None  # 2.13 ignores the switch
+    assert tf_compat.keras_problem("2.21.0", {"TF_USE_LEGACY_KERAS": "True"}, True) is None
     assert tf_compat.keras_problem("2.21.0", legacy, True) is None
     assert "pip install 'tf-keras==2.18.*'" in tf_compat.keras_problem("2.18.0", legacy, False)
     assert "set TF_USE_LEGACY_KERAS=1" in tf_compat.keras_problem("2.21.0", {}, True)
@@ -89,16 +95,27 @@ def run_export_on(tmp_path, prelude="pass", env=None):
             "sys.exit(export.main(['--checkpoint-dir', %r, '--output', %r]))"
             % (prelude, str(tmp_path), str(tmp_path / "m.pb")))
     environ = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # as the command sets it, for the prelude's import
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, universal_newlines=True,
                             env=dict(environ, **(env or {})))
     return result.stderr.strip().splitlines(), result.returncode
 
 
+def test_tf_layers_work_after_a_commands_set_up():
+    code = ("from fcn_tf1 import cli\ncli.prepare_tensorflow('fcn_tf1.t')\n"
+            "from fcn_tf1.tf_compat import tf\n"
+            "print(tf.layers.conv2d(tf.placeholder(tf.float32, [1, 8, 8, 3]), 2, 3).shape)")
+    environ = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environ,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert result.stdout.strip() == "(1, 6, 6, 2)", result.stderr[-2000:]
+
+
 def test_commands_choose_keras_2_unless_the_user_did(tmp_path):
     from fcn_tf1.tf_compat import TF_VERSION, major_minor
     not_ours = "fcn_tf1.export: error: %s: not an fcn_tf1 run folder (no model.json)" % tmp_path
-    assert run_export_on(tmp_path) == ([not_ours], 1)  # the switch was set by the command
+    assert run_export_on(tmp_path) == ([not_ours], 1)
     lines, code = run_export_on(tmp_path, env={"TF_USE_LEGACY_KERAS": "0"})
     if major_minor(TF_VERSION) >= (2, 16):
         assert (lines, code) == (["fcn_tf1.export: error: fcn_tf1 on TensorFlow %s needs Keras 2 "
