@@ -63,11 +63,8 @@ def untested_note(version):
 
 
 def _has_tf_keras():
-    try:
-        import tf_keras  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+    return importlib.util.find_spec("tf_keras") is not None
 
 
 try:
