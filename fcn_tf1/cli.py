@@ -1,13 +1,13 @@
 """Shared by the entry points: a quiet TensorFlow and one-line errors with a non-zero exit."""
 import argparse
 import contextlib
-import importlib.util
 import os
 import re
 import sys
 import tempfile
 import warnings
 
+from fcn_tf1 import tf_versions
 from fcn_tf1.choices import MAX_WIDTH, MIN_WIDTH
 
 
@@ -19,19 +19,16 @@ def prepare_tensorflow(prog):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     filter_noise = os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0"  # 0 asks for every C++ log line
     choose_keras_2()
-    with warnings.catch_warnings(record=True) as caught, \
-            _stderr_without(_IMPORT_NOISE if filter_noise else None):
+    warnings.simplefilter("ignore", tf_versions.UntestedVersionWarning)  # said in one line below
+    with _stderr_without(_IMPORT_NOISE if filter_noise else None):
         try:
             from fcn_tf1 import tf_compat
         except ImportError as error:
             sys.exit("%s: error: %s" % (prog, error))
         tf_compat.gpu_count()  # the CUDA platform's start-up notes come now, while held back
-    for warning in caught:
-        if issubclass(warning.category, tf_compat.UntestedVersionWarning):
-            print("%s: warning: %s" % (prog, warning.message), file=sys.stderr)
-        else:
-            warnings.showwarning(warning.message, warning.category, warning.filename,
-                                 warning.lineno)
+    note = tf_versions.untested_note(tf_compat.TF_VERSION)
+    if note:
+        print("%s: warning: %s" % (prog, note), file=sys.stderr)
     tf_compat.quiet()
 
 
@@ -39,7 +36,7 @@ def choose_keras_2():
     """TF_USE_LEGACY_KERAS=1 where tf-keras is installed and the user set nothing: TensorFlow 2.16+
     then gives Keras 2 (tf.layers) instead of Keras 3. Without tf-keras it is left unset: 2.15 and
     older would look for tf-keras under it, and tf_compat says what to install on 2.16+."""
-    if importlib.util.find_spec("tf_keras") is not None:
+    if tf_versions.has_tf_keras():
         os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 

@@ -8,64 +8,8 @@ flow), which also keeps exported graphs readable by TensorFlow 1.15.
 import os
 import warnings
 
-from fcn_tf1.choices import TENSORFLOW_NEWEST_TESTED as NEWEST_TESTED
-from fcn_tf1.choices import TENSORFLOW_SUPPORTED as SUPPORTED
-
-
-# The values of TF_USE_LEGACY_KERAS that TensorFlow takes for yes.
-LEGACY_KERAS = ("1", "true", "True")
-
-
-class UntestedVersionWarning(UserWarning):
-    """TensorFlow is newer than the newest release fcn_tf1 is tested on."""
-
-
-def major_minor(version):
-    return tuple(int(part) for part in version.split(".")[:2])
-
-
-def version_problem(version):
-    """Why fcn_tf1 cannot run on this TensorFlow release, or None."""
-    if major_minor(version) == (1, 15) or major_minor(version) >= (2, 13):
-        return None
-    return "fcn_tf1 runs on TensorFlow %s, found %s: pip install 'fcn_tf1[tf]'" % (SUPPORTED,
-                                                                                     version)
-
-
-def keras_problem(version, environ, has_tf_keras):
-    """Why ``tf.layers`` will not work, or None: TensorFlow 2.16+ ships Keras 3, which dropped it;
-    Keras 2 comes back as the tf-keras package, chosen by TF_USE_LEGACY_KERAS=1 (which 2.15 honours
-    too, and then needs tf-keras as well)."""
-    legacy = environ.get("TF_USE_LEGACY_KERAS") in LEGACY_KERAS
-    if major_minor(version) < (2, 16):
-        if legacy and not has_tf_keras and major_minor(version) >= (2, 15):
-            return ("TF_USE_LEGACY_KERAS=%s asks TensorFlow %s for the tf-keras package, which is "
-                    "not installed: unset it, or pip install 'tf-keras==%d.%d.*'"
-                    % ((environ["TF_USE_LEGACY_KERAS"], version) + major_minor(version)))
-        return None
-    if not has_tf_keras:
-        return ("fcn_tf1 on TensorFlow %s needs Keras 2 for tf.layers: pip install 'tf-keras==%d.%d.*'"
-                % ((version,) + major_minor(version)))
-    if not legacy:
-        return ("fcn_tf1 on TensorFlow %s needs Keras 2 for tf.layers: set TF_USE_LEGACY_KERAS=1 "
-                "before TensorFlow is used (it is %s; fcn_tf1's commands set it unless you did)"
-                % (version, repr(environ["TF_USE_LEGACY_KERAS"]) if "TF_USE_LEGACY_KERAS" in
-                   environ else "unset"))
-    return None
-
-
-def untested_note(version):
-    """What to say of a release newer than the newest tested, or None."""
-    if major_minor(version) <= NEWEST_TESTED:
-        return None
-    return ("TensorFlow %s is newer than the newest release fcn_tf1 is tested on (%d.%d): it may "
-            "work; %s are supported" % ((version,) + NEWEST_TESTED + (SUPPORTED,)))
-
-
-def _has_tf_keras():
-    import importlib.util
-    return importlib.util.find_spec("tf_keras") is not None
-
+from fcn_tf1.tf_versions import (SUPPORTED, UntestedVersionWarning, has_tf_keras, keras_problem,
+                                 major_minor, untested_note, version_problem)
 
 try:
     import tensorflow as _tf
@@ -76,7 +20,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess tes
 
 TF_VERSION = _tf.__version__
 _MAJOR = major_minor(TF_VERSION)[0]
-_PROBLEM = version_problem(TF_VERSION) or keras_problem(TF_VERSION, os.environ, _has_tf_keras())
+_PROBLEM = version_problem(TF_VERSION) or keras_problem(TF_VERSION, os.environ, has_tf_keras())
 if _PROBLEM:
     raise ImportError(_PROBLEM)
 if untested_note(TF_VERSION):

@@ -65,27 +65,27 @@ def test_openmp_defaults_leave_user_settings_alone(monkeypatch):
 
 
 def test_tensorflow_version_policy():
-    from fcn_tf1 import tf_compat
+    from fcn_tf1 import tf_versions
     for version in ("1.15.5", "2.13.1", "2.15.1", "2.16.1", "2.21.0", "2.22.0"):
-        assert tf_compat.version_problem(version) is None, version
+        assert tf_versions.version_problem(version) is None, version
     for version in ("1.14.0", "2.0.0", "2.12.1"):
-        assert tf_compat.version_problem(version) == (
+        assert tf_versions.version_problem(version) == (
             "fcn_tf1 runs on TensorFlow 1.15 or 2.13-2.21, found %s: pip install 'fcn_tf1[tf]'"
             % version)
-    assert [v for v in ("2.15.1", "2.21.0", "2.22.0", "3.0.0") if tf_compat.untested_note(v)] \
+    assert [v for v in ("2.15.1", "2.21.0", "2.22.0", "3.0.0") if tf_versions.untested_note(v)] \
         == ["2.22.0", "3.0.0"]
     legacy = {"TF_USE_LEGACY_KERAS": "1"}
-    assert tf_compat.keras_problem("2.15.1", {}, False) is None  # Keras 2 is built in
-    assert tf_compat.keras_problem("2.15.1", {"TF_USE_LEGACY_KERAS": "true"}, False) == (
+    assert tf_versions.keras_problem("2.15.1", {}, False) is None  # Keras 2 is built in
+    assert tf_versions.keras_problem("2.15.1", {"TF_USE_LEGACY_KERAS": "true"}, False) == (
         "TF_USE_LEGACY_KERAS=true asks TensorFlow 2.15.1 for the tf-keras package, which is not "
         "installed: unset it, or pip install 'tf-keras==2.15.*'")
-    assert tf_compat.keras_problem("2.15.1", legacy, True) is None
-    assert tf_compat.keras_problem("2.13.1", legacy, False) is None  # 2.13 ignores the switch
-    assert tf_compat.keras_problem("2.21.0", {"TF_USE_LEGACY_KERAS": "True"}, True) is None
-    assert tf_compat.keras_problem("2.21.0", legacy, True) is None
-    assert "pip install 'tf-keras==2.18.*'" in tf_compat.keras_problem("2.18.0", legacy, False)
-    assert "set TF_USE_LEGACY_KERAS=1" in tf_compat.keras_problem("2.21.0", {}, True)
-    assert "it is '0'" in tf_compat.keras_problem("2.21.0", {"TF_USE_LEGACY_KERAS": "0"}, True)
+    assert tf_versions.keras_problem("2.15.1", legacy, True) is None
+    assert tf_versions.keras_problem("2.13.1", legacy, False) is None  # 2.13 ignores the switch
+    assert tf_versions.keras_problem("2.21.0", {"TF_USE_LEGACY_KERAS": "True"}, True) is None
+    assert tf_versions.keras_problem("2.21.0", legacy, True) is None
+    assert "pip install 'tf-keras==2.18.*'" in tf_versions.keras_problem("2.18.0", legacy, False)
+    assert "set TF_USE_LEGACY_KERAS=1" in tf_versions.keras_problem("2.21.0", {}, True)
+    assert "it is '0'" in tf_versions.keras_problem("2.21.0", {"TF_USE_LEGACY_KERAS": "0"}, True)
 
 
 def run_export_on(tmp_path, prelude="pass", env=None):
@@ -113,7 +113,8 @@ def test_tf_layers_work_after_a_commands_set_up():
 
 
 def test_commands_choose_keras_2_unless_the_user_did(tmp_path):
-    from fcn_tf1.tf_compat import TF_VERSION, major_minor
+    from fcn_tf1.tf_compat import TF_VERSION
+    from fcn_tf1.tf_versions import major_minor
     not_ours = "fcn_tf1.export: error: %s: not an fcn_tf1 run folder (no model.json)" % tmp_path
     assert run_export_on(tmp_path) == ([not_ours], 1)
     lines, code = run_export_on(tmp_path, env={"TF_USE_LEGACY_KERAS": "0"})
@@ -133,7 +134,8 @@ def test_unsupported_tensorflow_is_one_line(tmp_path):
 
 
 def test_keras_3_without_tf_keras_is_one_line(tmp_path):
-    from fcn_tf1.tf_compat import TF_VERSION, major_minor
+    from fcn_tf1.tf_compat import TF_VERSION
+    from fcn_tf1.tf_versions import major_minor
     if major_minor(TF_VERSION) < (2, 16):
         pytest.skip("TensorFlow %s has Keras 2 built in" % TF_VERSION)
     lines, code = run_export_on(tmp_path, "sys.modules['tf_keras'] = None")  # not installed
@@ -143,7 +145,8 @@ def test_keras_3_without_tf_keras_is_one_line(tmp_path):
 
 
 def test_newer_tensorflow_is_a_warning_line(tmp_path):
-    from fcn_tf1.tf_compat import TF_VERSION, major_minor
+    from fcn_tf1.tf_compat import TF_VERSION
+    from fcn_tf1.tf_versions import major_minor
     if major_minor(TF_VERSION) < (2, 16):
         pytest.skip("a 2.x release past the tested ones needs tf-keras, which TensorFlow %s lacks"
                     % TF_VERSION)
