@@ -10,11 +10,10 @@ import types
 
 __version__ = "0.1.0"
 
-from fcn_tf1.choices import TENSORFLOW_SUPPORTED  # noqa: E402 (TensorFlow-free)
+from fcn_tf1.tf_versions import missing_tensorflow  # noqa: E402 (TensorFlow-free)
 
 if importlib.util.find_spec("tensorflow") is None:
-    raise ImportError("fcn_tf1 needs TensorFlow %s: pip install 'fcn_tf1[tf]' (CPU) or "
-                      "'fcn_tf1[gpu]'; the TF1 Docker images already have it" % TENSORFLOW_SUPPORTED)
+    raise ImportError(missing_tensorflow())
 
 # Public names and the module that defines each; loaded on first access.
 _LAZY = {"build_fcn": "fcn", "VARIANTS": "fcn", "UPSAMPLINGS": "fcn", "SHAPE_FIXES": "fcn"}

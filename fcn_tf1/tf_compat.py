@@ -8,23 +8,22 @@ flow), which also keeps exported graphs readable by TensorFlow 1.15.
 import os
 import warnings
 
-from fcn_tf1.tf_versions import (SUPPORTED, UntestedVersionWarning, has_tf_keras, keras_problem,
-                                 major_minor, untested_note, version_problem)
+from fcn_tf1.tf_versions import (UntestedVersionWarning, has_tf_keras, keras_problem, major_minor,
+                                 missing_tensorflow, untested_note, version_problem)
 
 try:
     import tensorflow as _tf
 except ImportError as error:  # pragma: no cover - exercised in a subprocess test
-    raise ImportError(
-        "fcn_tf1 needs TensorFlow %s: pip install 'fcn_tf1[tf]' (CPU) or 'fcn_tf1[gpu]' (%s)"
-        % (SUPPORTED, error)) from None
+    raise ImportError(missing_tensorflow(error)) from None
 
 TF_VERSION = _tf.__version__
 _MAJOR = major_minor(TF_VERSION)[0]
 _PROBLEM = version_problem(TF_VERSION) or keras_problem(TF_VERSION, os.environ, has_tf_keras())
 if _PROBLEM:
     raise ImportError(_PROBLEM)
-if untested_note(TF_VERSION):
-    warnings.warn(untested_note(TF_VERSION), UntestedVersionWarning)
+_NOTE = untested_note(TF_VERSION)
+if _NOTE:
+    warnings.warn(_NOTE, UntestedVersionWarning)
 
 tf = _tf.compat.v1
 if _MAJOR >= 2:

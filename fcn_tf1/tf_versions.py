@@ -6,6 +6,12 @@ from fcn_tf1.choices import TENSORFLOW_NEWEST_TESTED as NEWEST_TESTED
 from fcn_tf1.choices import TENSORFLOW_SUPPORTED as SUPPORTED
 
 
+def missing_tensorflow(detail=""):
+    """What to say when TensorFlow cannot be imported at all."""
+    return ("fcn_tf1 needs TensorFlow %s: pip install 'fcn_tf1[tf]' (CPU) or 'fcn_tf1[gpu]'; the TF1 "
+            "Docker images already have it%s" % (SUPPORTED, " (%s)" % detail if detail else ""))
+
+
 # The values of TF_USE_LEGACY_KERAS that TensorFlow takes for yes.
 LEGACY_KERAS = ("1", "true", "True")
 
