@@ -1,15 +1,25 @@
 """fcn_tf1: Fully Convolutional Networks (Long, Shelhamer & Darrell) on VGG16 in TensorFlow 1.x graph mode."""
+import re
+
 from setuptools import find_packages, setup
+
+# The version lives in fcn_tf1/ground/names.py; read as text, since pip builds without TensorFlow.
+with open("fcn_tf1/ground/names.py") as f:
+    VERSION = re.search(r'^VERSION = "([^"]+)"', f.read(), re.M).group(1)
+COMMANDS = ("train", "evaluate", "export", "predict", "compare", "bench", "weights")
 
 setup(
     name="fcn_tf1",
-    version="0.1.0",
+    version=VERSION,
     description="FCN-32s/16s/8s on VGG16 in TensorFlow 1.x graph mode, with every fix for "
                 "the transposed-convolution output size",
     long_description=open("README.md").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["fcn_tf1", "fcn_tf1.*"]),
-    package_data={"fcn_tf1": ["export_ops.json"]},
+    package_data={"fcn_tf1.ground": ["export_ops.json"]},
+    # fcn-train etc. beside python -m fcn_tf1.train etc.
+    entry_points={"console_scripts": ["fcn-%s = fcn_tf1.%s:main" % (c, c) for c in COMMANDS]},
+    license="Apache-2.0",
     # TensorFlow 1.15 has wheels for 3.5-3.7 only; on 3.8+ the same code runs on TF 2.x's v1 API.
     python_requires=">=3.6",
     # TensorFlow is an extra: the TF1 Docker images already ship tensorflow or tensorflow-gpu.

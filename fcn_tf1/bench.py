@@ -7,14 +7,15 @@ against this CPU's FP32 peak (nominal and measured SGEMM).
 import sys
 
 from fcn_tf1 import cli
-
-
+from fcn_tf1.ground.names import VARIANTS
 def parser():
     p = cli.ArgumentParser(prog="python -m fcn_tf1.bench", description=(
         "Measure FCN inference and training cost on this machine. Each variant and size runs in its "
         "own process (clean peak memory)."))
-    p.add_argument("--variants", default="fcn32s,fcn16s,fcn8s")
-    p.add_argument("--sizes", default="500,224", help="square sizes or HxW, comma-separated")
+    p.add_argument("--variants", type=cli.choice_list(VARIANTS), default=VARIANTS,
+                   help="comma-separated, default: all")
+    p.add_argument("--sizes", type=cli.size_list, default=((500, 500), (224, 224)),
+                   help="square sizes or HxW, comma-separated (default: 500,224)")
     p.add_argument("--width", type=cli.width, default=1.0, help="backbone width (1.0 = VGG16)")
     p.add_argument("--runs", type=cli.positive_int, default=5, help="timed runs after 2 warm-up runs")
     p.add_argument("--no-train-step", action="store_true", help="skip the training-step timing")
@@ -63,30 +64,29 @@ def format_report(report):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    args = parser().parse_args(argv)
-    cli.prepare_tensorflow("fcn_tf1.bench")
+def run(args):
+    from fcn_tf1.ground import fileutil
+    from fcn_tf1.ground.names import MARKER, VERSION
+    from fcn_tf1.workflows import benchmark
+    if args.json:
+        fileutil.check_output(args.json, fileutil.json_is_ours, args.force, what="report")
+    report = {MARKER: VERSION, "cpu": benchmark.cpu_info(),
+              "peak": benchmark.best_sgemm(args.sgemm_size), "build": benchmark.tensorflow_build(),
+              "results": []}
+    for variant in args.variants:
+        for size in args.sizes:
+            print("measuring %s at %dx%d ..." % ((variant,) + size), file=sys.stderr)
+            report["results"].append(benchmark.measure_in_subprocess(
+                variant, size, width=args.width, runs=args.runs,
+                train_step=not args.no_train_step,
+                optimisations=args.optimisations and variant == args.variants[-1]
+                and size == args.sizes[0]))
+    print(format_report(report))
+    if args.json:
+        fileutil.write_json(args.json, report)
 
-    def run():
-        from fcn_tf1 import __version__, benchmark, fileutil
-        if args.json:
-            fileutil.check_output(args.json, fileutil.json_is_ours, args.force, what="report")
-        sizes = [cli.size_pair(s) for s in args.sizes.split(",") if s]
-        variants = [v for v in args.variants.split(",") if v]
-        report = {fileutil.MARKER: __version__, "cpu": benchmark.cpu_info(), "peak": benchmark.best_sgemm(args.sgemm_size),
-                  "build": benchmark.tensorflow_build(), "results": []}
-        for variant in variants:
-            for size in sizes:
-                print("measuring %s at %dx%d ..." % ((variant,) + size), file=sys.stderr)
-                report["results"].append(benchmark.measure_in_subprocess(
-                    variant, size, width=args.width, runs=args.runs,
-                    train_step=not args.no_train_step,
-                    optimisations=args.optimisations and variant == variants[-1]
-                    and size == sizes[0]))
-        print(format_report(report))
-        if args.json:
-            fileutil.write_json(args.json, report)
-    return cli.run(run, "fcn_tf1.bench")
+
+main = cli.command(parser, run)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Shared by the entry points: a quiet TensorFlow and one-line errors with a non-zero exit."""
+"""What the commands share: their ``main``, a quiet TensorFlow, flag types, and one-line errors
+with a non-zero exit."""
 import argparse
 import contextlib
 import os
@@ -7,8 +8,8 @@ import sys
 import tempfile
 import warnings
 
-from fcn_tf1 import tf_versions
-from fcn_tf1.choices import MAX_WIDTH, MIN_WIDTH
+from fcn_tf1.ground import machine, tf_versions
+from fcn_tf1.ground.names import MAX_WIDTH, MIN_WIDTH
 
 
 def prepare_tensorflow(prog):
@@ -18,11 +19,11 @@ def prepare_tensorflow(prog):
     warning line. Call before the entry point's first TensorFlow import."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     filter_noise = os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0"  # 0 asks for every C++ log line
-    choose_keras_2()
+    tf_versions.choose_keras_2()
     warnings.simplefilter("ignore", tf_versions.UntestedVersionWarning)  # said in one line below
     with _stderr_without(_IMPORT_NOISE if filter_noise else None):
         try:
-            from fcn_tf1 import tf_compat
+            from fcn_tf1.ground import tf_compat
         except ImportError as error:
             sys.exit("%s: error: %s" % (prog, error))
         tf_compat.gpu_count()  # the CUDA platform's start-up notes come now, while held back
@@ -30,14 +31,6 @@ def prepare_tensorflow(prog):
     if note:
         print("%s: warning: %s" % (prog, note), file=sys.stderr)
     tf_compat.quiet()
-
-
-def choose_keras_2():
-    """TF_USE_LEGACY_KERAS=1 where tf-keras is installed and the user set nothing: TensorFlow 2.16+
-    then gives Keras 2 (tf.layers) instead of Keras 3. Without tf-keras it is left unset: 2.15 and
-    older would look for tf-keras under it, and tf_compat says what to install on 2.16+."""
-    if tf_versions.has_tf_keras():
-        os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 
 # What TensorFlow 2.16+'s CUDA-enabled wheel logs on a machine without a GPU driver, at import
@@ -70,24 +63,28 @@ def _stderr_without(noise):
                     sys.stderr.write(line)
 
 
-def cpu_cores():
-    """The CPU cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
-def openmp_settings():
-    """Intel's recommended OpenMP variables for TensorFlow's oneDNN build: one thread per core,
-    threads that sleep after 1 ms, pinned compactly."""
-    return {"OMP_NUM_THREADS": str(cpu_cores()), "KMP_BLOCKTIME": "1",
-            "KMP_AFFINITY": "granularity=fine,compact,1,0"}
-
-
 def openmp_defaults():
-    """Apply ``openmp_settings`` where the user set nothing: with the oneDNN build
-    (``pip install '.[intel]'``) they made FCN-8s inference 8 % faster here; the stock build has
-    no OpenMP and ignores them. Call before the first TensorFlow import of an entry point."""
-    for name, value in openmp_settings().items():
+    """Apply ``machine.openmp_settings`` where the user set nothing (the README's "Performance" has
+    what they change). Call before the first TensorFlow import of an entry point."""
+    for name, value in machine.openmp_settings().items():
         os.environ.setdefault(name, value)
+
+
+def command(parser, run_args, check=None, openmp=False):
+    """A command's ``main(argv=None)``: parse the flags of ``parser()`` (``check(parser, args)`` may
+    refuse a combination), set up TensorFlow (and OpenMP's defaults with ``openmp``), then
+    ``run_args(args)`` under the one-line error contract; it returns the exit status."""
+    def main(argv=None):
+        p = parser()
+        args = p.parse_args(argv)
+        if check:
+            check(p, args)
+        prog = p.prog.split()[-1]
+        if openmp:
+            openmp_defaults()
+        prepare_tensorflow(prog)
+        return run(lambda: run_args(args), prog)
+    return main
 
 
 def run(main, prog):
@@ -103,7 +100,7 @@ def run(main, prog):
         tf_errors = sys.modules.get("tensorflow.python.framework.errors_impl")
         if tf_errors is None or not isinstance(error, tf_errors.OpError):
             raise  # a bug of ours: the traceback is wanted
-        from fcn_tf1.tf_compat import error_line
+        from fcn_tf1.ground.tf_compat import error_line
         print("%s: error: TensorFlow: %s" % (prog, error_line(error)), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -154,6 +151,19 @@ nonnegative_float = bounded(float, 0)
 width = bounded(float, MIN_WIDTH, MAX_WIDTH)
 
 
+def choice_list(choices):
+    """An argparse type: 'a,b' -> ('a', 'b'), each one of ``choices``."""
+    def parse(text):
+        items = tuple(item for item in text.split(",") if item)
+        unknown = [item for item in items if item not in choices]
+        if unknown or not items:
+            raise argparse.ArgumentTypeError("expected a comma-separated list of %s, got %r"
+                                             % (", ".join(choices), text))
+        return items
+    parse.__name__ = "list"
+    return parse
+
+
 def size_pair(text):
     """'H' or 'H,W' (or HxW) -> (H, W), for argparse."""
     try:
@@ -165,6 +175,11 @@ def size_pair(text):
     if len(parts) != 2 or min(parts) < 1:
         raise argparse.ArgumentTypeError("expected H or H,W with positive sizes, got %r" % text)
     return tuple(parts)
+
+
+def size_list(text):
+    """'1,33,224x224,333x500' -> [(1, 1), (33, 33), (224, 224), (333, 500)], for argparse."""
+    return [size_pair(part) for part in text.split(",") if part]
 
 
 def float_pair(text):

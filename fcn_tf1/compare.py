@@ -9,21 +9,17 @@ and the cost of a static graph at --cost-size: ops, build seconds, forward milli
 import sys
 
 from fcn_tf1 import cli
-
+from fcn_tf1.ground.names import VARIANTS
 SHORT = {"ok": "ok", "wrong size": "WRONG", "build error": "FAIL@build", "run error": "FAIL@run"}
-
-
-def parse_sizes(text):
-    """'1,33,224x224,333x500' -> [(1, 1), (33, 33), (224, 224), (333, 500)]."""
-    return [cli.size_pair(part) for part in text.split(",") if part]
 
 
 def parser():
     p = cli.ArgumentParser(prog="python -m fcn_tf1.compare", description=(
         "Compare the shape-fixing strategies on input sizes, with static and dynamic input shapes."))
-    p.add_argument("--sizes", type=parse_sizes, help="sizes, e.g. '1,31,33,224x224,333x500' "
+    p.add_argument("--sizes", type=cli.size_list, help="sizes, e.g. '1,31,33,224x224,333x500' "
                    "(default: 1,7,31,32,33,34,63,64,65,224x224,333x500,500x500)")
-    p.add_argument("--variants", default="fcn32s,fcn16s,fcn8s")
+    p.add_argument("--variants", type=cli.choice_list(VARIANTS), default=VARIANTS,
+                   help="comma-separated, default: all")
     p.add_argument("--width", type=cli.width, default=1 / 16., help="backbone width for the runs")
     p.add_argument("--cost-size", type=cli.size_pair, default=(224, 224),
                    help="the size at which ops, build time and forward time are measured")
@@ -145,32 +141,30 @@ def errors(rows):
     return ["%s (%s): %s" % (fix, status, error) for (fix, status), error in sorted(seen.items())]
 
 
-def main(argv=None):
-    args = parser().parse_args(argv)
-    cli.prepare_tensorflow("fcn_tf1.compare")
+def run(args):
+    from tqdm import tqdm
+    from fcn_tf1.workflows import comparison
+    sizes = args.sizes or comparison.SIZES
+    cells = len([c for c in comparison.all_cells() if c[0] in args.variants]) * 2
+    with tqdm(total=cells, desc="compare", unit="cell") as bar:
+        rows = comparison.run_matrix(args.variants, sizes, args.width,
+                                     cost_size=None if args.summary else args.cost_size,
+                                     progress=lambda row: bar.update())
+    print(format_rows(rows, args.format, args.summary))
+    if args.format in ("table", "markdown"):
+        print("\nHow the non-fixing strategies fail (first line of each error):")
+        for line in errors(rows):
+            print("- " + line)
+    if args.values:
+        print("\nScores of the fixing strategies against crop's (same weights and image, "
+              "%s, width %g):" % (args.variants[-1], args.width))
+        print(format_agreement(comparison.agreement(args.variants[-1], width=args.width)))
+    if args.plot:
+        plot(rows, args.plot)
+        print("plot: %s" % args.plot)
 
-    def run():
-        from fcn_tf1 import comparison
-        variants = tuple(v for v in args.variants.split(",") if v)
-        unknown = set(variants) - set(comparison.VARIANTS)
-        if unknown:
-            raise ValueError("--variants: unknown %s (choose from %s)"
-                             % (", ".join(sorted(unknown)), ", ".join(comparison.VARIANTS)))
-        rows = comparison.run_matrix(variants, args.sizes or comparison.SIZES, args.width,
-                                     cost_size=None if args.summary else args.cost_size)
-        print(format_rows(rows, args.format, args.summary))
-        if args.format in ("table", "markdown"):
-            print("\nHow the non-fixing strategies fail (first line of each error):")
-            for line in errors(rows):
-                print("- " + line)
-        if args.values:
-            print("\nScores of the fixing strategies against crop's (same weights and image, "
-                  "%s, width %g):" % (variants[-1], args.width))
-            print(format_agreement(comparison.agreement(variants[-1], width=args.width)))
-        if args.plot:
-            plot(rows, args.plot)
-            print("plot: %s" % args.plot)
-    return cli.run(run, "fcn_tf1.compare")
+
+main = cli.command(parser, run)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,7 @@
 import sys
 
 from fcn_tf1 import cli
-
-
+from fcn_tf1.ground.names import DATA_SETS
 def parser():
     p = cli.ArgumentParser(prog="python -m fcn_tf1.evaluate", description=(
         "Evaluate on whole images at batch 1: pixel accuracy, mean accuracy, mean IU, frequency "
@@ -15,7 +14,7 @@ def parser():
     model = p.add_mutually_exclusive_group(required=True)
     model.add_argument("--checkpoint-dir", help="a run folder of fcn_tf1.train (latest checkpoint)")
     model.add_argument("--graph", help="a frozen graph (.pb)")
-    p.add_argument("--data", choices=("synthetic", "voc", "sbd"), default="synthetic")
+    p.add_argument("--data", choices=DATA_SETS, default="synthetic")
     p.add_argument("--data-dir")
     p.add_argument("--split", default="val")
     p.add_argument("--json", help="also write the report as JSON here")
@@ -24,44 +23,39 @@ def parser():
     return p
 
 
-def main(argv=None):
-    args = parser().parse_args(argv)
-    cli.prepare_tensorflow("fcn_tf1.evaluate")
+def open_source(args):
+    import os
+    from fcn_tf1.data.sbd import SBDDataset
+    from fcn_tf1.data.synthetic import SyntheticDataset
+    from fcn_tf1.data.voc import VOCDataset
+    if args.data == "synthetic":
+        return SyntheticDataset(args.split)
+    if not args.data_dir or not os.path.isdir(args.data_dir):
+        raise ValueError("--data %s needs --data-dir, an existing folder" % args.data)
+    return (VOCDataset if args.data == "voc" else SBDDataset)(args.data_dir, args.split)
 
-    def run():
-        import os
-        from fcn_tf1 import evaluation, fileutil
-        if args.json:
-            fileutil.check_output(args.json, fileutil.json_is_ours, args.force,
-                                  [args.graph] if args.graph else [], "report")
-        from fcn_tf1.data.sbd import SBDDataset
-        from fcn_tf1.data.synthetic import SyntheticDataset
-        from fcn_tf1.data.voc import VOCDataset
-        from fcn_tf1.predict import FrozenModel
-        if args.data == "synthetic":
-            source = SyntheticDataset(args.split)
-        elif not args.data_dir or not os.path.isdir(args.data_dir):
-            raise ValueError("--data %s needs --data-dir, an existing folder" % args.data)
-        else:
-            source = (VOCDataset if args.data == "voc" else SBDDataset)(args.data_dir, args.split)
-        if args.graph:
-            model = FrozenModel(args.graph)
-            classes = model.metadata["class_names"]
-        else:
-            model = evaluation.CheckpointModel(args.checkpoint_dir)
-            classes = model.config.class_names
-        try:
-            if len(classes) != source.num_classes:
-                raise ValueError("the model has %d classes, the data set %d"
-                                 % (len(classes), source.num_classes))
-            hist = evaluation.evaluate_predictor(model.predict, source, len(classes))
-        finally:
-            model.close()
-        result = evaluation.report(hist, classes)
-        print(evaluation.format_report(result))
-        if args.json:
-            fileutil.write_json(args.json, result)
-    return cli.run(run, "fcn_tf1.evaluate")
+
+def run(args):
+    from fcn_tf1.ground import fileutil
+    from fcn_tf1.model.models import CheckpointModel, FrozenModel
+    from fcn_tf1.workflows import evaluation
+    if args.json:
+        fileutil.check_output(args.json, fileutil.json_is_ours, args.force,
+                              [args.graph] if args.graph else [], "report")
+    source = open_source(args)
+    with (FrozenModel(args.graph) if args.graph else CheckpointModel(args.checkpoint_dir)) as model:
+        classes = model.config.class_names
+        if len(classes) != source.num_classes:
+            raise ValueError("the model has %d classes, the data set %d"
+                             % (len(classes), source.num_classes))
+        hist = evaluation.evaluate_predictor(model.predict, source, len(classes))
+    result = evaluation.report(hist, classes)
+    print(evaluation.format_report(result))
+    if args.json:
+        fileutil.write_json(args.json, result)
+
+
+main = cli.command(parser, run)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,6 @@ import json
 import sys
 
 from fcn_tf1 import cli
-
-
 def parser():
     p = cli.ArgumentParser(prog="python -m fcn_tf1.export", description=(
         "Freeze a training run's checkpoint into a GraphDef: input 'image' (uint8 RGB, any size), "
@@ -24,40 +22,41 @@ def parser():
                    help="replace existing outputs that fcn_tf1 did not write")
     p.add_argument("--list-ops", action="store_true",
                    help="print the op types of every variant x API x shape_fix x at-once export on "
-                        "this TensorFlow (for fcn_tf1/export_ops.json) and exit")
+                        "this TensorFlow (for fcn_tf1/ground/export_ops.json) and exit")
     return p
 
 
-def main(argv=None):
-    p = parser()
-    args = p.parse_args(argv)
+def check(p, args):
     if not args.list_ops and not (args.checkpoint_dir and args.output):
         p.error("--checkpoint-dir and --output are required")
-    cli.prepare_tensorflow("fcn_tf1.export")
 
-    def run():
-        from fcn_tf1 import exporting, fileutil
-        if args.list_ops:
-            from fcn_tf1.tf_compat import TF_VERSION
-            print(json.dumps({".".join(TF_VERSION.split(".")[:2]): exporting.exportable_op_types()}))
-            return
-        # Every output is checked before anything is written.
-        if args.saved_model:
-            exporting.check_saved_model_output(args.saved_model, args.checkpoint_dir,
-                                               args.checkpoint, args.force)
-        if args.onnx:
-            fileutil.check_output(args.onnx, fileutil.contains_marker, args.force, [args.output],
-                                  "ONNX model")
-        exporting.export_frozen(args.checkpoint_dir, args.output, args.checkpoint, args.force)
-        print("frozen graph: %s (+ %s)" % (args.output, exporting.sidecar_path(args.output)))
-        if args.saved_model:
-            exporting.export_saved_model(args.checkpoint_dir, args.saved_model, args.checkpoint,
-                                         args.force)
-            print("SavedModel: %s" % args.saved_model)
-        if args.onnx:
-            exporting.export_onnx(args.output, args.onnx, force=args.force)
-            print("ONNX: %s" % args.onnx)
-    return cli.run(run, "fcn_tf1.export")
+
+def run(args):
+    from fcn_tf1.ground import fileutil
+    from fcn_tf1.workflows import exporting
+    if args.list_ops:
+        from fcn_tf1.ground.tf_compat import TF_VERSION
+        print(json.dumps({".".join(TF_VERSION.split(".")[:2]): exporting.exportable_op_types()}))
+        return
+    # Every output is checked before anything is written.
+    if args.saved_model:
+        exporting.check_saved_model_output(args.saved_model, args.checkpoint_dir,
+                                           args.checkpoint, args.force)
+    if args.onnx:
+        fileutil.check_output(args.onnx, fileutil.contains_marker, args.force, [args.output],
+                              "ONNX model")
+    exporting.export_frozen(args.checkpoint_dir, args.output, args.checkpoint, args.force)
+    print("frozen graph: %s (+ %s)" % (args.output, exporting.sidecar_path(args.output)))
+    if args.saved_model:
+        exporting.export_saved_model(args.checkpoint_dir, args.saved_model, args.checkpoint,
+                                     args.force)
+        print("SavedModel: %s" % args.saved_model)
+    if args.onnx:
+        exporting.export_onnx(args.output, args.onnx, force=args.force)
+        print("ONNX: %s" % args.onnx)
+
+
+main = cli.command(parser, run, check=check)
 
 
 if __name__ == "__main__":

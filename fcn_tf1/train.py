@@ -8,8 +8,9 @@ import os
 import sys
 
 from fcn_tf1 import cli
-
-VARIANTS = ("fcn32s", "fcn16s", "fcn8s")  # duplicated from fcn.py so --help needs no TensorFlow
+from fcn_tf1.ground.names import (CLUSTER_JOBS, DATA_SETS, FIXING, FROZEN_NAME, LOSSES, OPTIMIZERS, PRESETS,
+                                  SHAPE_FIXES, TRAIN_UPSAMPLING, UPSAMPLINGS, VARIANTS)
+from fcn_tf1.workflows.recipes import PRESET_WIDTHS
 
 
 def parser():
@@ -18,7 +19,7 @@ def parser():
         "synthetic data set (quick preset), then evaluation and a frozen-graph export."),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     data = p.add_argument_group("data")
-    data.add_argument("--data", choices=("synthetic", "voc", "sbd"), default="synthetic")
+    data.add_argument("--data", choices=DATA_SETS, default="synthetic")
     data.add_argument("--data-dir", help="VOC2012 (or VOCdevkit) folder, or SBD's dataset folder")
     data.add_argument("--train-split", default="train")
     data.add_argument("--val-split", default="val")
@@ -31,31 +32,33 @@ def parser():
     model = p.add_argument_group("model")
     model.add_argument("--variant", choices=VARIANTS, default="fcn8s")
     model.add_argument("--width", type=cli.width, help="channel multiplier (1.0 = VGG16); "
-                       "quick preset: 0.125, others 1.0")
-    model.add_argument("--upsampling", choices=("nn", "layers"), default="nn")
-    model.add_argument("--shape-fix", default="output_shape",
-                       help="output_shape, crop, pad, pad100, set_shape or reshape")
+                       "default 1.0, %s" % ", ".join("%s preset: %g" % kv
+                                                     for kv in sorted(PRESET_WIDTHS.items())))
+    model.add_argument("--upsampling", choices=UPSAMPLINGS, default="nn")
+    model.add_argument("--shape-fix", choices=SHAPE_FIXES, default="output_shape",
+                       help="how upsampled maps meet their targets; %s give H x W at every size"
+                            % ", ".join(FIXING))
     model.add_argument("--at-once", action="store_true",
                        help="scale pool4 / pool3 by 0.01 / 1e-4 (the at-once FCN-8s)")
     model.add_argument("--vgg16-weights", help="pretrained VGG16: Keras .h5, TF-slim .ckpt or .npy")
     model.add_argument("--init-from", help="checkpoint dir of a coarser FCN; every variable that "
                        "exists in both is copied (32s -> 16s -> 8s)")
     learn = p.add_argument_group("learning (a preset sets these; flags override)")
-    learn.add_argument("--preset", choices=("quick", "heavy", "cvpr"),
+    learn.add_argument("--preset", choices=PRESETS,
                        help="default: quick on synthetic data, heavy (the reference) otherwise")
     learn.add_argument("--steps", type=cli.positive_int, help="train until this global step")
     learn.add_argument("--batch-size", type=cli.positive_int)
     learn.add_argument("--crop-size", type=cli.size_pair, help="random crops H[,W]; none = whole images")
     learn.add_argument("--flip", action="store_true", default=None, help="random horizontal flips")
     learn.add_argument("--scale-range", type=cli.float_pair, help="random rescale LOW,HIGH")
-    learn.add_argument("--optimizer", choices=("momentum", "adam", "sgd"))
+    learn.add_argument("--optimizer", choices=OPTIMIZERS)
     learn.add_argument("--lr", type=cli.positive_float, dest="learning_rate")
     learn.add_argument("--momentum", type=cli.bounded(float, 0, 1, high_open=True))
     learn.add_argument("--weight-decay", type=cli.nonnegative_float)
     learn.add_argument("--bias-lr-mult", type=cli.nonnegative_float)
-    learn.add_argument("--loss", choices=("mean", "sum"), help="normalised or Caffe's summed loss")
+    learn.add_argument("--loss", choices=LOSSES, help="normalised or Caffe's summed loss")
     learn.add_argument("--accumulate", type=cli.positive_int, help="images per update (gradient accumulation)")
-    learn.add_argument("--train-upsampling", choices=("none", "2x", "all"))
+    learn.add_argument("--train-upsampling", choices=TRAIN_UPSAMPLING)
     learn.add_argument("--seed", type=cli.nonnegative_int)
     run = p.add_argument_group("run")
     run.add_argument("--run", help="run name under --checkpoint-root (default: <data>-<variant>)")
@@ -73,7 +76,7 @@ def parser():
     dist.add_argument("--ps-hosts", help="host:port,... of the parameter servers")
     dist.add_argument("--worker-hosts", help="host:port,... of the workers")
     dist.add_argument("--chief-host", help="host:port of the chief (default: worker 0 is chief)")
-    dist.add_argument("--job-name", choices=("chief", "worker", "ps"), help="this task's job")
+    dist.add_argument("--job-name", choices=CLUSTER_JOBS, help="this task's job")
     dist.add_argument("--task-index", type=cli.nonnegative_int, default=0, help="this task's index in its job")
     dist.add_argument("--sync-replicas", action="store_true", default=None,
                       help="synchronous updates (SyncReplicasOptimizer) instead of asynchronous")
@@ -112,7 +115,7 @@ def tower_devices(args):
     if args.num_gpus and args.cpu_towers:
         raise ValueError("--num-gpus and --cpu-towers exclude each other")
     if args.num_gpus:
-        from fcn_tf1.tf_compat import gpu_count
+        from fcn_tf1.ground.tf_compat import gpu_count
         found = gpu_count()
         if found < args.num_gpus:
             raise ValueError("--num-gpus %d: this TensorFlow sees %d GPU(s)" % (args.num_gpus, found))
@@ -122,88 +125,105 @@ def tower_devices(args):
     return None
 
 
-def main(argv=None):
-    args = parser().parse_args(argv)
-    cli.prepare_tensorflow("fcn_tf1.train")
-    return cli.run(lambda: _train(args), "fcn_tf1.train")
-
-
-def _train(args):
-    import logging
-    from fcn_tf1 import evaluation, exporting, training
+def check_data(train_source, val_source, with_val):
+    """Every file of the data readable and consistent, or one error after the list of problems."""
     from fcn_tf1.data.validate import check_dataset
-    from fcn_tf1.inference import ModelConfig
-    from fcn_tf1.preprocessing import SLIM_RGB
-    from fcn_tf1.weights import file_convention
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-
-    from fcn_tf1 import cluster
-    task = cluster.current_task({"ps_hosts": args.ps_hosts, "worker_hosts": args.worker_hosts,
-                                 "chief_host": args.chief_host, "job_name": args.job_name,
-                                 "task_index": args.task_index})
-    if task is not None and task.job == "ps":
-        server = task.server()
-        print("%r: parameter server at %s (serving until stopped)"
-              % (task, task.cluster["ps"][task.index]))
-        server.join()
-    if task is not None and args.staged:
-        raise ValueError("--staged runs its stages one after another in one process; in a cluster "
-                         "run each stage with --variant and --init-from")
-    devices = tower_devices(args)
-    chief = task is None or task.is_chief
-
-    train_source, val_source = open_data(args)
     problems = check_dataset(train_source, progress=len(train_source) > 1000)
-    if val_source is not None and not args.no_eval:
+    if with_val:
         problems += check_dataset(val_source, progress=len(val_source) > 1000)
     if problems:
         for line in problems:
             print(line, file=sys.stderr)
         raise ValueError("%d problem(s) in the data set (listed above)" % len(problems))
+
+
+def initialiser(args, init_from, chief):
+    """(input convention, initialiser or None) of a stage: a coarser run, else a VGG16 file. In a
+    cluster only the chief fills the variables; the others need the convention only."""
+    from fcn_tf1.ground.names import SLIM_RGB
+    from fcn_tf1.model.config import ModelConfig
+    from fcn_tf1.numbers.vgg16_weights import file_convention
+    from fcn_tf1.workflows.initialisation import CheckpointInit, VGG16Init
+    if init_from:
+        return (ModelConfig.load(init_from).convention,
+                CheckpointInit(init_from) if chief else None)
+    if args.vgg16_weights:
+        return (file_convention(args.vgg16_weights),
+                VGG16Init(args.vgg16_weights) if chief else None)
+    return SLIM_RGB, None
+
+
+def serve_parameters(task):
+    server = task.server()
+    print("%r: parameter server at %s (serving until stopped)" % (task, task.cluster["ps"][task.index]))
+    server.join()
+
+
+def run(args):
+    import logging
+    from fcn_tf1.workflows import cluster, recipes
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    task = cluster.current_task({"ps_hosts": args.ps_hosts, "worker_hosts": args.worker_hosts,
+                                 "chief_host": args.chief_host, "job_name": args.job_name,
+                                 "task_index": args.task_index})
+    if task is not None and task.job == "ps":
+        return serve_parameters(task)
+    if task is not None and args.staged:
+        raise ValueError("--staged runs its stages one after another in one process; in a cluster "
+                         "run each stage with --variant and --init-from")
+    devices = tower_devices(args)
+    train_source, val_source = open_data(args)
+    check_data(train_source, val_source, not args.no_eval)
     if args.check_data:
         print("data ok: %d training and %d validation images" % (len(train_source),
                                                                  len(val_source)))
         return 0
-
     preset = args.preset or ("quick" if args.data == "synthetic" else "heavy")
-    overrides = {k: getattr(args, k) for k in training.DEFAULTS if hasattr(args, k)}
-    options = training.options_for(preset, **overrides)
-    width = args.width if args.width is not None else options.pop("width", 1.0)
-    options.pop("width", None)
-
-    variants = ("fcn32s", "fcn16s", "fcn8s") if args.staged else (args.variant,)
-    base = args.run or "%s-%s" % (args.data, "staged" if args.staged else args.variant)
+    options = recipes.options_for(preset, **{k: getattr(args, k) for k in recipes.DEFAULTS
+                                             if hasattr(args, k)})
+    width = recipes.width_for(preset, args.width)
     init_from = args.init_from
-    for variant in variants:
-        run_dir = os.path.join(args.checkpoint_root, base, variant) if args.staged else \
-            os.path.join(args.checkpoint_root, base)
-        convention, init = SLIM_RGB, None
-        # In a cluster only the chief fills the variables; the workers need the convention only.
-        if args.vgg16_weights and not init_from:
-            convention = file_convention(args.vgg16_weights)
-            init = training.VGG16Init(args.vgg16_weights) if chief else None
-        elif init_from:
-            convention = ModelConfig.load(init_from).convention
-            init = training.CheckpointInit(init_from) if chief else None
-        config = ModelConfig(train_source.num_classes, variant, width, args.upsampling,
-                             args.shape_fix, convention, train_source.class_names, args.at_once)
-        print("run %s: %s, width %g, %s + %s, preset %s, lr %g, %d steps" % (
-            run_dir, variant, width, args.upsampling, args.shape_fix, preset,
-            training.learning_rate_for(options, variant), options["steps"]))
-        step = training.train(run_dir, config, train_source, options, init, task=task,
-                              devices=devices)
-        if not chief:
+    for variant in VARIANTS if args.staged else (args.variant,):
+        run_dir = stage_dir(args, variant)
+        train_stage(args, variant, width, preset, options, run_dir, init_from, train_source,
+                    val_source, task, devices)
+        if task is not None and not task.is_chief:
             return 0
-        if not args.no_eval:
-            result = evaluation.evaluate_run(run_dir, val_source)
-            print("validation (%d images, step %d):\n%s" % (
-                len(val_source), step, evaluation.format_report(result)))
-        if not args.no_export:
-            path = os.path.join(run_dir, exporting.FROZEN_NAME)
-            exporting.export_frozen(run_dir, path)
-            print("frozen graph: %s" % path)
         init_from = run_dir
     return 0
+
+
+def stage_dir(args, variant):
+    base = args.run or "%s-%s" % (args.data, "staged" if args.staged else args.variant)
+    return os.path.join(args.checkpoint_root, base, *([variant] if args.staged else []))
+
+
+def train_stage(args, variant, width, preset, options, run_dir, init_from, train_source,
+                val_source, task, devices):
+    """Train one variant into ``run_dir``; the chief then evaluates and exports it."""
+    from fcn_tf1.model.config import ModelConfig
+    from fcn_tf1.workflows import evaluation, exporting, recipes, training
+    chief = task is None or task.is_chief
+    convention, init = initialiser(args, init_from, chief)
+    config = ModelConfig(train_source.num_classes, variant, width, args.upsampling,
+                         args.shape_fix, convention, train_source.class_names, args.at_once)
+    print("run %s: %s, width %g, %s + %s, preset %s, lr %g, %d steps" % (
+        run_dir, variant, width, args.upsampling, args.shape_fix, preset,
+        recipes.learning_rate_for(options, variant), options["steps"]))
+    step = training.train(run_dir, config, train_source, options, init, task=task, devices=devices)
+    if not chief:
+        return
+    if not args.no_eval:
+        result = evaluation.evaluate_run(run_dir, val_source)
+        print("validation (%d images, step %d):\n%s" % (
+            len(val_source), step, evaluation.format_report(result)))
+    if not args.no_export:
+        path = os.path.join(run_dir, FROZEN_NAME)
+        exporting.export_frozen(run_dir, path)
+        print("frozen graph: %s" % path)
+
+
+main = cli.command(parser, run)
 
 
 if __name__ == "__main__":

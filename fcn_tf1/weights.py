@@ -1,197 +1,25 @@
-"""Pretrained VGG16 weights from the three files users have, in conv form (paper section 3.1).
-
-``read_vgg16(path)`` recognises the format from the content:
-  keras-h5  ``vgg16_weights_tf_dim_ordering_tf_kernels[_notop].h5`` (block1_conv1 ... fc1, fc2,
-            predictions; dense kernels (25088, 4096) flattened from pool5's 7x7x512 in HWC order)
-  slim-ckpt TF-slim's ``vgg_16.ckpt`` (vgg_16/conv1/conv1_1/weights, vgg_16/fc6/weights [7,7,512,4096])
-  caffe-npy the Caffe-converted ``vgg16.npy`` of the TF ports (a pickled dict name -> [W, b])
-and returns ``{layer: (kernel, bias)}`` with fc6 [7, 7, 512, 4096], fc7 [1, 1, 4096, 4096] and fc8
-[1, 1, 4096, 1000] where the file has it; ``.convention`` is the input convention the file implies.
+"""python -m fcn_tf1.weights: inspect or convert a pretrained VGG16 file.
 
     python -m fcn_tf1.weights inspect PATH
     python -m fcn_tf1.weights convert PATH --output DIR
 """
-import collections
-import glob
-import logging
-import os
+import sys
 
-import numpy as np
-
-log = logging.getLogger(__name__)
-
-FC8_SHAPE = (1, 1, 4096, 1000)
-KERAS_NAMES = dict([("conv%d_%d" % (b, i), "block%d_conv%d" % (b, i))
-                    for b, n in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3)) for i in range(1, n + 1)]
-                   + [("fc6", "fc1"), ("fc7", "fc2"), ("fc8", "predictions")])
-HDF5_MAGIC, NPY_MAGIC = b"\x89HDF\r\n\x1a\n", b"\x93NUMPY"
+from fcn_tf1 import cli
 
 
-class WeightsError(ValueError):
-    """A weight file that cannot initialise VGG16; the message names the file and the problem."""
-
-
-class VGG16Weights(collections.OrderedDict):
-    """``{layer: (kernel, bias)}`` plus ``.format``, ``.convention`` and ``.path``."""
-    format = convention = path = None
-    width = 1.0
-
-
-def expected_shapes(width=1.0):
-    """{layer: kernel shape} a file must hold; fc8 has 1000 ImageNet classes."""
-    from fcn_tf1.vgg16 import layer_shapes  # here, so that --help needs no TensorFlow
-    shapes = layer_shapes(width)
-    shapes["fc8"] = shapes["fc7"][:3] + (FC8_SHAPE[3],)
-    return shapes
-
-
-def _sniff(path):
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-    except (IsADirectoryError, FileNotFoundError):
-        return "slim-ckpt"  # a V2 checkpoint prefix (vgg_16.ckpt.index beside it) is not a file
-    if head.startswith(HDF5_MAGIC):
-        return "keras-h5"
-    if head.startswith(NPY_MAGIC):
-        return "caffe-npy"
-    return "slim-ckpt"
-
-
-def _read_keras_h5(path):
-    import h5py
-    raw = {}
-    with h5py.File(path, "r") as f:
-        root = f["model_weights"] if "model_weights" in f else f
-        for layer, keras in KERAS_NAMES.items():
-            if keras not in root:
-                continue
-            group = root[keras]
-            names = [n.decode("utf8") if isinstance(n, bytes) else n
-                     for n in group.attrs.get("weight_names", [])]
-            if len(names) != 2:
-                raise WeightsError("%s: layer %s has %d weights, expected kernel and bias"
-                                   % (path, keras, len(names)))
-            raw[layer] = (np.asarray(group[names[0]]), np.asarray(group[names[1]]))
-    return raw
-
-
-def _read_slim_ckpt(path):
-    from fcn_tf1.tf_compat import tf
-    try:
-        reader = tf.train.NewCheckpointReader(path)
-    except Exception as error:  # the reader raises several error types for a bad file
-        raise WeightsError("%s: not a readable VGG16 weight file (%s)"
-                           % (path, " ".join(str(error).split())[:200]))
-    raw = {}
-    for layer in expected_shapes():
-        scope = "vgg_16/%s/%s" % (layer.split("_")[0], layer) if layer.startswith("conv") \
-            else "vgg_16/" + layer
-        if reader.has_tensor(scope + "/weights"):
-            raw[layer] = (reader.get_tensor(scope + "/weights"), reader.get_tensor(scope + "/biases"))
-    return raw
-
-
-def _read_caffe_npy(path):
-    from fcn_tf1.untrusted import UntrustedFileError, load_pickled_npy
-    try:
-        data = load_pickled_npy(path)
-    except UntrustedFileError as error:
-        raise WeightsError(str(error))
-    except Exception as error:  # a malformed pickle raises many types; none is a bug of ours
-        raise WeightsError("%s: cannot read as caffe-npy, truncated or not a VGG16 weight file "
-                           "(%s: %s)" % (path, type(error).__name__, " ".join(str(error).split())[:200]))
-    if not isinstance(data, dict):
-        raise WeightsError("%s: expected a pickled dict of layer -> [W, b]" % path)
-    return {layer: (np.asarray(data[layer][0]), np.asarray(data[layer][1]))
-            for layer in expected_shapes() if layer in data}
-
-
-# format -> (reader, the input convention the file's weights were trained with)
-READERS = {"keras-h5": (_read_keras_h5, "caffe"), "slim-ckpt": (_read_slim_ckpt, "slim"),
-           "caffe-npy": (_read_caffe_npy, "caffe")}
-
-
-def _to_conv(layer, kernel, shape):
-    """Dense (inputs, outputs) matrices become conv kernels by a reshape: pool5 is flattened in
-    HWC order, so row (h * 7 + w) * 512 + c of fc6 is kernel[h, w, c]."""
-    if kernel.ndim == 2 and layer.startswith("fc") and kernel.size == int(np.prod(shape)):
-        return kernel.reshape(shape)
-    return kernel
-
-
-def file_convention(path):
-    """The input convention a VGG16 file's weights were trained with, from its format alone."""
-    return _convention(_sniff(path))
-
-
-def _convention(fmt):
-    from fcn_tf1.preprocessing import CAFFE_BGR, SLIM_RGB
-    return CAFFE_BGR if READERS[fmt][1] == "caffe" else SLIM_RGB
-
-
-def read_vgg16(path, width=1.0):
-    """Read a VGG16 weight file; raises WeightsError naming the file, layer and shapes on problems.
-
-    ``width`` < 1 reads the reduced-width files the tests write; real files are width 1.0.
-    """
-    if not os.path.exists(path) and not os.path.exists(path + ".index"):
-        raise WeightsError("%s: no such file" % path)
-    fmt = _sniff(path)
-    reader, convention = READERS[fmt][0], _convention(fmt)
-    try:
-        raw = reader(path)
-    except WeightsError:
-        raise
-    except (OSError, ValueError, KeyError, IndexError, EOFError, TypeError) as error:
-        raise WeightsError("%s: cannot read as %s, truncated or not a VGG16 weight file (%s)"
-                           % (path, fmt, " ".join(str(error).split())[:200]))
-    missing = [layer for layer in expected_shapes() if layer.startswith("conv") and layer not in raw]
-    has_fc = [layer for layer in ("fc6", "fc7") if layer in raw]
-    if len(has_fc) == 1:
-        missing.append("fc6" if "fc7" in raw else "fc7")
-    if missing:
-        raise WeightsError("%s: layer %s missing (read as %s)" % (path, ", ".join(missing), fmt))
-    weights = VGG16Weights()
-    weights.format, weights.convention, weights.path, weights.width = fmt, convention, path, width
-    for layer, shape in expected_shapes(width).items():
-        if layer not in raw:
-            continue
-        kernel = _to_conv(layer, np.asarray(raw[layer][0], np.float32), shape)
-        bias = np.asarray(raw[layer][1], np.float32)
-        if kernel.shape != shape or bias.shape != shape[-1:]:
-            raise WeightsError("%s: layer %s has kernel %s and bias %s, expected %s and %s"
-                               % (path, layer, kernel.shape, bias.shape, shape, shape[-1:]))
-        weights[layer] = (kernel, bias)
-    return weights
-
-
-def backbone_assignments(weights, width):
-    """(assign ops, feed dict) that load ``weights`` into the default graph's VGG16 variables;
-    fc8 is dropped. Raises WeightsError before anything runs when the graph cannot take them."""
-    from fcn_tf1.tf_compat import tf
-    if width != weights.width:
-        raise WeightsError("%s: pretrained VGG16 weights need width %g, the model has width %g"
-                           % (weights.path, weights.width, width))
-    graph_vars = {v.op.name: v for v in tf.global_variables()}
-    ops, feed = [], {}
-    for layer, values in weights.items():
-        if layer == "fc8":
-            continue
-        for name, value in zip(("kernel", "bias"), values):
-            var = graph_vars.get("%s/%s" % (layer, name))
-            if var is None:
-                raise WeightsError("the graph has no variable %s/%s to load %s into"
-                                   % (layer, name, weights.path))
-            if var.shape.as_list() != list(value.shape):
-                raise WeightsError("%s: layer %s %s is %s, the graph's is %s" % (
-                    weights.path, layer, name, value.shape, tuple(var.shape.as_list())))
-            placeholder = tf.placeholder(tf.float32, value.shape)
-            ops.append(var.assign(placeholder))
-            feed[placeholder] = value
-    if "fc6" not in weights:
-        log.warning("%s has no fc6/fc7 (a notop file): they start from scratch", weights.path)
-    return ops, feed
+def parser():
+    p = cli.ArgumentParser(prog="python -m fcn_tf1.weights", description=(
+        "Inspect or convert a pretrained VGG16 file (Keras h5, TF-slim ckpt, Caffe npy)."))
+    commands = p.add_subparsers(dest="command")
+    inspect = commands.add_parser("inspect", help="format, layers, shapes, input convention")
+    inspect.add_argument("path")
+    conv = commands.add_parser("convert", help="write a TF1 checkpoint in fcn_tf1's names")
+    conv.add_argument("path")
+    conv.add_argument("--output", required=True, help="directory for vgg16.ckpt")
+    conv.add_argument("--force", action="store_true",
+                      help="replace files of those names that fcn_tf1 did not write")
+    return p
 
 
 def describe(weights):
@@ -205,62 +33,22 @@ def describe(weights):
     return "\n".join(lines)
 
 
-CONVERTED_FILES = ("vgg16.ckpt.index", "vgg16.ckpt.data-00000-of-00001", "checkpoint",
-                   "convention.json")
+def run(args):
+    from fcn_tf1.numbers.vgg16_weights import read_vgg16
+    if args.command == "inspect":
+        print(describe(read_vgg16(args.path)))
+    else:
+        from fcn_tf1.workflows.conversion import convert_weights
+        print("wrote %s" % convert_weights(read_vgg16(args.path), args.output, args.force))
 
 
-def convert_weights(weights, output_dir, force=False):
-    """Write ``weights`` as a TF1 checkpoint in fcn_tf1's variable names (+ convention.json);
-    returns the checkpoint prefix, which ``--init-from`` accepts. Files of an earlier conversion
-    are replaced; any other file of those names only with ``force``, the input never."""
-    from fcn_tf1 import __version__, fileutil
-    from fcn_tf1.preprocessing import convention_to_dict
-    from fcn_tf1.tf_compat import tf
-    marker = os.path.join(output_dir, "convention.json")
-    inputs = [weights.path] + glob.glob(glob.escape(weights.path) + ".*")
-    for name in CONVERTED_FILES:
-        fileutil.check_output(os.path.join(output_dir, name),
-                              lambda _: fileutil.json_is_ours(marker), force, inputs)
-    with tf.Graph().as_default():
-        variables = []
-        for layer, (kernel, bias) in weights.items():
-            with tf.variable_scope(layer):
-                variables.append(tf.get_variable("kernel", initializer=kernel))
-                variables.append(tf.get_variable("bias", initializer=bias))
-        with tf.Session() as session:
-            session.run(tf.global_variables_initializer())
-            os.makedirs(output_dir, exist_ok=True)
-            prefix = tf.train.Saver(variables).save(session, os.path.join(output_dir, "vgg16.ckpt"),
-                                                    write_meta_graph=False)
-    fileutil.write_json(marker, dict(convention_to_dict(weights.convention),
-                                     **{fileutil.MARKER: __version__}))
-    return prefix
-
-
-def main(argv=None):
-    from fcn_tf1 import cli
-    parser = cli.ArgumentParser(prog="python -m fcn_tf1.weights", description=(
-        "Inspect or convert a pretrained VGG16 file (Keras h5, TF-slim ckpt, Caffe npy)."))
-    commands = parser.add_subparsers(dest="command")
-    inspect = commands.add_parser("inspect", help="format, layers, shapes, input convention")
-    inspect.add_argument("path")
-    conv = commands.add_parser("convert", help="write a TF1 checkpoint in fcn_tf1's names")
-    conv.add_argument("path")
-    conv.add_argument("--output", required=True, help="directory for vgg16.ckpt")
-    conv.add_argument("--force", action="store_true",
-                      help="replace files of those names that fcn_tf1 did not write")
-    args = parser.parse_args(argv)
+def check(p, args):
     if not args.command:
-        parser.error("choose a command: inspect or convert")
-    cli.prepare_tensorflow("fcn_tf1.weights")
+        p.error("choose a command: inspect or convert")
 
-    def run():
-        if args.command == "inspect":
-            print(describe(read_vgg16(args.path)))
-        else:
-            print("wrote %s" % convert_weights(read_vgg16(args.path), args.output, args.force))
-    return cli.run(run, "fcn_tf1.weights")
+
+main = cli.command(parser, run, check=check)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

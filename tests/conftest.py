@@ -1,11 +1,10 @@
 import pytest
 
-from fcn_tf1 import cli
-
+from fcn_tf1.ground import tf_versions
 # The suite runs as the commands do: Keras 2 on TensorFlow 2.16+ (a setting of the user's wins).
-cli.choose_keras_2()
+tf_versions.choose_keras_2()
 
-from fcn_tf1.tf_compat import tf  # noqa: E402 (after the switch)
+from fcn_tf1.ground.tf_compat import tf  # noqa: E402 (after the switch)
 
 
 @pytest.fixture

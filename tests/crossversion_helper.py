@@ -19,11 +19,11 @@ def images():
 
 
 def export(run_dir):
-    from fcn_tf1 import exporting, training
+    from fcn_tf1.workflows import exporting, recipes, training
     from fcn_tf1.data.synthetic import SyntheticDataset
-    from fcn_tf1.inference import ModelConfig
-    options = training.options_for("quick", steps=3, batch_size=2, crop_size=(48, 48))
-    config = ModelConfig(5, "fcn8s", options.pop("width") / 2,
+    from fcn_tf1.model.config import ModelConfig
+    options = recipes.options_for("quick", steps=3, batch_size=2, crop_size=(48, 48))
+    config = ModelConfig(5, "fcn8s", recipes.width_for("quick") / 2,
                          class_names=SyntheticDataset.class_names)
     training.train(run_dir, config, SyntheticDataset("train", 8), options, log=lambda *a: None)
     exporting.export_frozen(run_dir, os.path.join(run_dir, "model.pb"))
@@ -33,7 +33,7 @@ def export(run_dir):
 def predict(run_dir):
     """{'frozen_logits_i', 'frozen_labels_i', 'saved_logits_i', 'saved_labels_i'} per image."""
     from fcn_tf1.predict import FrozenModel
-    from fcn_tf1.tf_compat import TF_VERSION, tf
+    from fcn_tf1.ground.tf_compat import TF_VERSION, tf
     out = {"tensorflow": np.array(TF_VERSION)}
     with FrozenModel(os.path.join(run_dir, "model.pb")) as model:
         for i, image in enumerate(images()):

@@ -4,7 +4,7 @@ import json
 from fcn_tf1.bench import main
 
 
-def test_bench_report(tmp_path, capsys):
+def test_bench_reports_every_measurement_in_text_and_json(tmp_path, capsys):
     path = str(tmp_path / "bench.json")
     assert main(["--width", "0.0625", "--sizes", "128,64", "--variants", "fcn8s", "--runs", "2",
                  "--optimisations", "--sgemm-size", "256", "--json", path]) == 0

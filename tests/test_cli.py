@@ -7,7 +7,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOLS = ("train", "evaluate", "export", "predict", "weights")
+TOOLS = ("train", "evaluate", "export", "predict", "weights", "compare", "bench")
 
 
 @pytest.mark.parametrize("tool", TOOLS)
@@ -54,6 +54,7 @@ def test_errors_are_one_line_and_tensorflow_is_quiet(tmp_path):
 
 def test_openmp_defaults_leave_user_settings_alone(monkeypatch):
     from fcn_tf1 import cli
+    from fcn_tf1.ground import machine
     for name in ("OMP_NUM_THREADS", "KMP_BLOCKTIME", "KMP_AFFINITY"):
         monkeypatch.setenv(name, "")  # recorded, so that the test's values are undone after it
         monkeypatch.delenv(name)
@@ -61,11 +62,11 @@ def test_openmp_defaults_leave_user_settings_alone(monkeypatch):
     cli.openmp_defaults()
     assert os.environ["KMP_BLOCKTIME"] == "0"  # the user's value wins
     assert int(os.environ["OMP_NUM_THREADS"]) >= 1
-    assert os.environ["KMP_AFFINITY"] == cli.openmp_settings()["KMP_AFFINITY"]
+    assert os.environ["KMP_AFFINITY"] == machine.openmp_settings()["KMP_AFFINITY"]
 
 
 def test_tensorflow_version_policy():
-    from fcn_tf1 import tf_versions
+    from fcn_tf1.ground import tf_versions
     for version in ("1.15.5", "2.13.1", "2.15.1", "2.16.1", "2.21.0", "2.22.0"):
         assert tf_versions.version_problem(version) is None, version
     for version in ("1.14.0", "2.0.0", "2.12.1"):
@@ -104,7 +105,7 @@ def run_export_on(tmp_path, prelude="pass", env=None):
 
 def test_tf_layers_work_after_a_commands_set_up():
     code = ("from fcn_tf1 import cli\ncli.prepare_tensorflow('fcn_tf1.t')\n"
-            "from fcn_tf1.tf_compat import tf\n"
+            "from fcn_tf1.ground.tf_compat import tf\n"
             "print(tf.layers.conv2d(tf.placeholder(tf.float32, [1, 8, 8, 3]), 2, 3).shape)")
     environ = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environ,
@@ -113,8 +114,8 @@ def test_tf_layers_work_after_a_commands_set_up():
 
 
 def test_commands_choose_keras_2_unless_the_user_did(tmp_path):
-    from fcn_tf1.tf_compat import TF_VERSION
-    from fcn_tf1.tf_versions import major_minor
+    from fcn_tf1.ground.tf_compat import TF_VERSION
+    from fcn_tf1.ground.tf_versions import major_minor
     not_ours = "fcn_tf1.export: error: %s: not an fcn_tf1 run folder (no model.json)" % tmp_path
     assert run_export_on(tmp_path) == ([not_ours], 1)
     lines, code = run_export_on(tmp_path, env={"TF_USE_LEGACY_KERAS": "0"})
@@ -134,8 +135,8 @@ def test_unsupported_tensorflow_is_one_line(tmp_path):
 
 
 def test_keras_3_without_tf_keras_is_one_line(tmp_path):
-    from fcn_tf1.tf_compat import TF_VERSION
-    from fcn_tf1.tf_versions import major_minor
+    from fcn_tf1.ground.tf_compat import TF_VERSION
+    from fcn_tf1.ground.tf_versions import major_minor
     if major_minor(TF_VERSION) < (2, 16):
         pytest.skip("TensorFlow %s has Keras 2 built in" % TF_VERSION)
     lines, code = run_export_on(tmp_path, "sys.modules['tf_keras'] = None")  # not installed
@@ -145,8 +146,8 @@ def test_keras_3_without_tf_keras_is_one_line(tmp_path):
 
 
 def test_newer_tensorflow_is_a_warning_line(tmp_path):
-    from fcn_tf1.tf_compat import TF_VERSION
-    from fcn_tf1.tf_versions import major_minor
+    from fcn_tf1.ground.tf_compat import TF_VERSION
+    from fcn_tf1.ground.tf_versions import major_minor
     if major_minor(TF_VERSION) < (2, 16):
         pytest.skip("a 2.x release past the tested ones needs tf-keras, which TensorFlow %s lacks"
                     % TF_VERSION)
@@ -155,3 +156,19 @@ def test_newer_tensorflow_is_a_warning_line(tmp_path):
         "fcn_tf1.export: warning: TensorFlow 2.22.0 is newer than the newest release fcn_tf1 is "
         "tested on (2.21): it may work; 1.15 or 2.13-2.21 are supported",
         "fcn_tf1.export: error: %s: not an fcn_tf1 run folder (no model.json)" % tmp_path]
+
+
+def test_console_scripts_run_the_commands():
+    pkg_resources = pytest.importorskip("pkg_resources")
+    try:
+        dist = pkg_resources.get_distribution("fcn_tf1")
+    except pkg_resources.DistributionNotFound:
+        pytest.skip("fcn_tf1 is not installed (only importable)")
+    scripts = {name: str(point) for name, point in dist.get_entry_map("console_scripts").items()}
+    assert scripts == {"fcn-%s" % c: "fcn-%s = fcn_tf1.%s:main" % (c, c) for c in TOOLS}
+    script = os.path.join(os.path.dirname(sys.executable), "fcn-export")
+    result = subprocess.run([script, "--checkpoint-dir", "nowhere", "--output", "x.pb"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        "fcn_tf1.export: error: nowhere: not an fcn_tf1 run folder (no model.json)"]

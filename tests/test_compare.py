@@ -3,15 +3,18 @@ import csv
 import io
 import json
 
-from fcn_tf1 import comparison
 from fcn_tf1.compare import format_rows, main
-from fcn_tf1.upsample import get_shape_fix
+from fcn_tf1.model.upsample import get_shape_fix
+from fcn_tf1.workflows import comparison
 
 
 def test_compare_cells_follow_the_semantics(capsys):
     assert main(["--sizes", "1,33,64x32", "--variants", "fcn8s", "--format", "json",
                  "--width", "0.0625", "--cost-size", "32"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    rows = json.loads(captured.out)
+    cells = len(rows)
+    assert "compare: 100%" in captured.err and "%d/%d" % (cells, cells) in captured.err
     assert len(rows) == len([c for c in comparison.all_cells() if c[0] == "fcn8s"]) * 2
     for row in rows:
         fixes = get_shape_fix(row["shape_fix"], row["upsampling"]).fixes
@@ -23,7 +26,7 @@ def test_compare_cells_follow_the_semantics(capsys):
             assert row["cost"]["ops"] > 100 and row["cost"]["forward_ms"] > 0
 
 
-def test_formats():
+def test_table_and_markdown_summary_show_each_outcome():
     rows = comparison.run_matrix(("fcn32s",), [(33, 33), (64, 64)], modes=("static",))
     table = format_rows(rows, "table")
     assert "FAIL@build" in table and "output_shape" in table

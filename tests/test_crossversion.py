@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from fcn_tf1.tf_compat import TF_VERSION
+from fcn_tf1.ground.tf_compat import TF_VERSION
 
 HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "crossversion_helper.py")
 OTHER = os.environ.get("FCN_TF1_OTHER_PYTHON")

@@ -12,8 +12,8 @@ from fcn_tf1.data.sbd import SBDDataset
 from fcn_tf1.data.synthetic import SyntheticDataset
 from fcn_tf1.data.validate import check_dataset
 from fcn_tf1.data.voc import VOCDataset
-from fcn_tf1.palette import voc_colormap
-from fcn_tf1.tf_compat import tf
+from fcn_tf1.ground.tf_compat import tf
+from tests.helpers import write_voc
 
 
 def test_synthetic_is_deterministic_and_varied():
@@ -36,26 +36,6 @@ def test_synthetic_is_deterministic_and_varied():
     assert len(shapes) > 20 and any(h % 2 for h, w in shapes)
     assert classes == {0, 1, 2, 3, 4, 255}
     assert touches_border > 5 and void == 30
-
-
-def write_voc(root, ids, size=(21, 30), label_value=None, split="train"):
-    os.makedirs(os.path.join(root, "JPEGImages"), exist_ok=True)
-    os.makedirs(os.path.join(root, "SegmentationClass"), exist_ok=True)
-    os.makedirs(os.path.join(root, "ImageSets", "Segmentation"), exist_ok=True)
-    rng = np.random.RandomState(0)
-    for name in ids:
-        Image.fromarray(rng.randint(0, 255, size + (3,), dtype=np.uint8)).save(
-            os.path.join(root, "JPEGImages", name + ".jpg"))
-        label = rng.randint(0, 21, size).astype(np.uint8)
-        label[0] = 255
-        if label_value is not None:
-            label[1, 1] = label_value
-        png = Image.fromarray(label, mode="P")
-        png.putpalette(voc_colormap().ravel().tolist())
-        png.save(os.path.join(root, "SegmentationClass", name + ".png"))
-    with open(os.path.join(root, "ImageSets", "Segmentation", split + ".txt"), "w") as f:
-        f.write("".join(name + "\n" for name in ids))
-    return root
 
 
 def write_sbd(root, ids, size=(17, 23)):

@@ -12,9 +12,9 @@ import time
 import numpy as np
 import pytest
 
-from fcn_tf1 import cluster, training
-from fcn_tf1.inference import ModelConfig
-from fcn_tf1.tf_compat import tf
+from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.model.config import ModelConfig
+from fcn_tf1.workflows import cluster, optimisation, recipes, training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Small and quick, but slow enough per step that every replica joins before the end.
@@ -196,7 +196,7 @@ def test_tf_config_and_flags():
     ('"worker"', "must be a JSON object"),
     ("null", "must be a JSON object"),
 ])
-def test_bad_tf_config(text, message):
+def test_bad_tf_config_is_refused_naming_the_problem(text, message):
     with pytest.raises(cluster.ClusterError, match=message):
         cluster.from_tf_config(text)
 
@@ -221,15 +221,15 @@ def _one_step(config, devices, batches, options, init_path):
     """Variables after one update of towers on ``devices`` from the values saved in init_path."""
     with tf.Graph().as_default():
         global_step = tf.train.get_or_create_global_step()
-        graph_device, towers, _ = training.placement(None, devices)
+        graph_device, towers, _ = cluster.placement(None, devices)
         with tf.device(graph_device):
-            losses, _ = training.tower_losses(
+            losses, _ = optimisation.tower_losses(
                 config, [(tf.constant(i), tf.constant(l)) for i, l in batches], towers,
                 options["loss"], is_training=False)  # no dropout: the two runs must match
-            train_op = training.build_train_op(losses, options, 0.01, global_step)[0]
+            train_op = optimisation.build_train_op(losses, options, 0.01, global_step).train
         placed = {op.name: op.device for op in tf.get_default_graph().get_operations()}
         cpus = sum(1 for d in devices or [] if d.startswith("/cpu"))
-        with tf.Session(config=training.session_config(cpu_devices=cpus)) as session:
+        with tf.Session(config=cluster.session_config(cpu_devices=cpus)) as session:
             tf.train.Saver().restore(session, init_path)
             session.run(train_op)
             return session.run({v.op.name: v for v in tf.trainable_variables()}), placed
@@ -248,7 +248,7 @@ def test_towers_on_virtual_cpus_match_one_device(tmp_path):
             session.run(tf.global_variables_initializer())
             init_path = tf.train.Saver().save(session, str(tmp_path / "init"))
     for loss in ("sum", "mean"):
-        options = training.options_for(optimizer="sgd", loss=loss, weight_decay=5e-4,
+        options = recipes.options_for(optimizer="sgd", loss=loss, weight_decay=5e-4,
                                        bias_lr_mult=2.0)
         # Tower 0 on the second CPU: the shared variables must still go to the first.
         towers, placed = _one_step(config, ["/cpu:1", "/cpu:0"],
@@ -272,9 +272,8 @@ def test_towers_on_virtual_cpus_match_one_device(tmp_path):
 def test_train_with_towers(tmp_path):
     from fcn_tf1.data.synthetic import SyntheticDataset
     config = ModelConfig(SyntheticDataset("train", 8).num_classes, "fcn8s", width=0.0625)
-    options = training.options_for("quick", steps=6, save_every=3, crop_size=(32, 32),
+    options = recipes.options_for("quick", steps=6, save_every=3, crop_size=(32, 32),
                                    batch_size=2)
-    options.pop("width")
     run_dir = str(tmp_path / "towers")
     step = training.train(run_dir, config, SyntheticDataset("train", 8), options,
                           devices=["/cpu:0", "/cpu:1"], log=lambda *a: None)

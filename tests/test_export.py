@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fcn_tf1 import exporting
-from fcn_tf1.evaluation import CheckpointModel
-from fcn_tf1.inference import ModelConfig
+from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.model.config import ModelConfig
+from fcn_tf1.model.models import CheckpointModel
 from fcn_tf1.predict import FrozenModel, main as predict_main
-from fcn_tf1.tf_compat import tf
+from fcn_tf1.workflows import exporting
 from tests.helpers import trained_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -151,7 +151,6 @@ def test_killed_export_leaves_old_or_new_never_half(tmp_path):
 def test_onnx_export_predicts_like_tensorflow(frozen, tmp_path):
     pytest.importorskip("tf2onnx")
     ort = pytest.importorskip("onnxruntime")
-    from fcn_tf1.export import main as export_main
     run_dir = os.path.dirname(frozen)
     onnx_path = str(tmp_path / "model.onnx")
     exporting.export_onnx(frozen, onnx_path)

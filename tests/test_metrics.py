@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fcn_tf1.metrics import confusion, per_class_iou, scores
+from fcn_tf1.numbers.metrics import confusion, per_class_iou, scores
 
 
 def test_confusion_ignores_void():
@@ -15,7 +15,6 @@ def test_confusion_ignores_void():
 def test_scores_match_the_paper_definitions():
     # rows: truth, columns: prediction; class 3 occurs nowhere and must not count.
     hist = np.array([[50, 10, 0, 0], [5, 30, 5, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
-    hist[2, 0] = 0
     result = scores(hist)
     t = hist.sum(1).astype(float)
     n = np.diag(hist).astype(float)

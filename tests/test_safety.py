@@ -5,18 +5,21 @@ import shutil
 import stat
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from fcn_tf1 import cluster, evaluation, exporting, fileutil, metrics, training, untrusted
 from fcn_tf1.data.images import DataError, read_image
 from fcn_tf1.data.voc import VOCDataset
-from fcn_tf1.predict import FrozenModel, main as predict_main, mask_is_ours
-from fcn_tf1.tf_compat import TF_VERSION, tf
-from fcn_tf1.weights import WeightsError, read_vgg16
+from fcn_tf1.ground import fileutil, untrusted
+from fcn_tf1.ground.names import CONFIG_NODE
+from fcn_tf1.ground.tf_compat import TF_VERSION, tf
+from fcn_tf1.numbers import metrics
+from fcn_tf1.numbers.vgg16_weights import WeightsError, read_vgg16
+from fcn_tf1.predict import FrozenModel, main as predict_main
+from fcn_tf1.workflows import cluster, evaluation, exporting, recipes, training
+from fcn_tf1.workflows.prediction import mask_is_ours
 from tests.helpers import trained_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -239,14 +242,14 @@ def test_save_every_zero_is_refused(tmp_path):
 
 def _tiny_config(**overrides):
     from fcn_tf1.data.synthetic import SyntheticDataset
-    from fcn_tf1.inference import ModelConfig
-    options = training.options_for("quick", **dict(dict(steps=2, batch_size=2, crop_size=(48, 48)),
+    from fcn_tf1.model.config import ModelConfig
+    options = recipes.options_for("quick", **dict(dict(steps=2, batch_size=2, crop_size=(48, 48)),
                                                    **overrides))
-    return ModelConfig(5, "fcn8s", options.pop("width"),
+    return ModelConfig(5, "fcn8s", recipes.width_for("quick"),
                        class_names=SyntheticDataset.class_names), options
 
 
-HOLD_LOCK = ("import sys, time; from fcn_tf1 import training; from fcn_tf1.inference import "
+HOLD_LOCK = ("import sys, time; from fcn_tf1.workflows import training; from fcn_tf1.model.config import "
              "ModelConfig; from fcn_tf1.data.synthetic import CLASS_NAMES; "
              "training.open_run_dir(sys.argv[1], ModelConfig(5, 'fcn8s', 0.125, "
              "class_names=CLASS_NAMES)); print('locked', flush=True); time.sleep(600)")
@@ -291,7 +294,7 @@ def _save(tmp_path, name, image, **kwargs):
     return path
 
 
-def test_image_modes(tmp_path):
+def test_every_image_mode_reads_as_uint8_rgb_by_the_contract(tmp_path):
     grey = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
     rgb = np.stack([grey, 255 - grey, grey // 2], -1)
     expect_grey = np.repeat(grey[..., None], 3, 2)
@@ -397,7 +400,7 @@ def test_flag_ranges_are_checked_by_the_parser(tool, args, flag, capsys):
 # 5. Evaluation is as strict as training.
 
 def test_evaluation_refuses_bad_labels(tmp_path):
-    from tests.test_data import write_voc
+    from tests.helpers import write_voc
     predict = lambda image: np.zeros(image.shape[:2], np.int32)  # noqa: E731
     write_voc(str(tmp_path / "range"), ["a"], label_value=40, split="val")
     with pytest.raises(DataError, match=r"a.png: label values 40 outside 0..20"):
@@ -421,21 +424,41 @@ def test_confusion_ignores_labels_outside_the_classes_as_the_reference():
 
 # 6. Faults as one line.
 
-def test_a_graph_config_without_a_field_is_one_line(frozen, tmp_path):
+def graph_with_config(frozen, path, change):
+    """A copy of the frozen graph whose config node is ``change(config)``'s."""
     import json
     graph_def = tf.GraphDef()
     with open(frozen, "rb") as f:
         graph_def.ParseFromString(f.read())
-    node = next(n for n in graph_def.node if n.name == exporting.CONFIG_NODE)
+    node = next(n for n in graph_def.node if n.name == CONFIG_NODE)
     config = json.loads(node.attr["value"].tensor.string_val[0].decode())
-    del config["variant"]
+    change(config)
     node.attr["value"].tensor.string_val[0] = json.dumps(config).encode()
-    path = str(tmp_path / "no_variant.pb")
     with open(path, "wb") as f:
         f.write(graph_def.SerializeToString())
+    return path
+
+
+def test_a_graph_config_without_a_field_is_one_line(frozen, tmp_path):
+    path = graph_with_config(frozen, str(tmp_path / "no_variant.pb"),
+                             lambda config: config.pop("variant"))
     code, err = cli("evaluate", "--graph", path)
     assert code == 1 and err == ["fcn_tf1.evaluate: error: %s: the model config lacks variant"
                                  % path]
+
+
+def test_graphs_of_older_formats_load_and_newer_are_refused(frozen, tmp_path):
+    with FrozenModel(frozen) as model:
+        assert model.metadata["format"] == 2
+        current = model.config
+    old = graph_with_config(frozen, str(tmp_path / "old.pb"), lambda config: config.pop("format"))
+    with FrozenModel(old) as model:
+        assert model.config == current
+    newer = graph_with_config(frozen, str(tmp_path / "newer.pb"),
+                              lambda config: config.update(format=3))
+    code, err = cli("predict", "--graph", newer, "--output-dir", str(tmp_path / "out"), frozen)
+    assert code == 1 and err == ["fcn_tf1.predict: error: %s: written by a newer fcn_tf1 (config "
+                                 "format 3; this version reads up to 2): upgrade fcn_tf1" % newer]
 
 
 @pytest.fixture
@@ -498,7 +521,7 @@ def test_written_files_follow_the_umask(tmp_path, mask, mode):
 
 
 def test_bench_removes_its_temporary_folders(tmp_path, monkeypatch):
-    from fcn_tf1 import benchmark
+    from fcn_tf1.workflows import benchmark
     import tempfile
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     result = benchmark.measure("fcn32s", (32, 32), width=1 / 32., runs=1, train_step=False)

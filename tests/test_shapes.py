@@ -3,14 +3,14 @@ import numpy as np
 import pytest
 
 import fcn_tf1
-from fcn_tf1 import comparison
-from fcn_tf1.tf_compat import tf
-from fcn_tf1.upsample import get_shape_fix, valid_combinations
+from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.model.upsample import get_shape_fix, valid_combinations
+from fcn_tf1.workflows import comparison
 
 FIXING = [fix for fix in fcn_tf1.SHAPE_FIXES if get_shape_fix(fix, "nn").fixes]
 
 
-def test_public_names():
+def test_public_names_list_every_variant_api_and_strategy():
     assert fcn_tf1.VARIANTS == ("fcn32s", "fcn16s", "fcn8s")
     assert fcn_tf1.UPSAMPLINGS == ("nn", "layers")
     assert set(fcn_tf1.SHAPE_FIXES) == {"output_shape", "set_shape", "reshape", "crop", "pad",

@@ -9,19 +9,18 @@ import time
 import numpy as np
 import pytest
 
-from fcn_tf1 import evaluation, training
 from fcn_tf1.data.synthetic import SyntheticDataset
-from fcn_tf1.inference import ModelConfig
-from fcn_tf1.tf_compat import tf
+from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.train import main as train_main
+from fcn_tf1.workflows import evaluation, initialisation, recipes, training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = dict(width=1 / 16., batch_size=2, crop_size=(48, 48), save_every=5, summary_every=5)
+TINY = dict(batch_size=2, crop_size=(48, 48), save_every=5, summary_every=5)
 
 
-def tiny(variant="fcn8s", **overrides):
-    options = training.options_for("quick", **dict(TINY, **overrides))
-    width = options.pop("width")
+def tiny(variant="fcn8s", width=1 / 16., **overrides):
+    options = recipes.options_for("quick", **dict(TINY, **overrides))
     return ModelConfig(5, variant, width, class_names=SyntheticDataset.class_names), options
 
 
@@ -76,7 +75,7 @@ def test_heavy_learning_does_not_diverge(tmp_path):
     and does not climb, where ports that normalised differently report divergence. One image over
     and over, so that the loss curve is not the size of whichever image came next."""
     for variant in ("fcn32s", "fcn8s"):
-        options = training.options_for("heavy", steps=40, save_every=40, summary_every=1)
+        options = recipes.options_for("heavy", steps=40, save_every=40, summary_every=1)
         config = ModelConfig(5, variant, 1 / 16., class_names=SyntheticDataset.class_names)
         run = str(tmp_path / variant)
         training.train(run, config, SyntheticDataset("train", 1, min_side=80, max_side=80),
@@ -95,7 +94,7 @@ def test_init_from_a_coarser_fcn_copies_shared_variables(tmp_path):
     run32 = str(tmp_path / "fcn32s")
     training.train(run32, config32, SyntheticDataset("train", 8), options)
     messages = []
-    init = training.CheckpointInit(run32, log=messages.append)
+    init = initialisation.CheckpointInit(run32, log=messages.append)
     config16, _ = tiny("fcn16s")
     run16 = str(tmp_path / "fcn16s")
     training.train(run16, config16, SyntheticDataset("train", 8), dict(options, steps=1), init)
@@ -176,7 +175,7 @@ def test_check_data_and_bad_flags(tmp_path, capsys):
 
 
 def test_broken_voc_is_refused_before_training(tmp_path, capsys):
-    from tests.test_data import write_voc
+    from tests.helpers import write_voc
     root = write_voc(str(tmp_path / "voc"), ["a", "b"], label_value=30)
     with open(os.path.join(root, "ImageSets", "Segmentation", "val.txt"), "w") as f:
         f.write("a\n")
@@ -189,15 +188,15 @@ def test_broken_voc_is_refused_before_training(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_training_starts_from_a_pretrained_vgg16_file(tmp_path):
-    from tests.test_weights import random_weights, write_caffe_npy
+    from tests.helpers import random_weights, write_caffe_npy
     original = random_weights(1.0)
     path = str(tmp_path / "vgg16.npy")
     write_caffe_npy(path, original)
-    init = training.VGG16Init(path)
+    init = initialisation.VGG16Init(path)
     assert init.convention.channel_order == "BGR"
     config = ModelConfig(5, "fcn32s", 1.0, convention=init.convention,
                          class_names=SyntheticDataset.class_names)
-    options = training.options_for("cvpr", steps=1, crop_size=(64, 64), accumulate=1,
+    options = recipes.options_for("cvpr", steps=1, crop_size=(64, 64), accumulate=1,
                                    save_every=1)
     run = str(tmp_path / "run")
     training.train(run, config, SyntheticDataset("train", 4), options, init)
@@ -213,7 +212,7 @@ def test_training_starts_from_a_pretrained_vgg16_file(tmp_path):
 
 
 def test_evaluate_cli_on_checkpoint_and_frozen_graph(tmp_path, capsys):
-    from fcn_tf1 import exporting
+    from fcn_tf1.workflows import exporting
     from fcn_tf1.evaluate import main as evaluate_main
     config, options = tiny(steps=3)
     run = str(tmp_path / "run")

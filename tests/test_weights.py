@@ -3,72 +3,18 @@ import os
 import subprocess
 import sys
 
-import h5py
 import numpy as np
 import pytest
 
-from fcn_tf1 import weights as W
-from fcn_tf1.preprocessing import CAFFE_BGR, SLIM_RGB
-from fcn_tf1.tf_compat import tf
-from fcn_tf1.vgg16 import vgg16
+from fcn_tf1.numbers import vgg16_weights as W
+from fcn_tf1.workflows.conversion import convert_weights
+from fcn_tf1.workflows.initialisation import backbone_assignments
+from tests.helpers import dense, random_weights, write_caffe_npy, write_keras_h5, write_slim_ckpt
+from fcn_tf1.ground.names import CAFFE_BGR, SLIM_RGB
+from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.model.vgg16 import vgg16
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def random_weights(width, seed=0, fc=True):
-    """{layer: (kernel, bias)} in conv form, scaled so activations stay O(1)."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for layer, shape in W.expected_shapes(width).items():
-        if not fc and layer.startswith("fc"):
-            continue
-        fan_in = np.prod(shape[:3])
-        kernel = rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(2.0 / fan_in))
-        out[layer] = (kernel, rng.standard_normal(shape[-1:], dtype=np.float32) * np.float32(0.1))
-    return out
-
-
-def dense(layer, kernel):
-    """The file's FC matrix: (inputs, outputs), inputs flattened from HWC."""
-    return kernel.reshape(-1, kernel.shape[-1])
-
-
-def write_keras_h5(path, weights):
-    with h5py.File(path, "w") as f:
-        names = ["input_1"] + [W.KERAS_NAMES[layer] for layer in weights] + ["flatten"]
-        f.attrs["layer_names"] = [n.encode("utf8") for n in names]
-        f.attrs["backend"] = b"tensorflow"
-        f.attrs["keras_version"] = b"2.2.4"
-        for name in ("input_1", "flatten"):
-            f.create_group(name).attrs["weight_names"] = np.array([], dtype="S")
-        for layer, (kernel, bias) in weights.items():
-            keras = W.KERAS_NAMES[layer]
-            group = f.create_group(keras)
-            names = [("%s/kernel:0" % keras).encode(), ("%s/bias:0" % keras).encode()]
-            group.attrs["weight_names"] = names
-            group.create_dataset(names[0].decode(), data=dense(layer, kernel)
-                                 if layer.startswith("fc") else kernel)
-            group.create_dataset(names[1].decode(), data=bias)
-
-
-def write_slim_ckpt(path, weights):
-    with tf.Graph().as_default():
-        variables = []
-        for layer, (kernel, bias) in weights.items():
-            scope = "vgg_16/%s/%s" % (layer.split("_")[0], layer) if layer.startswith("conv") \
-                else "vgg_16/" + layer
-            variables.append(tf.Variable(kernel, name=scope + "/weights"))
-            variables.append(tf.Variable(bias, name=scope + "/biases"))
-        with tf.Session() as session:
-            session.run(tf.global_variables_initializer())
-            # TF-slim's published vgg_16.ckpt is a V1 checkpoint: one file.
-            tf.train.Saver(variables, write_version=tf.train.SaverDef.V1).save(
-                session, path, write_meta_graph=False, write_state=False)
-
-
-def write_caffe_npy(path, weights):
-    np.save(path, {layer: [dense(layer, k) if layer in ("fc6", "fc7", "fc8") else k, b]
-                   for layer, (k, b) in weights.items()})
 
 
 WRITERS = {"keras-h5": (write_keras_h5, "vgg16.h5", CAFFE_BGR),
@@ -96,7 +42,7 @@ def test_each_format_reads_back_exactly(tmp_path, fmt):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", sorted(WRITERS))
-def test_full_size_files(tmp_path, fmt):
+def test_full_size_files_read_with_vgg16_shapes(tmp_path, fmt):
     original, read = roundtrip(tmp_path, fmt, 1.0)
     assert read["fc6"][0].shape == (7, 7, 512, 4096) and read["fc7"][0].shape == (1, 1, 4096, 4096)
     assert read["fc8"][0].shape == (1, 1, 4096, 1000)
@@ -109,7 +55,7 @@ def test_notop_file_leaves_fc_to_scratch(tmp_path, caplog):
     assert "fc6" not in read and "conv5_3" in read
     with tf.Graph().as_default():
         vgg16(tf.placeholder(tf.float32, [1, 32, 32, 3]), width=1 / 8.)
-        W.backbone_assignments(read, 1 / 8.)
+        backbone_assignments(read, tf.global_variables())
     assert "no fc6/fc7" in caplog.text
 
 
@@ -121,7 +67,7 @@ def classifier_logits(weights, width, images):
         logits = tf.layers.conv2d(fc7, 1000, 1, name="fc8",
                                   kernel_initializer=tf.constant_initializer(weights["fc8"][0]),
                                   bias_initializer=tf.constant_initializer(weights["fc8"][1]))
-        ops, feed = W.backbone_assignments(weights, width)
+        ops, feed = backbone_assignments(weights, tf.global_variables())
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
             session.run(ops, feed)
@@ -181,15 +127,18 @@ def test_refusals_name_the_problem(tmp_path):
         W.read_vgg16(str(tmp_path / "junk.ckpt"))
 
     read = W.read_vgg16(str(tmp_path / "full.h5"), 1 / 8.)
-    with pytest.raises(W.WeightsError, match="need width 0.125, the model has width 0.25"):
-        W.backbone_assignments(read, 0.25)
+    with tf.Graph().as_default(), pytest.raises(
+            W.WeightsError, match=r"conv1_1 kernel is \(3, 3, 3, 8\), the graph's is \(3, 3, 3, 16\): "
+                                  "pretrained VGG16 weights need a model of width 0.125"):
+        vgg16(tf.placeholder(tf.float32, [1, 32, 32, 3]), width=0.25)
+        backbone_assignments(read, tf.global_variables())
 
 
 def test_cli_inspect_and_convert(tmp_path):
     original = random_weights(1.0 / 8)
     write_slim_ckpt(str(tmp_path / "vgg_16.ckpt"), original)
     weights = W.read_vgg16(str(tmp_path / "vgg_16.ckpt"), 1 / 8.)
-    prefix = W.convert_weights(weights, str(tmp_path / "out"))
+    prefix = convert_weights(weights, str(tmp_path / "out"))
     reader = tf.train.NewCheckpointReader(prefix)
     np.testing.assert_array_equal(reader.get_tensor("conv2_1/kernel"), original["conv2_1"][0])
     np.testing.assert_array_equal(reader.get_tensor("fc6/bias"), original["fc6"][1])

@@ -1,8 +1,8 @@
 """``tf.data`` input pipelines over any data set of ``fcn_tf1.data`` (whole images or random crops)."""
 import numpy as np
 
-from fcn_tf1.metrics import IGNORE_LABEL
-from fcn_tf1.tf_compat import tf
+from fcn_tf1.ground.names import IGNORE_LABEL, SLIM_RGB
+from fcn_tf1.ground.tf_compat import tf
 
 
 def _loader(source):
@@ -47,7 +47,7 @@ def augment(image, label, mean_rgb, crop_size=None, flip=False, scale_range=None
 
 
 def make_dataset(source, batch_size=1, crop_size=None, flip=False, scale_range=None,
-                 shuffle=True, repeat=True, seed=0, mean_rgb=(123.68, 116.78, 103.94),
+                 shuffle=True, repeat=True, seed=0, mean_rgb=SLIM_RGB.mean,
                  num_shards=1, shard_index=0):
     """A ``tf.data.Dataset`` of (images uint8 [B, H, W, 3], labels uint8 [B, H, W]).
 

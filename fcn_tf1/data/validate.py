@@ -4,7 +4,7 @@ import numpy as np
 from tqdm import tqdm
 
 from fcn_tf1.data.images import DataError
-from fcn_tf1.metrics import IGNORE_LABEL
+from fcn_tf1.ground.names import IGNORE_LABEL
 
 
 def check_dataset(source, progress=False):

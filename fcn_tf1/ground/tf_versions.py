@@ -1,9 +1,10 @@
 """Which TensorFlow fcn_tf1 runs on, and what to say when it cannot: free of TensorFlow, so that the
 commands can decide before importing it and the tests can ask about any version."""
 import importlib.util
+import os
 
-from fcn_tf1.choices import TENSORFLOW_NEWEST_TESTED as NEWEST_TESTED
-from fcn_tf1.choices import TENSORFLOW_SUPPORTED as SUPPORTED
+from fcn_tf1.ground.names import TENSORFLOW_NEWEST_TESTED as NEWEST_TESTED
+from fcn_tf1.ground.names import TENSORFLOW_SUPPORTED as SUPPORTED
 
 
 def missing_tensorflow(detail=""):
@@ -60,6 +61,14 @@ def untested_note(version):
         return None
     return ("TensorFlow %s is newer than the newest release fcn_tf1 is tested on (%d.%d): it may "
             "work; %s are supported" % ((version,) + NEWEST_TESTED + (SUPPORTED,)))
+
+
+def choose_keras_2():
+    """TF_USE_LEGACY_KERAS=1 where tf-keras is installed and the user set nothing: TensorFlow 2.16+
+    then gives Keras 2 (tf.layers) instead of Keras 3. Without tf-keras it is left unset: 2.15 and
+    older would look for tf-keras under it, and tf_compat says what to install on 2.16+."""
+    if has_tf_keras():
+        os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 
 def has_tf_keras():

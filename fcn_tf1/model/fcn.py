@@ -5,14 +5,12 @@ upscore_pool4, score_pool3, fuse_pool3, and the final upscore32 / upscore16 / up
 """
 import collections
 
-from fcn_tf1.tf_compat import tf
-from fcn_tf1.upsample import SHAPE_FIXES, UPSAMPLINGS, get_shape_fix, transposed_conv
-from fcn_tf1.vgg16 import vgg16
+from fcn_tf1.ground.names import SHAPE_FIXES, TRAIN_UPSAMPLING, UPSAMPLINGS, VARIANTS
+from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.model.upsample import get_shape_fix, transposed_conv
+from fcn_tf1.model.vgg16 import vgg16
 
-VARIANTS = ("fcn32s", "fcn16s", "fcn8s")
 FINAL_STRIDE = {"fcn32s": 32, "fcn16s": 16, "fcn8s": 8}
-# Which transposed convs learn: the reference learns the 2x ones and keeps the final one bilinear.
-TRAIN_UPSAMPLING = ("none", "2x", "all")
 # The "at-once" FCN-8s scales the pool4 / pool3 features before scoring them (voc-fcn8s-atonce).
 SKIP_SCALES = {"pool4": 0.01, "pool3": 0.0001}
 

@@ -1,21 +1,27 @@
 """Performance measurements for ``python -m fcn_tf1.bench``: FLOPs, latency, memory, peak FP32.
 
-Each (variant, size) is measured in its own subprocess so that its peak RSS is its own.
+Each (variant, size) is measured by ``measure`` in a fresh process (``isolated.call``), so that its
+peak RSS is its own; so are the frozen graph's load-and-label memory and its latency under the
+OpenMP variables.
 """
-import json
 import os
 import platform
 import resource
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-from fcn_tf1.cli import cpu_cores, openmp_settings
+from fcn_tf1.ground.machine import cpu_cores, openmp_settings
+from fcn_tf1.ground.names import INPUT, PREDICTION
+from fcn_tf1.ground.tf_compat import TF_VERSION, onednn_enabled, optimize_for_inference, tf
+from fcn_tf1.model.config import ModelConfig
+from fcn_tf1.model.inference import build_inference_graph
+from fcn_tf1.model.loss import segmentation_loss
+from fcn_tf1.model.models import FrozenModel, read_graph_def
+from fcn_tf1.workflows import exporting, isolated
 
 FLOPS_PER_CYCLE = (("avx512f", 64), ("fma", 32), ("avx2", 32), ("avx", 16), ("sse2", 8))
 
@@ -55,7 +61,6 @@ def cpu_info():
 
 def best_sgemm(n=2048, runs=5):
     """Best measured FP32 GEMM in GFLOP/s: numpy's BLAS and tf.matmul."""
-    from fcn_tf1.tf_compat import tf
     a = np.random.RandomState(0).rand(n, n).astype(np.float32)
     b = np.random.RandomState(1).rand(n, n).astype(np.float32)
     flops = 2.0 * n ** 3
@@ -75,14 +80,12 @@ def _timed(fn):
 
 def count_flops(graph):
     """FLOPs of a static-shape graph by TensorFlow's profiler."""
-    from fcn_tf1.tf_compat import tf
     options = tf.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
     return tf.profiler.profile(graph, options=options).total_float_ops
 
 
 def session_config(threads=None, xla=False):
-    from fcn_tf1.tf_compat import tf
     config = tf.ConfigProto()
     if threads:
         config.intra_op_parallelism_threads, config.inter_op_parallelism_threads = threads
@@ -100,9 +103,6 @@ def latency(session, fetch, feed, runs, warmup=2):
 
 def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=False, classes=21):
     """Everything for one (variant, size): run in a fresh process by ``measure_in_subprocess``."""
-    from fcn_tf1.inference import ModelConfig
-    from fcn_tf1.tf_compat import tf
-    from fcn_tf1.training import segmentation_loss
     config = ModelConfig(classes, variant, width)
     h, w = size
     image = np.random.RandomState(0).randint(0, 256, (h, w, 3), dtype=np.uint8)
@@ -134,10 +134,6 @@ def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=Fal
 def _measure_graphs(config, size, image, runs, work, result):
     """FLOPs and latency of the checkpoint graph and of its frozen export (written to ``work``)
     into ``result``; returns the checkpoint graph's labels."""
-    from fcn_tf1 import exporting
-    from fcn_tf1.inference import build_inference_graph
-    from fcn_tf1.predict import FrozenModel
-    from fcn_tf1.tf_compat import tf
     h, w = size
     with tf.Graph().as_default() as graph:
         start = time.time()
@@ -161,11 +157,7 @@ def _measure_graphs(config, size, image, runs, work, result):
 
 def _optimisations(frozen_path, image, reference, runs):
     """Each inference option on the frozen graph: latency and whether the labels stay the same."""
-    from fcn_tf1.tf_compat import optimize_for_inference, tf
-    from fcn_tf1.inference import INPUT, PREDICTION
-    graph_def = tf.GraphDef()
-    with open(frozen_path, "rb") as f:
-        graph_def.ParseFromString(f.read())
+    graph_def = read_graph_def(frozen_path)
     cores = cpu_cores()
     options = [("default threads", {}, 1), ("intra=%d inter=1" % cores, {"threads": (cores, 1)}, 1),
                ("intra=1 inter=1", {"threads": (1, 1)}, 1), ("XLA JIT (ON_1)", {"xla": True}, 1),
@@ -196,54 +188,41 @@ def _frozen_latency_in_env(frozen_path, image, reference, runs, env):
     image_path, reference_path = os.path.join(work, "image.npy"), os.path.join(work, "reference.npy")
     np.save(image_path, image)
     np.save(reference_path, reference)
-    code = ("import json, numpy as np; from fcn_tf1.benchmark import latency; "
-            "from fcn_tf1.predict import FrozenModel; image = np.load(%r); m = FrozenModel(%r); "
-            "t = latency(m.session, m.outputs[1], {m.input: image}, %d); "
-            "same = bool(np.array_equal(m.predict(image), np.load(%r))); "
-            "print('RESULT ' + json.dumps([t, same]))"
-            % (image_path, frozen_path, runs, reference_path))
-    out = _python(code, env)
-    return json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
+    result = isolated.call("fcn_tf1.workflows.benchmark:frozen_latency", {
+        "frozen_path": frozen_path, "image_path": image_path, "reference_path": reference_path,
+        "runs": runs}, env=env)
+    return result["timing"], result["same_labels"]
+
+
+def frozen_latency(frozen_path, image_path, reference_path, runs):
+    """{"timing", "same_labels"} of the frozen graph on a saved image (run in a fresh process)."""
+    image = np.load(image_path)
+    with FrozenModel(frozen_path) as model:
+        timing = latency(model.session, model.outputs[1], {model.input: image}, runs)
+        same = bool(np.array_equal(model.predict(image), np.load(reference_path)))
+    return {"timing": timing, "same_labels": same}
+
+
+def label_once(frozen_path, size):
+    """Load the frozen graph, label one image of ``size``; {"peak_rss_mb"} (run in a fresh process)."""
+    with FrozenModel(frozen_path) as model:
+        model.predict(np.zeros(tuple(size) + (3,), np.uint8))
+    return {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
 
 
 def inference_rss_mb(frozen_path, size):
     """Peak RSS of a fresh process that loads the frozen graph and labels one image of ``size``."""
-    code = ("import resource, numpy as np; from fcn_tf1.predict import FrozenModel; "
-            "m = FrozenModel(%r); m.predict(np.zeros(%r + (3,), np.uint8)); "
-            "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-            % (frozen_path, tuple(size)))
-    out = _python(code)
-    return next(float(line.split()[1]) / 1024.0 for line in out.splitlines()
-                if line.startswith("RSS "))
+    return isolated.call("fcn_tf1.workflows.benchmark:label_once",
+                         {"frozen_path": frozen_path, "size": list(size)})["peak_rss_mb"]
 
 
-def _python(code, extra_env=None):
-    """Run ``code`` in a fresh interpreter with fcn_tf1 importable; returns its stdout."""
-    env = dict(os.environ, **(extra_env or {}))
-    env.update(TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-               PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.dirname(
-                   os.path.abspath(__file__)))] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-    result = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, universal_newlines=True, env=env)
-    if result.returncode != 0:
-        raise RuntimeError("benchmark subprocess failed: %s"
-                           % (result.stderr.strip().splitlines() or ["no output"])[-1])
-    return result.stdout
-
-
-def measure_in_subprocess(variant, size, **kwargs):
-    """``measure`` in a fresh Python process (a clean peak RSS); returns its result dict."""
-    code = ("import json, sys; from fcn_tf1.tf_compat import quiet; quiet(); "
-            "from fcn_tf1.benchmark import measure; "
-            "print('RESULT ' + json.dumps(measure(%r, %r, **%r)))" % (variant, tuple(size), kwargs))
-    for line in _python(code).splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    raise RuntimeError("benchmark of %s at %s printed no result" % (variant, size))
+def measure_in_subprocess(variant, size, python=None, **kwargs):
+    """``measure`` in a fresh process of ``python`` (a clean peak RSS); returns its result dict."""
+    return isolated.call("fcn_tf1.workflows.benchmark:measure",
+                         dict(kwargs, variant=variant, size=list(size)), python=python)
 
 
 def tensorflow_build():
-    from fcn_tf1.tf_compat import TF_VERSION, onednn_enabled, tf
     return {"tensorflow": TF_VERSION, "onednn_mkl": onednn_enabled(),
             "cuda": tf.test.is_built_with_cuda(),
             "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL"),

@@ -1,6 +1,6 @@
 """The one place that imports TensorFlow: the v1 graph API on TensorFlow 1.15 and on 2.x.
 
-Every other module does ``from fcn_tf1.tf_compat import tf`` and uses the v1 API (placeholders,
+Every other module does ``from fcn_tf1.ground.tf_compat import tf`` and uses the v1 API (placeholders,
 sessions, ``tf.layers``) through it, so the same code runs on both major versions: on 2.x this is
 ``tf.compat.v1`` with the v2 behaviour switched off (graph mode, reference variables, v1 control
 flow), which also keeps exported graphs readable by TensorFlow 1.15.
@@ -8,7 +8,7 @@ flow), which also keeps exported graphs readable by TensorFlow 1.15.
 import os
 import warnings
 
-from fcn_tf1.tf_versions import (UntestedVersionWarning, has_tf_keras, keras_problem, major_minor,
+from fcn_tf1.ground.tf_versions import (UntestedVersionWarning, has_tf_keras, keras_problem, major_minor,
                                  missing_tensorflow, untested_note, version_problem)
 
 try:

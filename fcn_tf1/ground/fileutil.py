@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 
-MARKER = "fcn_tf1"
+from fcn_tf1.ground.names import CONFIG_NODE, MARKER
 
 
 def _umask():
@@ -106,7 +106,7 @@ def json_is_ours(path):
         return False
 
 
-def contains_marker(path, marker=b"fcn_tf1_config"):
+def contains_marker(path, marker=CONFIG_NODE.encode("ascii")):
     """Whether a (possibly large) binary file holds ``marker``: a graph or ONNX model of ours
     carries its config under that name."""
     try:

@@ -12,16 +12,19 @@ launchers. Every process gets the same cluster and its own task::
 """
 import json
 import os
+import sys
 import time
 
-JOBS = ("chief", "worker", "ps")
+from fcn_tf1.ground.names import CLUSTER_JOBS as JOBS
+from fcn_tf1.ground.tf_compat import tf
+
+VARIABLE_OPS = ("Variable", "VariableV2", "VarHandleOp")
 EXPOSURE_WARNING = ("fcn_tf1.train: warning: %r starts a TensorFlow server on port %s of every "
                     "network interface; anyone who reaches it can run operations as this user: "
                     "run clusters on a private network or behind a network policy")
 
 
 def _warn(line):
-    import sys
     print(line, file=sys.stderr)
 
 
@@ -80,14 +83,12 @@ class Task(object):
     def server(self, config=None, log=None):
         """Start this task's ``tf.train.Server`` (it serves until the process ends), with a
         warning: TF1's gRPC server listens on every interface and runs any op it is sent."""
-        from fcn_tf1.tf_compat import tf
         (log or _warn)(EXPOSURE_WARNING % (self, self.cluster[self.job][self.index].rpartition(":")[2]))
         return tf.train.Server(tf.train.ClusterSpec(self.cluster), job_name=self.job,
                                task_index=self.index, config=config)
 
     def device_setter(self, worker_device=None):
         """Variables round-robin on the ps tasks, every other op on this task's device."""
-        from fcn_tf1.tf_compat import tf
         if not self.cluster.get("ps"):
             return worker_device or self.device
         return tf.train.replica_device_setter(worker_device=worker_device or self.device,
@@ -137,7 +138,6 @@ def wait_for_chief(session_target, variables, config=None, timeout=7200, interva
     MonitoredTrainingSession's own wait on a non-chief polls every 30 s; this polls every
     ``interval`` so a worker starts as soon as the model is ready.
     """
-    from fcn_tf1.tf_compat import tf
     missing = tf.report_uninitialized_variables(variables)
     deadline = time.time() + timeout
     with tf.Session(session_target, config=config) as session:
@@ -150,3 +150,33 @@ def wait_for_chief(session_target, variables, config=None, timeout=7200, interva
             if time.time() > deadline:
                 raise RuntimeError("the chief did not initialise the model within %d s" % timeout)
             time.sleep(interval)
+
+
+def session_config(threads=0, task=None, cpu_devices=1):
+    """Thread pools; in a cluster, this task talks to the ps tasks and itself only (so one
+    missing worker does not hold up the others); ``cpu_devices`` > 1 makes virtual CPU devices."""
+    config = tf.ConfigProto(intra_op_parallelism_threads=threads,
+                            inter_op_parallelism_threads=threads, allow_soft_placement=True)
+    if task is not None:
+        config.device_filters.extend(["/job:ps", task.device])
+    if cpu_devices > 1:
+        config.device_count["CPU"] = cpu_devices
+    return config
+
+
+def placement(task=None, devices=None):
+    """Device scopes for a training graph: (whole graph, one per tower, input pipeline).
+
+    In a cluster, variables go to the ps tasks and every other op stays on this task (so the
+    input pipeline's Python loader runs in this process); with tower ``devices`` (e.g. GPUs),
+    each tower's ops go to its device and the shared variables to the CPU.
+    """
+    if task is not None:
+        towers = [task.device_setter(task.device + d) for d in devices or [""]]
+        return task.device_setter(), towers, task.device
+    if not devices:
+        return None, [None], None
+
+    def on(device):
+        return lambda op: op.device or ("/cpu:0" if op.type in VARIABLE_OPS else device)
+    return on("/cpu:0"), [on(d) for d in devices], "/cpu:0"

@@ -8,43 +8,19 @@ import glob
 import json
 import os
 
-from fcn_tf1 import __version__, fileutil
-from fcn_tf1.inference import INPUT, LOGITS, PREDICTION, ModelConfig, build_inference_graph
-from fcn_tf1.tf_compat import TF_VERSION, tf
-
-CONFIG_NODE = "fcn_tf1_config"
-FROZEN_NAME = "frozen_model.pb"
-SAVED_MODEL_MARKER = "fcn_tf1.json"
+from fcn_tf1.ground import fileutil
+from fcn_tf1.ground.names import (CONFIG_FILE, CONFIG_NODE, INPUT, LOGITS, PREDICTION,
+                                  SAVED_MODEL_MARKER, VARIANTS)
+from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.model.config import ModelConfig
+from fcn_tf1.model.inference import build_inference_graph
+from fcn_tf1.model.models import CheckpointModel, FrozenModel, read_graph_def
+from fcn_tf1.model.upsample import valid_combinations
 
 
 def sidecar_path(graph_path):
     """``model.pb`` -> ``model.pb.json`` (never a run's own ``model.json``)."""
     return graph_path + ".json"
-
-
-def _metadata(config, checkpoint):
-    data = config.to_dict()
-    data.update({"inputs": {INPUT: "uint8 RGB [H, W, 3] or [N, H, W, 3]"},
-                 "outputs": {LOGITS: "float32 [..., H, W, num_classes]",
-                             PREDICTION: "int32 [..., H, W]"},
-                 "checkpoint": os.path.basename(checkpoint), fileutil.MARKER: __version__,
-                 "tensorflow": TF_VERSION})
-    return data
-
-
-def _restored_session(run_dir, checkpoint):
-    """(session, config, checkpoint, metadata) with the inference graph of ``run_dir`` restored."""
-    config = ModelConfig.load(run_dir)
-    checkpoint = checkpoint or tf.train.latest_checkpoint(run_dir)
-    if not checkpoint:
-        raise ValueError("%s: no checkpoint to export" % run_dir)
-    image, logits, prediction = build_inference_graph(config)
-    metadata = _metadata(config, checkpoint)
-    tf.constant(json.dumps(metadata, sort_keys=True), name=CONFIG_NODE)
-    session = tf.Session()
-    model_variables = tf.global_variables()
-    tf.train.Saver(model_variables).restore(session, checkpoint)
-    return session, (image, logits, prediction), metadata
 
 
 def strip_default_attrs(graph_def):
@@ -61,17 +37,16 @@ def strip_default_attrs(graph_def):
 
 
 def _freeze(session):
-    """The default graph with its variables as constants, cut to the outputs, default attrs dropped."""
+    """The session's graph with its variables as constants, cut to the outputs, default attrs
+    dropped."""
     frozen = tf.graph_util.convert_variables_to_constants(
-        session, tf.get_default_graph().as_graph_def(), [LOGITS, PREDICTION, CONFIG_NODE])
+        session, session.graph.as_graph_def(), [LOGITS, PREDICTION, CONFIG_NODE])
     return strip_default_attrs(frozen)
 
 
 def exportable_op_types(width=1 / 32.):
     """The op types of the frozen graphs of every variant x API x shape_fix x at-once on this
     TensorFlow: what ``untrusted.check_graph_def`` admits (``python -m fcn_tf1.export --list-ops``)."""
-    from fcn_tf1.fcn import VARIANTS
-    from fcn_tf1.upsample import valid_combinations
     ops = set()
     for variant in VARIANTS:
         for upsampling, shape_fix in valid_combinations():
@@ -90,20 +65,18 @@ def export_frozen(run_dir, output, checkpoint=None, force=False):
     """Freeze the latest (or given) checkpoint of ``run_dir`` into ``output`` (+ side-car JSON);
     an existing ``output`` is replaced only when fcn_tf1 wrote it (or ``force``)."""
     check_frozen_output(output, run_dir, checkpoint, force)
-    with tf.Graph().as_default():
-        session, _, metadata = _restored_session(run_dir, checkpoint)
-        with session:
-            frozen = _freeze(session)
+    with CheckpointModel(run_dir, checkpoint) as model:
+        frozen = _freeze(model.session)
     # Deterministic map order: the same checkpoint always gives the same bytes.
     fileutil.write_bytes(output, frozen.SerializeToString(deterministic=True))
-    fileutil.write_json(sidecar_path(output), metadata)
-    return metadata
+    fileutil.write_json(sidecar_path(output), model.metadata)
+    return model.metadata
 
 
 def _inputs(run_dir, checkpoint=None):
     """The files an export reads: never to be written over."""
     prefix = checkpoint or tf.train.latest_checkpoint(run_dir) or ""
-    return [run_dir, os.path.join(run_dir, "model.json")] + glob.glob(glob.escape(prefix) + ".*")
+    return [run_dir, os.path.join(run_dir, CONFIG_FILE)] + glob.glob(glob.escape(prefix) + ".*")
 
 
 def saved_model_is_ours(path):
@@ -127,22 +100,21 @@ def export_saved_model(run_dir, export_dir, checkpoint=None, force=False):
     """A SavedModel with the ``serving_default`` signature image -> logits, prediction; an
     existing ``export_dir`` is replaced only when fcn_tf1 wrote it (or ``force``)."""
     check_saved_model_output(export_dir, run_dir, checkpoint, force)
-    with tf.Graph().as_default():
-        session, (image, logits, prediction), metadata = _restored_session(run_dir, checkpoint)
-        with session:
-            signature = tf.saved_model.signature_def_utils.predict_signature_def(
-                inputs={INPUT: image}, outputs={LOGITS: logits, PREDICTION: prediction})
+    with CheckpointModel(run_dir, checkpoint) as model, model.graph.as_default():
+        logits, prediction = model.outputs
+        signature = tf.saved_model.signature_def_utils.predict_signature_def(
+            inputs={INPUT: model.input}, outputs={LOGITS: logits, PREDICTION: prediction})
 
-            def build(directory):
-                builder = tf.saved_model.builder.SavedModelBuilder(directory)
-                builder.add_meta_graph_and_variables(
-                    session, [tf.saved_model.tag_constants.SERVING],
-                    signature_def_map={"serving_default": signature}, strip_default_attrs=True)
-                builder.save()
-                fileutil.write_json(os.path.join(directory, SAVED_MODEL_MARKER), metadata)
+        def build(directory):
+            builder = tf.saved_model.builder.SavedModelBuilder(directory)
+            builder.add_meta_graph_and_variables(
+                model.session, [tf.saved_model.tag_constants.SERVING],
+                signature_def_map={"serving_default": signature}, strip_default_attrs=True)
+            builder.save()
+            fileutil.write_json(os.path.join(directory, SAVED_MODEL_MARKER), model.metadata)
 
-            fileutil.replace_dir(build, export_dir)
-    return metadata
+        fileutil.replace_dir(build, export_dir)
+    return model.metadata
 
 
 def export_onnx(frozen_path, onnx_path, opset=13, force=False):
@@ -155,13 +127,10 @@ def export_onnx(frozen_path, onnx_path, opset=13, force=False):
         import tf2onnx
     except ImportError:
         raise ValueError("--onnx needs tf2onnx and onnxruntime: pip install 'fcn_tf1[onnx]'")
-    from fcn_tf1.predict import FrozenModel
     fileutil.check_output(onnx_path, fileutil.contains_marker, force, [frozen_path], "ONNX model")
     with FrozenModel(frozen_path) as frozen:  # refuses a file that is not an fcn_tf1 graph
         metadata = frozen.metadata
-    graph_def = tf.GraphDef()
-    with open(frozen_path, "rb") as f:
-        graph_def.ParseFromString(f.read())
+    graph_def = read_graph_def(frozen_path)
     with tf.Graph().as_default() as graph:
         image = tf.placeholder(tf.uint8, [None, None, 3], name=INPUT)
         tf.import_graph_def(graph_def, input_map={INPUT + ":0": image}, name="")

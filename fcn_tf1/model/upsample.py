@@ -16,9 +16,8 @@ import collections
 
 import numpy as np
 
-from fcn_tf1.tf_compat import tf
-
-UPSAMPLINGS = ("nn", "layers")
+from fcn_tf1.ground.names import SHAPE_FIXES, UPSAMPLINGS
+from fcn_tf1.ground.tf_compat import tf
 
 
 def bilinear_kernel(size, channels):
@@ -40,10 +39,6 @@ def spatial_size(x):
     static = x.shape.as_list()
     dynamic = tf.shape(x)
     return tuple(static[i] if static[i] is not None else dynamic[i] for i in (1, 2))
-
-
-def _is_static(*sizes):
-    return all(isinstance(s, int) for s in sizes)
 
 
 def _static(size):
@@ -91,7 +86,6 @@ class ShapeFix(object):
     name = None
     apis = UPSAMPLINGS
     fixes = True          # gives H x W for every input size
-    handles = ""          # one line for the README's table
     fc_conv_padding = "SAME"
     first_conv_padding = "SAME"
     deconv_padding = "SAME"
@@ -133,7 +127,6 @@ def _size_text(size):
 class OutputShape(ShapeFix):
     name = "output_shape"
     apis = ("nn",)
-    handles = "every size: tf.nn.conv2d_transpose is told the target's tf.shape"
 
     def output_size(self, x, stride, target):
         return spatial_size(target)
@@ -145,8 +138,6 @@ class OutputShape(ShapeFix):
 class SetShape(ShapeFix):
     name = "set_shape"
     fixes = False
-    handles = ("multiples of 32 only; otherwise ValueError at build (static) or "
-               "InvalidArgumentError at run (dynamic)")
 
     def match(self, up, target, name):
         size = spatial_size(target)
@@ -168,8 +159,6 @@ class SetShape(ShapeFix):
 class Reshape(ShapeFix):
     name = "reshape"
     fixes = False
-    handles = ("multiples of 32 only; otherwise ValueError at build (static) or "
-               "InvalidArgumentError at run (dynamic): the element count differs")
 
     def match(self, up, target, name):
         h, w = spatial_size(target)
@@ -184,7 +173,6 @@ class Reshape(ShapeFix):
 
 class Crop(ShapeFix):
     name = "crop"
-    handles = "every size: the n * stride output is cropped at the bottom/right to the target"
 
     def match(self, up, target, name):
         return crop(up, spatial_size(target), name=name)
@@ -192,7 +180,6 @@ class Crop(ShapeFix):
 
 class Pad(Crop):
     name = "pad"
-    handles = "every size: the input is padded to a multiple of 32, the logits cropped back"
 
     def prepare(self, images):
         h, w = spatial_size(images)
@@ -206,7 +193,6 @@ class Pad(Crop):
 class Pad100(ShapeFix):
     """The Caffe reference: pad 100 before conv1_1, fc6 'VALID', 'valid' deconvs, fixed crops."""
     name = "pad100"
-    handles = "every size: Caffe's pad 100, fc6 'VALID' and crops at the reference's offsets"
     fc_conv_padding = "VALID"
     first_conv_padding = "VALID"
     deconv_padding = "VALID"
@@ -235,14 +221,13 @@ class Pad100(ShapeFix):
         return crop(up, spatial_size(images), self.OFFSETS[layer], name=name)
 
 
-_REGISTRY = collections.OrderedDict(
+REGISTRY = collections.OrderedDict(
     (fix.name, fix) for fix in (OutputShape(), SetShape(), Reshape(), Crop(), Pad(), Pad100()))
-SHAPE_FIXES = tuple(_REGISTRY)
 
 
 def valid_combinations():
     """Every accepted (upsampling, shape_fix) pair."""
-    return tuple((api, name) for name, fix in _REGISTRY.items() for api in UPSAMPLINGS
+    return tuple((api, name) for name, fix in REGISTRY.items() for api in UPSAMPLINGS
                  if api in fix.apis)
 
 
@@ -250,9 +235,9 @@ def get_shape_fix(name, upsampling):
     """The registered shape fix ``name``, checked against the upsampling API."""
     if upsampling not in UPSAMPLINGS:
         raise ValueError("upsampling must be one of %s, got %r" % (UPSAMPLINGS, upsampling))
-    if name not in _REGISTRY:
+    if name not in REGISTRY:
         raise ValueError("shape_fix must be one of %s, got %r" % (SHAPE_FIXES, name))
-    fix = _REGISTRY[name]
+    fix = REGISTRY[name]
     if upsampling not in fix.apis:
         raise ValueError(
             "shape_fix=%r does not work with upsampling=%r (tf.layers.conv2d_transpose has no "

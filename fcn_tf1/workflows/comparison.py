@@ -7,9 +7,10 @@ import collections
 
 import numpy as np
 
-from fcn_tf1.fcn import VARIANTS, build_fcn
-from fcn_tf1.tf_compat import error_line, tf
-from fcn_tf1.upsample import valid_combinations
+from fcn_tf1.ground.names import FIXING, VARIANTS
+from fcn_tf1.ground.tf_compat import error_line, tf
+from fcn_tf1.model.fcn import build_fcn
+from fcn_tf1.model.upsample import valid_combinations
 
 SIZES = ((1, 1), (7, 7), (31, 31), (32, 32), (33, 33), (34, 34), (63, 63), (64, 64), (65, 65),
          (224, 224), (333, 500), (500, 500))
@@ -106,9 +107,6 @@ def run_matrix(variants=VARIANTS, sizes=SIZES, width=1 / 16., modes=("static", "
             if progress:
                 progress(row)
     return rows
-
-
-FIXING = ("output_shape", "crop", "pad", "pad100")
 
 
 def _shared_weights(variant, size, width, num_classes, seed):

@@ -6,13 +6,14 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from fcn_tf1 import __version__, fileutil
 from fcn_tf1.data.images import DataError
 from fcn_tf1.data.validate import label_path, sample_problems
-from fcn_tf1.inference import ModelConfig, build_inference_graph
-from fcn_tf1.metrics import confusion, per_class_iou, scores
-from fcn_tf1.palette import voc_colormap
-from fcn_tf1.tf_compat import tf
+from fcn_tf1.ground import fileutil
+from fcn_tf1.ground.names import MARKER, VERSION
+from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.model.models import CheckpointModel
+from fcn_tf1.numbers.metrics import confusion, per_class_iou, scores
+from fcn_tf1.numbers.palette import voc_colormap
 
 
 def evaluate_predictor(predict, source, num_classes, progress=True):
@@ -32,7 +33,7 @@ def evaluate_predictor(predict, source, num_classes, progress=True):
 def report(hist, class_names):
     """The metrics dict written to metrics.json: the four scores plus per-class IU."""
     result = scores(hist)
-    result[fileutil.MARKER] = __version__
+    result[MARKER] = VERSION
     result["per_class_iou"] = {name: (None if np.isnan(iou) else float(iou))
                                for name, iou in zip(class_names, per_class_iou(hist))}
     return result
@@ -47,48 +48,16 @@ def format_report(result):
     return "\n".join(lines)
 
 
-class CheckpointModel(object):
-    """The inference graph of ``run_dir``'s config with its latest (or a given) checkpoint restored."""
-
-    def __init__(self, run_dir, checkpoint=None, config=None):
-        self.config = config or ModelConfig.load(run_dir)
-        self.checkpoint = checkpoint or tf.train.latest_checkpoint(run_dir)
-        if not self.checkpoint:
-            raise ValueError("%s: no checkpoint to evaluate" % run_dir)
-        self.graph = tf.Graph()
-        with self.graph.as_default():
-            self.image, self.logits, self.prediction = build_inference_graph(self.config)
-            self.step = tf.train.get_or_create_global_step()
-            self.session = tf.Session()
-            tf.train.Saver().restore(self.session, self.checkpoint)
-
-    def predict(self, image):
-        return self.session.run(self.prediction, {self.image: image})
-
-    def run(self, image):
-        """(logits, prediction) for one image or a batch."""
-        return self.session.run([self.logits, self.prediction], {self.image: image})
-
-    def global_step(self):
-        return int(self.session.run(self.step))
-
-    def close(self):
-        self.session.close()
-
-
 def evaluate_run(run_dir, source, write=True, panels=3):
     """Evaluate the latest checkpoint of ``run_dir`` on ``source``; writes eval/metrics.json and
     TensorBoard summaries (metrics and image / label / prediction panels) under ``run_dir/eval``."""
-    model = CheckpointModel(run_dir)
-    try:
+    with CheckpointModel(run_dir) as model:
         hist = evaluate_predictor(model.predict, source, model.config.num_classes)
         result = report(hist, model.config.class_names)
         result["step"] = model.global_step()
         if write:
             _write_summaries(os.path.join(run_dir, "eval"), result, model, source, panels)
             fileutil.write_json(os.path.join(run_dir, "eval", "metrics.json"), result)
-    finally:
-        model.close()
     return result
 
 

@@ -1,8 +1,6 @@
 """The paper's four metrics (section 5) from a confusion matrix; label 255 is ignored."""
 import numpy as np
 
-IGNORE_LABEL = 255
-
 
 def confusion(labels, predictions, num_classes):
     """[num_classes, num_classes] counts, rows = true class, columns = predicted; as the reference's

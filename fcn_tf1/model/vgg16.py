@@ -6,34 +6,11 @@ net takes any input size; ``fc_conv_padding`` chooses fc6's padding as in TF-sli
 """
 import collections
 
-from fcn_tf1.tf_compat import tf
+from fcn_tf1.ground.names import BLOCKS, FC_CHANNELS
+from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.numbers.vgg16_weights import scaled
 
-# (block, number of convs, channels at width 1.0)
-BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512))
-FC_CHANNELS = 4096
 FC_PADDINGS = ("SAME", "VALID")
-CONV_LAYERS = tuple("conv%d_%d" % (block, i) for block, count, _ in BLOCKS for i in range(1, count + 1))
-LAYERS = CONV_LAYERS + ("fc6", "fc7")
-
-
-def scaled(channels, width):
-    """Channel count of a layer at ``width`` (1.0 = real VGG16), at least 1."""
-    return max(1, int(round(channels * width)))
-
-
-def layer_shapes(width=1.0):
-    """``{layer: kernel shape}`` of the backbone at ``width``, fc6/fc7 in conv form."""
-    shapes = collections.OrderedDict()
-    in_channels = 3
-    for block, count, channels in BLOCKS:
-        for i in range(1, count + 1):
-            out = scaled(channels, width)
-            shapes["conv%d_%d" % (block, i)] = (3, 3, in_channels, out)
-            in_channels = out
-    fc = scaled(FC_CHANNELS, width)
-    shapes["fc6"] = (7, 7, in_channels, fc)
-    shapes["fc7"] = (1, 1, fc, fc)
-    return shapes
 
 
 def conv_relu(net, channels, kernel_size, name, padding="SAME", trainable=True):

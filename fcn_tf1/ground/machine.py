@@ -1,0 +1,14 @@
+"""What this machine offers the process: its CPU cores, and the OpenMP settings that fit them."""
+import os
+
+
+def cpu_cores():
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def openmp_settings():
+    """Intel's recommended OpenMP variables for TensorFlow's oneDNN build: one thread per core,
+    threads that sleep after 1 ms, pinned compactly (the stock build has no OpenMP)."""
+    return {"OMP_NUM_THREADS": str(cpu_cores()), "KMP_BLOCKTIME": "1",
+            "KMP_AFFINITY": "granularity=fine,compact,1,0"}

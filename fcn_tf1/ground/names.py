@@ -1,0 +1,51 @@
+"""Every name and choice that flags, help texts, file formats and the model code share, free of
+TensorFlow so that ``--help`` stays instant and ``setup.py`` can read the version from the text."""
+import collections
+
+VERSION = "0.2.0"
+
+# The model (paper sections 3-4).
+VARIANTS = ("fcn32s", "fcn16s", "fcn8s")
+UPSAMPLINGS = ("nn", "layers")  # tf.nn.conv2d_transpose, tf.layers.conv2d_transpose
+# The shape strategies, in the order of the registry (model/upsample.py); FIXING give H x W always.
+SHAPE_FIXES = ("output_shape", "set_shape", "reshape", "crop", "pad", "pad100")
+FIXING = ("output_shape", "crop", "pad", "pad100")
+# Which transposed convs learn: the reference learns the 2x ones and keeps the final one bilinear.
+TRAIN_UPSAMPLING = ("none", "2x", "all")
+# VGG16: (block, convs, channels at width 1.0), and fc6/fc7's channels.
+BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512))
+FC_CHANNELS = 4096
+# The backbone's channel multiplier: 1/64 keeps one channel in conv1; 4 is far beyond any use and
+# keeps a config from asking for terabytes.
+MIN_WIDTH, MAX_WIDTH = 1 / 64., 4.0
+
+# The input convention: the order the first conv expects; mean per channel in that order, 0-255.
+Convention = collections.namedtuple("Convention", "channel_order mean")
+# Caffe-trained VGG16 (Keras h5 in 'caffe' mode, vgg16.npy): BGR, ImageNet mean in BGR.
+CAFFE_BGR = Convention("BGR", (103.939, 116.779, 123.68))
+# TF-slim's vgg_16.ckpt: RGB, the same ImageNet mean in RGB.
+SLIM_RGB = Convention("RGB", (123.68, 116.78, 103.94))
+
+# Training.
+DATA_SETS = ("synthetic", "voc", "sbd")
+CLUSTER_JOBS = ("chief", "worker", "ps")  # a chief (or worker 0) also restores and writes the run
+PRESETS = ("quick", "heavy", "cvpr")
+OPTIMIZERS = ("momentum", "adam", "sgd")
+LOSSES = ("mean", "sum")  # normalised, or Caffe's summed loss
+IGNORE_LABEL = 255  # void: neither trained on nor scored
+
+# Files and graph nodes. MARKER is how fcn_tf1 knows its own outputs (a JSON key, a PNG text chunk).
+MARKER = "fcn_tf1"
+CONFIG_FILE = "model.json"
+OPTIONS_FILE = "options.json"
+LOCK_FILE = ".lock"
+FROZEN_NAME = "frozen_model.pb"
+SAVED_MODEL_MARKER = "fcn_tf1.json"
+CONFIG_NODE = "fcn_tf1_config"
+INPUT, LOGITS, PREDICTION = "image", "logits", "prediction"
+# The version of the model config in model.json and in exports; 1 had no "format" field.
+FORMAT_VERSION = 2
+
+# The TensorFlow releases fcn_tf1 runs on (2.16+ through tf-keras), and the newest tested here.
+TENSORFLOW_SUPPORTED = "1.15 or 2.13-2.21"
+TENSORFLOW_NEWEST_TESTED = (2, 21)

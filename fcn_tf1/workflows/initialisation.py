@@ -1,0 +1,74 @@
+"""Where a fresh run's weights come from: a pretrained VGG16 file, or a coarser FCN's checkpoint
+(32s -> 16s -> 8s). An initialiser is read and checked when made, before any training starts;
+``prepare(variables)``, called while the graph is built, readies the variables and returns what
+fills them once the session exists (``fill(session)``), or None when their initialisers do it."""
+import logging
+
+from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.numbers.vgg16_weights import WeightsError, read_vgg16
+
+log = logging.getLogger(__name__)
+
+
+class InitError(RuntimeError):
+    """An initialiser that cannot be used; the message names the file."""
+
+
+class VGG16Init(object):
+    """The backbone from a pretrained VGG16 file; fc8 is dropped."""
+
+    def __init__(self, path, width=1.0):
+        self.weights = read_vgg16(path, width)
+        self.convention = self.weights.convention
+
+    def prepare(self, variables):
+        ops, feed = backbone_assignments(self.weights, variables)
+        return lambda session: session.run(ops, feed)
+
+
+class CheckpointInit(object):
+    """Every variable that a coarser FCN's checkpoint holds with the same shape, through
+    ``tf.train.init_from_checkpoint`` with one entry per variable (the others start fresh)."""
+
+    def __init__(self, checkpoint_dir, log=print):
+        self.path = tf.train.latest_checkpoint(checkpoint_dir) or checkpoint_dir
+        try:
+            self.shapes = tf.train.NewCheckpointReader(self.path).get_variable_to_shape_map()
+        except Exception as error:  # the reader raises several error types for a bad file
+            raise InitError("--init-from %s: no readable checkpoint (%s)"
+                            % (checkpoint_dir, " ".join(str(error).split())[:200]))
+        self.log = log
+
+    def prepare(self, variables):
+        copied = {v.op.name: v for v in variables if self.shapes.get(v.op.name) == v.shape.as_list()}
+        fresh = sorted(v.op.name for v in variables if v.op.name not in copied)
+        self.log("init from %s: %d variables copied; new: %s"
+                 % (self.path, len(copied), ", ".join(fresh) or "none"))
+        tf.train.init_from_checkpoint(self.path, copied)
+        return None
+
+
+def backbone_assignments(weights, variables):
+    """(assign ops, feed dict) that load ``weights`` into the VGG16 ``variables`` of the graph;
+    fc8 is dropped. Raises WeightsError before anything runs when the graph cannot take them."""
+    by_name = {v.op.name: v for v in variables}
+    ops, feed = [], {}
+    for layer, values in weights.items():
+        if layer == "fc8":
+            continue
+        for name, value in zip(("kernel", "bias"), values):
+            var = by_name.get("%s/%s" % (layer, name))
+            if var is None:
+                raise WeightsError("the graph has no variable %s/%s to load %s into"
+                                   % (layer, name, weights.path))
+            if var.shape.as_list() != list(value.shape):
+                raise WeightsError("%s: layer %s %s is %s, the graph's is %s: pretrained VGG16 "
+                                   "weights need a model of width %g" % (
+                                       weights.path, layer, name, value.shape,
+                                       tuple(var.shape.as_list()), weights.width))
+            placeholder = tf.placeholder(tf.float32, value.shape)
+            ops.append(var.assign(placeholder))
+            feed[placeholder] = value
+    if "fc6" not in weights:
+        log.warning("%s has no fc6/fc7 (a notop file): they start from scratch", weights.path)
+    return ops, feed

@@ -1,0 +1,120 @@
+"""Labelling image files with a loaded model: which files, where their masks go (never over a
+file fcn_tf1 did not write), bounded memory for huge images, palette PNG masks and overlays."""
+import os
+
+import numpy as np
+from PIL import Image, PngImagePlugin
+from tqdm import tqdm
+
+from fcn_tf1.data.images import MAX_PIXELS, DataError, read_image
+from fcn_tf1.ground import fileutil
+from fcn_tf1.ground.names import MARKER, VERSION
+from fcn_tf1.numbers.palette import voc_colormap
+
+# Larger images are labelled on a downscaled copy, so that memory stays near the model's own
+# (the README's "Images as users have them" has the figures).
+MAX_INFERENCE_PIXELS = 4194304
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".ppm")
+
+
+def list_images(inputs):
+    """Files named, and the image files of folders named, in order; missing paths stay (they fail)."""
+    paths = []
+    for item in inputs:
+        if os.path.isdir(item):
+            paths += sorted(os.path.join(item, name) for name in os.listdir(item)
+                            if name.lower().endswith(IMAGE_EXTENSIONS))
+        else:
+            paths.append(item)
+    return paths
+
+
+def mask_is_ours(path):
+    """A PNG that fcn_tf1 wrote: it carries the marker text chunk (VOC's ground-truth PNGs look
+    exactly like our masks, so the look says nothing)."""
+    try:
+        with Image.open(path) as image:
+            return image.format == "PNG" and MARKER in image.text
+    except (OSError, ValueError, SyntaxError, AttributeError):
+        return False
+
+
+def plan_outputs(paths, output_dir, overlay=False, force=False):
+    """[(image, mask path, overlay path or None)] for ``paths``; refuses in one line, before anything
+    is written, two inputs that would share an output, an output that is an input, and an existing
+    file that fcn_tf1 did not write (unless ``force``)."""
+    inputs = {os.path.realpath(p): p for p in paths}
+    writers, plans = {}, []
+    for path in paths:
+        stem = os.path.join(output_dir, os.path.splitext(os.path.basename(path))[0])
+        outputs = [stem + ".png"] + ([stem + "_overlay.png"] if overlay else [])
+        for out in outputs:
+            key = os.path.realpath(out)
+            if key in inputs:
+                raise ValueError("%s: the output would replace %s, an input; choose another "
+                                 "--output-dir" % (out, inputs[key]))
+            if key in writers:
+                raise ValueError("%s: both %s and %s would be written there; label them in "
+                                 "separate runs or rename one" % (out, writers[key], path))
+            writers[key] = path
+            fileutil.check_output(out, mask_is_ours, force, what="mask")
+        plans.append((path, outputs[0], outputs[1] if overlay else None))
+    return plans
+
+
+def save_png(image, path):
+    """An atomic PNG write with fcn_tf1's marker chunk."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text(MARKER, VERSION)
+    with fileutil.atomic_path(path) as tmp:
+        image.save(tmp, format="PNG", pnginfo=info)
+
+
+def save_mask(labels, path):
+    mask = Image.fromarray(labels.astype("uint8"), mode="P")
+    mask.putpalette(voc_colormap().ravel().tolist())
+    save_png(mask, path)
+
+
+def save_overlay(image, labels, path, alpha=0.5):
+    colours = voc_colormap()[labels].astype(np.float32)
+    blend = np.where(labels[..., None] > 0, (1 - alpha) * image + alpha * colours, image)
+    save_png(Image.fromarray(blend.astype(np.uint8)), path)
+
+
+def label_image(model, image, max_pixels=MAX_INFERENCE_PIXELS):
+    """Labels [H, W] of ``image``; one of more than ``max_pixels`` pixels is labelled on a copy
+    downscaled to that many and the labels enlarged back (nearest neighbour), so memory stays
+    bounded whatever the image size. Returns (labels, the size it was labelled at)."""
+    height, width = image.shape[:2]
+    if height * width <= max_pixels:
+        return model.predict(image), (height, width)
+    scale = (max_pixels / float(height * width)) ** 0.5
+    size = (max(1, int(height * scale)), max(1, int(width * scale)))
+    small = np.asarray(Image.fromarray(image).resize(size[::-1], Image.BILINEAR))
+    labels = Image.fromarray(model.predict(small).astype(np.uint8))
+    return np.asarray(labels.resize((width, height), Image.NEAREST)).astype(np.int32), size
+
+
+def predict_files(model, plans, overlay=False, max_pixels=MAX_PIXELS,
+                  max_inference_pixels=MAX_INFERENCE_PIXELS, log=print):
+    """Write a mask (and overlay) per planned image; returns the failures as one-line messages."""
+    failures = []
+    for path, mask_path, overlay_path in tqdm(plans, desc="predict", unit="image",
+                                              disable=len(plans) < 2):
+        try:
+            image = read_image(path, orient=True, max_pixels=max_pixels)
+        except DataError as error:
+            failures.append(str(error))
+            continue
+        labels, size = label_image(model, image, max_inference_pixels)
+        if size != image.shape[:2]:
+            log("%s: %dx%d labelled at %dx%d (--max-inference-pixels %d)"
+                % ((path,) + image.shape[:2] + size + (max_inference_pixels,)))
+        os.makedirs(os.path.dirname(os.path.abspath(mask_path)), exist_ok=True)
+        save_mask(labels, mask_path)
+        if overlay_path:
+            save_overlay(image, labels, overlay_path)
+    return failures
+
+

@@ -1,0 +1,52 @@
+"""The learning recipes: defaults, the three presets (the paper's two and a quick one), and the
+rules that combine them with flags. TensorFlow-free, so that ``--help`` can show them."""
+
+# Learning options; a preset changes some of them, flags change any of them.
+DEFAULTS = {
+    "steps": 1000, "batch_size": 1, "crop_size": None, "flip": False, "scale_range": None,
+    "optimizer": "momentum", "learning_rate": 1e-4, "momentum": 0.9, "weight_decay": 5e-4,
+    "bias_lr_mult": 2.0, "loss": "mean", "accumulate": 1, "train_upsampling": "2x",
+    "save_every": 500, "summary_every": 100, "seed": 0, "threads": 0, "sync_replicas": False,
+}
+PRESETS = {
+    # Small crops and Adam: FCN-8s learns the synthetic set in minutes on a laptop CPU (at the
+    # reduced width of PRESET_WIDTHS).
+    "quick": {"optimizer": "adam", "learning_rate": 1e-3, "weight_decay": 0.0,
+              "bias_lr_mult": 1.0, "batch_size": 8, "crop_size": (64, 64), "flip": True,
+              "steps": 1500, "save_every": 250, "summary_every": 50, "train_upsampling": "all"},
+    # The reference "heavy learning": batch 1, summed loss, high momentum, tiny fixed rates.
+    "heavy": {"optimizer": "momentum", "momentum": 0.99, "loss": "sum", "batch_size": 1,
+              "learning_rate": {"fcn32s": 1e-10, "fcn16s": 1e-12, "fcn8s": 1e-14},
+              "weight_decay": 5e-4, "bias_lr_mult": 2.0, "steps": 100000},
+    # The CVPR paper: normalised loss, momentum 0.9, lr 1e-4, minibatch 20 by gradient accumulation.
+    "cvpr": {"optimizer": "momentum", "momentum": 0.9, "loss": "mean", "batch_size": 1,
+             "learning_rate": 1e-4, "accumulate": 20, "weight_decay": 5e-4, "bias_lr_mult": 2.0,
+             "steps": 10000},
+}
+# The model width a preset implies (a model option, not a learning one); 1.0 (VGG16) otherwise.
+PRESET_WIDTHS = {"quick": 0.125}
+
+
+def options_for(preset=None, **overrides):
+    """DEFAULTS, then the preset, then every override that is not None."""
+    unknown = sorted(set(overrides) - set(DEFAULTS))
+    if unknown:
+        raise ValueError("not a learning option: %s (the model's width goes to ModelConfig)"
+                         % ", ".join(unknown))
+    options = dict(DEFAULTS)
+    if preset:
+        if preset not in PRESETS:
+            raise ValueError("preset must be one of %s, got %r" % (sorted(PRESETS), preset))
+        options.update(PRESETS[preset])
+    options.update((k, v) for k, v in overrides.items() if v is not None)
+    return options
+
+
+def width_for(preset=None, width=None):
+    """The model width: the flag's, else the preset's, else 1.0."""
+    return width if width is not None else PRESET_WIDTHS.get(preset, 1.0)
+
+
+def learning_rate_for(options, variant):
+    rate = options["learning_rate"]
+    return float(rate[variant] if isinstance(rate, dict) else rate)

@@ -1,0 +1,172 @@
+"""The training loop: a run folder, tf.data input, checkpoints, resume, summaries, NaN stops.
+
+``train`` runs in ``tf.train.MonitoredTrainingSession``: checkpoints every ``save_every`` steps (TF's
+Saver writes them atomically, so a kill leaves the last complete one), summaries for TensorBoard, and a
+re-run of the same command resumes from the latest checkpoint with the global step intact.
+"""
+import collections
+import os
+
+from fcn_tf1.data.pipeline import make_dataset
+from fcn_tf1.ground import fileutil
+from fcn_tf1.ground.names import CONFIG_FILE, LOCK_FILE, OPTIONS_FILE
+from fcn_tf1.ground.tf_compat import error_line, tf
+from fcn_tf1.model.config import ModelConfig
+from fcn_tf1.workflows import cluster, hooks
+from fcn_tf1.workflows.optimisation import NOT_FINITE, build_train_op, combine_towers, tower_losses
+from fcn_tf1.workflows.recipes import learning_rate_for
+
+
+# The training graph's parts that the session loop needs.
+Built = collections.namedtuple("Built", "ops progress hooks variables scaffold")
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (bad loss, bad options); the message says why and what is kept."""
+
+
+def open_run_dir(run_dir, config):
+    """Make or reopen ``run_dir`` for training ``config``: locked for this process's life (a second
+    training on it is refused; the lock goes when the process dies), refused when it holds another
+    model or files that are not a run's."""
+    os.makedirs(run_dir, exist_ok=True)
+    saved = os.path.join(run_dir, CONFIG_FILE)
+    foreign = sorted(set(os.listdir(run_dir)) - {LOCK_FILE})
+    if foreign and not os.path.exists(saved):
+        raise TrainingError("%s: not empty and not an fcn_tf1 run folder (no %s, holds %s); "
+                            "choose another --run" % (run_dir, CONFIG_FILE, foreign[0]))
+    fileutil.lock_for_process(os.path.join(run_dir, LOCK_FILE),
+                              "%s: another training is using this run folder" % run_dir)
+    if os.path.exists(saved) and ModelConfig.load(run_dir) != config:
+        raise TrainingError("%s holds a different model (%s); use another --run or delete it"
+                            % (run_dir, saved))
+    config.save(run_dir)
+
+
+def latest_step(run_dir):
+    path = tf.train.latest_checkpoint(run_dir)
+    return int(path.rsplit("-", 1)[1]) if path else 0
+
+
+def train(run_dir, config, source, options, init=None, log=print, task=None, devices=None):
+    """Train ``config`` on ``source`` into ``run_dir`` until ``options['steps']``; resumes if possible.
+
+    ``init`` (``initialisation.VGG16Init`` or ``CheckpointInit``) fills a fresh run's variables; it
+    is not used when a checkpoint exists. ``task`` (a ``cluster.Task``) trains as one replica of a
+    cluster: variables on the ps tasks, this replica's shard of the data, the chief restoring and
+    writing ``run_dir``. ``devices`` (e.g. ``["/gpu:0", "/gpu:1"]``) builds one tower per device,
+    each on its own batch. Returns the last global step.
+    """
+    chief = task is None or task.is_chief
+    start = _open(run_dir, config, options, log) if chief else 0  # the chief restores for all
+    if start >= options["steps"]:
+        return start
+    replicas = task.num_replicas if task else 1
+    if len(source) < replicas:
+        raise ValueError("the data set has %d images, fewer than the %d replicas of the cluster"
+                         % (len(source), replicas))
+    session_options = cluster.session_config(options["threads"], task, sum(
+        1 for d in devices or [] if d.lower().startswith("/cpu")))
+    server = task.server(session_options) if task else None
+    with tf.Graph().as_default():
+        graph = _build(config, source, options, task, devices, init if chief and not start else None)
+        if not chief:
+            cluster.wait_for_chief(server.target, graph.variables, session_options)
+        try:
+            _run(graph, run_dir, options, chief, server, session_options)
+        finally:
+            graph.progress.close()
+    progress = graph.progress
+    if task is not None:
+        done = progress.losses
+        log("%r ran %d steps (global step %s -> %s), loss %.3f -> %.3f (first / last 10 mean)"
+            % (task, len(done), progress.first_step, progress.step, _mean(done[:10]),
+               _mean(done[-10:])))
+    return latest_step(run_dir) if chief else progress.step
+
+
+def _open(run_dir, config, options, log):
+    """Open the run folder, write the options; the step to start from."""
+    if options["save_every"] < 1:
+        raise ValueError("save_every must be >= 1, got %r" % (options["save_every"],))
+    open_run_dir(run_dir, config)
+    fileutil.write_json(os.path.join(run_dir, OPTIONS_FILE), options)
+    start = latest_step(run_dir)
+    if start >= options["steps"]:
+        log("%s is already at step %d (>= --steps %d): nothing to train"
+            % (run_dir, start, options["steps"]))
+    return start
+
+
+def _build(config, source, options, task, devices, init):
+    """The training graph in the default graph: input, towers, update, summaries, hooks."""
+    shard = task.replica_index if task else 0
+    graph_device, tower_devices, input_device = cluster.placement(task, devices)
+    with tf.device(graph_device):
+        tf.set_random_seed(options["seed"] + shard)
+        global_step = tf.train.get_or_create_global_step()
+        with tf.device(input_device):
+            dataset = make_dataset(source, options["batch_size"], options["crop_size"],
+                                   options["flip"], options["scale_range"],
+                                   seed=options["seed"] + shard, mean_rgb=_mean_rgb(config),
+                                   num_shards=task.num_replicas if task else 1, shard_index=shard)
+            iterator = tf.data.make_one_shot_iterator(dataset)
+            batches = [iterator.get_next() for _ in tower_devices]
+        losses, logits = tower_losses(config, batches, tower_devices, options["loss"],
+                                      is_training=True,
+                                      train_upsampling=options["train_upsampling"])
+        variables = [v for v in tf.global_variables() if v is not global_step]
+        fill = init.prepare(variables) if init else None
+        rate = tf.constant(learning_rate_for(options, config.variant), tf.float32,
+                           name="learning_rate")
+        ops = build_train_op(losses, options, rate, global_step,
+                             task.num_replicas if task else 1, input_device)
+        loss = combine_towers(losses, options["loss"])
+        hooks.add_summaries(loss, ops.total, rate, batches[0][0], batches[0][1],
+                            tf.argmax(logits, -1))
+    progress = hooks.Progress(options["steps"], loss, rate, global_step,
+                              "train %r" % task if task else "train", show_ran=task is not None)
+    run_hooks = [tf.train.StopAtStepHook(last_step=options["steps"]), progress]
+    if isinstance(ops.optimizer, tf.train.SyncReplicasOptimizer):
+        run_hooks.append(hooks.SyncReplicasHook(ops.optimizer, task is None or task.is_chief))
+    scaffold = tf.train.Scaffold(init_fn=(lambda scaffold, session: fill(session)) if fill else None,
+                                 saver=tf.train.Saver(max_to_keep=3))
+    return Built(ops, progress, run_hooks, variables + [global_step], scaffold)
+
+
+def _run(graph, run_dir, options, chief, server, session_options):
+    """Run the built graph's updates until the stop hook says so; errors that end training become
+    one-line ``TrainingError``s saying what is kept."""
+    ops, progress = graph.ops, graph.progress
+    try:
+        with tf.train.MonitoredTrainingSession(
+                master=server.target if server else "", is_chief=chief, checkpoint_dir=run_dir,
+                scaffold=graph.scaffold, hooks=graph.hooks,
+                save_checkpoint_steps=options["save_every"],
+                save_summaries_steps=options["summary_every"], log_step_count_steps=0,
+                config=session_options) as session:
+            while not session.should_stop():
+                for _ in range(options["accumulate"] - 1):
+                    session.run_step_fn(lambda step_context: step_context.session.run(ops.accumulate))
+                session.run(ops.train)
+    except tf.errors.InvalidArgumentError as error:
+        if NOT_FINITE not in error.message:
+            raise
+        raise TrainingError("%s at step %d: training stopped before the update; the last "
+                            "checkpoint (step %d) in %s is kept" % (
+                                NOT_FINITE, (progress.step or 0) + 1, latest_step(run_dir), run_dir))
+    except tf.errors.ResourceExhaustedError as error:
+        full = "No space left on device" in error.message
+        raise TrainingError("%s: %s at step %d; the last complete checkpoint (step %d) is kept"
+                            % (run_dir, "no space left on device" if full else
+                               "out of memory (%s)" % error_line(error),
+                               progress.step or 0, latest_step(run_dir)))
+
+
+def _mean(values):
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _mean_rgb(config):
+    mean = config.convention.mean
+    return tuple(mean[::-1]) if config.convention.channel_order == "BGR" else tuple(mean)

@@ -1,0 +1,140 @@
+"""The layout the README states: imports point down the layers, never up, and never in a circle;
+the TensorFlow-free names agree with the code that implements them."""
+import ast
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE = os.path.join(ROOT, "fcn_tf1")
+# The README's layers, top first: a module may import its own layer or the ones below it.
+LAYERS = (("commands", 4), ("workflows", 3), ("data", 2), ("model", 2), ("numbers", 1),
+          ("ground", 0))
+COMMANDS = ("train", "evaluate", "export", "predict", "compare", "bench", "weights")
+
+
+def module_names():
+    names = []
+    for folder, _, files in os.walk(PACKAGE):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.relpath(os.path.join(folder, name), ROOT)[:-3]
+                names.append(path.replace(os.sep, ".").replace(".__init__", ""))
+    return sorted(names)
+
+
+def layer(module):
+    """The layer's rank of ``fcn_tf1.<...>``: a module directly in the package is a command."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return 5  # the package itself: the public API above everything
+    if len(parts) == 2 and parts[1] not in dict(LAYERS):
+        return dict(LAYERS)["commands"]
+    return dict(LAYERS)[parts[1]]
+
+
+def imports(module, known):
+    """Every fcn_tf1 module that ``module``'s source imports, at any depth of its code."""
+    path = os.path.join(ROOT, *module.split("."))
+    path = path + ".py" if os.path.isfile(path + ".py") else os.path.join(path, "__init__.py")
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("fcn_tf1"))
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fcn_tf1"):
+            for alias in node.names:
+                sub = node.module + "." + alias.name
+                found.add(sub if sub in known else node.module)
+    return found - {module}
+
+
+def graph():
+    known = set(module_names())
+    return {module: imports(module, known) for module in known}
+
+
+def upward_imports(edges):
+    return sorted("%s imports %s" % (module, target) for module, targets in edges.items()
+                  for target in targets if layer(target) > layer(module))
+
+
+def cycles(edges):
+    """One import circle per strongly connected group of modules (Tarjan), as lists of names."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in edges.get(node, ()):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_every_module_sits_in_a_layer():
+    for module in module_names():
+        assert layer(module) is not None, module
+    top_level = {m.split(".")[1] for m in module_names() if m.count(".") == 1}
+    assert top_level - set(dict(LAYERS)) == set(COMMANDS) | {"cli"}
+
+
+def test_imports_point_down_the_layers():
+    assert upward_imports(graph()) == []
+
+
+def test_there_is_no_import_circle():
+    assert cycles(graph()) == []
+
+
+def test_the_checks_bite():
+    edges = graph()
+    edges["fcn_tf1.model.fcn"] = edges["fcn_tf1.model.fcn"] | {"fcn_tf1.workflows.training"}
+    assert upward_imports(edges) == ["fcn_tf1.model.fcn imports fcn_tf1.workflows.training"]
+    edges = graph()
+    edges["fcn_tf1.ground.names"] = {"fcn_tf1.ground.fileutil"}
+    assert cycles(edges) == [["fcn_tf1.ground.fileutil", "fcn_tf1.ground.names"]]
+
+
+def test_names_agree_with_the_code():
+    from fcn_tf1.ground import names
+    from fcn_tf1.model import upsample
+    from fcn_tf1.workflows import recipes
+    assert tuple(upsample.REGISTRY) == names.SHAPE_FIXES
+    assert tuple(n for n, fix in upsample.REGISTRY.items() if fix.fixes) == names.FIXING
+    assert sorted(recipes.PRESETS) == sorted(names.PRESETS)
+    assert set(recipes.PRESET_WIDTHS) <= set(names.PRESETS)
+    assert {api for fix in upsample.REGISTRY.values() for api in fix.apis} == set(
+        names.UPSAMPLINGS)
+
+
+def test_the_public_api_stays_where_it_was_and_imports_lazily():
+    code = ("import sys, fcn_tf1, fcn_tf1.predict\n"
+            "print('tensorflow' in sys.modules, fcn_tf1.VARIANTS, fcn_tf1.__version__)\n"
+            "from fcn_tf1.predict import FrozenModel\n"
+            "from fcn_tf1.model import models, preprocessing\n"
+            "print(FrozenModel is models.FrozenModel, fcn_tf1.preprocess is "
+            "preprocessing.preprocess, callable(fcn_tf1.build_fcn))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                         universal_newlines=True).stdout.splitlines()
+    from fcn_tf1.ground.names import VERSION
+    assert out == ["False ('fcn32s', 'fcn16s', 'fcn8s') %s" % VERSION, "True True True"]
