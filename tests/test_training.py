@@ -206,7 +206,7 @@ def test_training_starts_from_a_pretrained_vgg16_file(tmp_path):
         np.testing.assert_array_equal(start.get_tensor(layer + "/bias"), original[layer][1])
     assert not start.get_tensor("score_fr/kernel").any()
     assert ModelConfig.load(run).convention.channel_order == "BGR"
-    with pytest.raises(ValueError, match="need width 1, the model has width 0.5"):
+    with pytest.raises(ValueError, match="pretrained VGG16 weights need a model of width 1$"):
         training.train(str(tmp_path / "half"), ModelConfig(5, "fcn32s", 0.5), SyntheticDataset(
             "train", 4), options, init)
 
