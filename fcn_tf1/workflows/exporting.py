@@ -9,8 +9,8 @@ import json
 import os
 
 from fcn_tf1.ground import fileutil
-from fcn_tf1.ground.names import (CONFIG_FILE, CONFIG_NODE, INPUT, LOGITS, PREDICTION,
-                                  SAVED_MODEL_MARKER, VARIANTS)
+from fcn_tf1.ground.names import (CAFFE_BGR, CONFIG_FILE, CONFIG_NODE, INPUT, LOGITS,
+                                  PREDICTION, SAVED_MODEL_MARKER, SLIM_RGB, VARIANTS)
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_inference_graph
@@ -45,13 +45,15 @@ def _freeze(session):
 
 
 def exportable_op_types(width=1 / 32.):
-    """The op types of the frozen graphs of every variant x API x shape_fix x at-once on this
-    TensorFlow: what ``untrusted.check_graph_def`` admits (``python -m fcn_tf1.export --list-ops``)."""
+    """The op types of the frozen graphs of every variant x API x shape_fix x at-once x input
+    convention on this TensorFlow: what ``untrusted.check_graph_def`` admits
+    (``python -m fcn_tf1.export --list-ops``)."""
     ops = set()
     for variant in VARIANTS:
         for upsampling, shape_fix in valid_combinations():
-            for scale_skips in (False, True):
-                config = ModelConfig(2, variant, width, upsampling, shape_fix,
+            # The convention's ops do not depend on the rest: BGR rides along with at-once.
+            for scale_skips, convention in ((False, SLIM_RGB), (True, CAFFE_BGR)):
+                config = ModelConfig(2, variant, width, upsampling, shape_fix, convention,
                                      scale_skips=scale_skips)
                 with tf.Graph().as_default(), tf.Session() as session:
                     build_inference_graph(config)
