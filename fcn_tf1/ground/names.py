@@ -10,7 +10,8 @@ UPSAMPLINGS = ("nn", "layers")  # tf.nn.conv2d_transpose, tf.layers.conv2d_trans
 # The shape strategies, in the order of the registry (model/upsample.py); FIXING give H x W always.
 SHAPE_FIXES = ("output_shape", "set_shape", "reshape", "crop", "pad", "pad100")
 FIXING = ("output_shape", "crop", "pad", "pad100")
-# Which transposed convs learn: the reference learns the 2x ones and keeps the final one bilinear.
+# Which transposed convs learn: the reference's nets none (all fixed bilinear), the CVPR paper's
+# text the 2x ones.
 TRAIN_UPSAMPLING = ("none", "2x", "all")
 # VGG16: (block, convs, channels at width 1.0), and fc6/fc7's channels.
 BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512))

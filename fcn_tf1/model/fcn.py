@@ -83,8 +83,8 @@ def build_fcn(images, num_classes, variant="fcn8s", upsampling="nn", shape_fix="
         ``output_shape`` needs ``upsampling='nn'``.
       width: channel multiplier of the backbone (1.0 = VGG16).
       is_training: dropout on.
-      train_upsampling: '2x' (the reference: learn upscore2 / upscore_pool4, keep the final one
-        bilinear), 'all' or 'none'.
+      train_upsampling: which transposed convs learn: '2x' (upscore2 / upscore_pool4, the CVPR
+        paper's text), 'none' (the reference's nets: all fixed bilinear) or 'all'.
       scale_skips: scale pool4 by 0.01 and pool3 by 1e-4 before scoring (the "at-once" FCN-8s).
     """
     return build_fcn_with_end_points(images, num_classes, variant, upsampling, shape_fix, width,

@@ -14,14 +14,17 @@ PRESETS = {
     "quick": {"optimizer": "adam", "learning_rate": 1e-3, "weight_decay": 0.0,
               "bias_lr_mult": 1.0, "batch_size": 8, "crop_size": (64, 64), "flip": True,
               "steps": 1500, "save_every": 250, "summary_every": 50, "train_upsampling": "all"},
-    # The reference "heavy learning": batch 1, summed loss, high momentum, tiny fixed rates.
+    # The reference "heavy learning": batch 1, summed loss, high momentum, tiny fixed rates, every
+    # deconvolution fixed bilinear (lr_mult 0 in voc-fcn*/net.py).
     "heavy": {"optimizer": "momentum", "momentum": 0.99, "loss": "sum", "batch_size": 1,
               "learning_rate": {"fcn32s": 1e-10, "fcn16s": 1e-12, "fcn8s": 1e-14},
-              "weight_decay": 5e-4, "bias_lr_mult": 2.0, "steps": 100000},
-    # The CVPR paper: normalised loss, momentum 0.9, lr 1e-4, minibatch 20 by gradient accumulation.
+              "weight_decay": 5e-4, "bias_lr_mult": 2.0, "steps": 100000,
+              "train_upsampling": "none"},
+    # The CVPR paper: normalised loss, momentum 0.9, lr 1e-4, minibatch 20 by gradient accumulation,
+    # the 2x upsamplings learned (its text).
     "cvpr": {"optimizer": "momentum", "momentum": 0.9, "loss": "mean", "batch_size": 1,
              "learning_rate": 1e-4, "accumulate": 20, "weight_decay": 5e-4, "bias_lr_mult": 2.0,
-             "steps": 10000},
+             "steps": 10000, "train_upsampling": "2x"},
 }
 # The model width a preset implies (a model option, not a learning one); 1.0 (VGG16) otherwise.
 PRESET_WIDTHS = {"quick": 0.125}
