@@ -16,7 +16,7 @@ setup(
     long_description=open("README.md").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["fcn_tf1", "fcn_tf1.*"]),
-    package_data={"fcn_tf1.ground": ["export_ops.json"]},
+    package_data={"fcn_tf1.ground": ["export_ops.json"], "fcn_tf1.data": ["seg11valid.txt"]},
     # fcn-train etc. beside python -m fcn_tf1.train etc.
     entry_points={"console_scripts": ["fcn-%s = fcn_tf1.%s:main" % (c, c) for c in COMMANDS]},
     license="Apache-2.0",
@@ -42,7 +42,9 @@ setup(
         "intel": ["intel-tensorflow==1.15.2; python_version<'3.8'"],
         "onnx": ["tf2onnx>=1.16", "onnxruntime>=1.10"],
         "plot": ["matplotlib"],
+        # OpenCV's dnn module: the Caffe models' second opinion in the tests.
         "test": ["pytest", "matplotlib", "nbclient", "nbformat", "ipykernel",
+                 "opencv-python-headless>=4.5,<5",
                  # tf2onnx 1.16 needs Python 3.7+; the ONNX test skips without it
                  "tf2onnx>=1.16; python_version>='3.7'", "onnxruntime>=1.10; python_version>='3.7'"],
     },

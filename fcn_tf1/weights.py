@@ -1,7 +1,8 @@
-"""python -m fcn_tf1.weights: inspect or convert a pretrained VGG16 file.
+"""python -m fcn_tf1.weights: inspect or convert a pretrained VGG16 file or a reference FCN.
 
     python -m fcn_tf1.weights inspect PATH
-    python -m fcn_tf1.weights convert PATH --output DIR
+    python -m fcn_tf1.weights convert vgg16.npy --output DIR                  # a VGG16 checkpoint
+    python -m fcn_tf1.weights convert fcn8s-heavy-pascal.caffemodel --output RUN  # a run folder
 """
 import sys
 
@@ -10,15 +11,23 @@ from fcn_tf1 import cli
 
 def parser():
     p = cli.ArgumentParser(prog="python -m fcn_tf1.weights", description=(
-        "Inspect or convert a pretrained VGG16 file (Keras h5, TF-slim ckpt, Caffe npy)."))
+        "Inspect or convert a pretrained VGG16 file (Keras h5, TF-slim ckpt, Caffe npy, the VGG "
+        "authors' caffemodel) or a trained FCN of the Caffe reference (.caffemodel)."))
     commands = p.add_subparsers(dest="command")
-    inspect = commands.add_parser("inspect", help="format, layers, shapes, input convention")
+    inspect = commands.add_parser("inspect", help="format, layers, shapes, input convention, and "
+                                  "what fcn_tf1 makes of the file")
     inspect.add_argument("path")
-    conv = commands.add_parser("convert", help="write a TF1 checkpoint in fcn_tf1's names")
+    conv = commands.add_parser("convert", help=(
+        "a VGG16 file -> a TF1 checkpoint in fcn_tf1's names (DIR/vgg16.ckpt); a reference FCN "
+        ".caffemodel -> a run folder (checkpoint + model.json) that evaluate, export, predict and "
+        "train --init-from take"))
     conv.add_argument("path")
-    conv.add_argument("--output", required=True, help="directory for vgg16.ckpt")
+    conv.add_argument("--output", required=True, help="the directory to write")
+    conv.add_argument("--class-names", metavar="FILE", help="an FCN's class names, one a line "
+                      "(default: VOC's for 21 classes, else class_0 ...)")
     conv.add_argument("--force", action="store_true",
-                      help="replace files of those names that fcn_tf1 did not write")
+                      help="replace files of those names (an FCN: the folder) that fcn_tf1 did "
+                           "not write")
     return p
 
 
@@ -33,13 +42,45 @@ def describe(weights):
     return "\n".join(lines)
 
 
+def describe_caffemodel(model):
+    from fcn_tf1.numbers.caffe_nets import is_fcn, read_fcn
+    lines = ["file:       %s" % model.path, "format:     caffemodel (net %r)" % model.name,
+             "layers:"]
+    lines += ["  %-16s %-14s %s" % (layer.name, layer.type, "  ".join(
+        "x".join(str(d) for d in blob.shape) for blob in layer.blobs))
+        for layer in model.layers]
+    if is_fcn(model):
+        fcn = read_fcn(model)
+        lines.append("fcn_tf1:    %s, %d classes, width %g%s, Caffe geometry (pad100), BGR with the "
+                     "reference's mean: weights convert writes a run folder"
+                     % (fcn.variant, fcn.num_classes, fcn.width,
+                        ", at-once skip scaling" if fcn.scale_skips else ""))
+    else:
+        lines.append("fcn_tf1:    a VGG16 backbone (BGR, ImageNet mean) for --vgg16-weights")
+    return "\n".join(lines)
+
+
 def run(args):
     from fcn_tf1.numbers.vgg16_weights import read_vgg16
+    from fcn_tf1.workflows import conversion
+    if args.path.endswith(".caffemodel"):
+        from fcn_tf1.numbers.caffe_nets import is_fcn
+        from fcn_tf1.numbers.caffemodel import CaffeModel
+        with CaffeModel(args.path) as model:
+            if args.command == "inspect":
+                print(describe_caffemodel(model))
+                return
+            fcn = is_fcn(model)
+        if fcn:
+            config = conversion.convert_fcn(args.path, args.output, args.class_names, args.force)
+            print("wrote %s: %s, %d classes (evaluate / export / predict / train --init-from take "
+                  "it)" % (args.output, config.variant, config.num_classes))
+            return
     if args.command == "inspect":
         print(describe(read_vgg16(args.path)))
     else:
-        from fcn_tf1.workflows.conversion import convert_weights
-        print("wrote %s" % convert_weights(read_vgg16(args.path), args.output, args.force))
+        print("wrote %s" % conversion.convert_weights(read_vgg16(args.path), args.output,
+                                                      args.force))
 
 
 def check(p, args):

@@ -9,9 +9,11 @@ from PIL import Image
 from fcn_tf1.data.synthetic import SyntheticDataset
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.config import ModelConfig
+from fcn_tf1.model.vgg16 import vgg16
 from fcn_tf1.numbers.palette import voc_colormap
 from fcn_tf1.numbers.vgg16_weights import expected_shapes
 from fcn_tf1.workflows import recipes, training
+from fcn_tf1.workflows.initialisation import backbone_assignments
 
 # The layer names of the published files, spelled out (not derived from the readers' own tables).
 KERAS_LAYERS = {
@@ -112,3 +114,18 @@ def write_slim_ckpt(path, weights):
 def write_caffe_npy(path, weights):
     np.save(path, {layer: [dense(layer, k) if layer in ("fc6", "fc7", "fc8") else k, b]
                    for layer, (k, b) in weights.items()})
+
+
+def classifier_logits(weights, width, images):
+    """The FCN-style classifier (fc6 'VALID', fc8 as a 1x1 conv) built by fcn_tf1 from weights."""
+    with tf.Graph().as_default():
+        inputs = tf.placeholder(tf.float32, [1, None, None, 3])
+        fc7, points = vgg16(inputs, width=width, fc_conv_padding="VALID")
+        logits = tf.layers.conv2d(fc7, 1000, 1, name="fc8",
+                                  kernel_initializer=tf.constant_initializer(weights["fc8"][0]),
+                                  bias_initializer=tf.constant_initializer(weights["fc8"][1]))
+        ops, feed = backbone_assignments(weights, tf.global_variables())
+        with tf.Session() as session:
+            session.run(tf.global_variables_initializer())
+            session.run(ops, feed)
+            return [session.run([points["pool5"], logits], {inputs: image}) for image in images]

@@ -140,3 +140,15 @@ def test_shards_are_disjoint(session):
         seen.append(shard_sums)
     expected = [int(source.load(i)[1].sum()) for i in range(10)]
     assert seen == [expected[0::2], expected[1::2]]
+
+
+def test_seg11valid_is_shipped_and_read_from_a_voc2011_folder(tmp_path):
+    devkit = tmp_path / "VOCdevkit"
+    root = write_voc(str(devkit / "VOC2011"), ["2007_000033", "2007_000042"], split="val")
+    data = VOCDataset(str(devkit), "seg11valid")
+    assert data.root == root and len(data) == 736
+    assert data.ids[:2] == ["2007_000033", "2007_000042"] and len(set(data.ids)) == 736
+    image, label = data.load(1)
+    assert image.shape[:2] == label.shape
+    problems = check_dataset(data)
+    assert len(problems) == 734 and "no such file" in problems[0]

@@ -7,7 +7,7 @@ from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.fcn import build_fcn_with_end_points
 from fcn_tf1.model.upsample import UPSAMPLINGS, bilinear_kernel, transposed_conv
 from fcn_tf1.model.vgg16 import vgg16
-from fcn_tf1.numbers.vgg16_weights import LAYERS, layer_shapes
+from fcn_tf1.numbers.vgg16_shapes import LAYERS, layer_shapes
 
 VGG16_CONV_FC_PARAMS = 134260544  # conv1_1 ... fc7 of VGG16 (138,357,544 with fc8)
 

@@ -9,7 +9,8 @@ import pytest
 from fcn_tf1.numbers import vgg16_weights as W
 from fcn_tf1.workflows.conversion import convert_weights
 from fcn_tf1.workflows.initialisation import backbone_assignments
-from tests.helpers import dense, random_weights, write_caffe_npy, write_keras_h5, write_slim_ckpt
+from tests.caffe_files import write_vgg16_caffemodel
+from tests.helpers import classifier_logits, dense, random_weights, write_caffe_npy, write_keras_h5, write_slim_ckpt
 from fcn_tf1.ground.names import CAFFE_BGR, SLIM_RGB
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.vgg16 import vgg16
@@ -19,7 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 WRITERS = {"keras-h5": (write_keras_h5, "vgg16.h5", CAFFE_BGR),
            "slim-ckpt": (write_slim_ckpt, "vgg_16.ckpt", SLIM_RGB),
-           "caffe-npy": (write_caffe_npy, "vgg16.npy", CAFFE_BGR)}
+           "caffe-npy": (write_caffe_npy, "vgg16.npy", CAFFE_BGR),
+           "caffemodel": (write_vgg16_caffemodel, "VGG_ILSVRC_16_layers.caffemodel", CAFFE_BGR)}
 
 
 def roundtrip(tmp_path, fmt, width, fc=True):
@@ -59,21 +61,6 @@ def test_notop_file_leaves_fc_to_scratch(tmp_path, caplog):
     assert "no fc6/fc7" in caplog.text
 
 
-def classifier_logits(weights, width, images):
-    """The FCN-style classifier (fc6 'VALID', fc8 as a 1x1 conv) built by fcn_tf1 from weights."""
-    with tf.Graph().as_default():
-        inputs = tf.placeholder(tf.float32, [1, None, None, 3])
-        fc7, points = vgg16(inputs, width=width, fc_conv_padding="VALID")
-        logits = tf.layers.conv2d(fc7, 1000, 1, name="fc8",
-                                  kernel_initializer=tf.constant_initializer(weights["fc8"][0]),
-                                  bias_initializer=tf.constant_initializer(weights["fc8"][1]))
-        ops, feed = backbone_assignments(weights, tf.global_variables())
-        with tf.Session() as session:
-            session.run(tf.global_variables_initializer())
-            session.run(ops, feed)
-            return [session.run([points["pool5"], logits], {inputs: image}) for image in images]
-
-
 def dense_classifier(pool5_window, raw):
     """VGG16's classifier straight from the file's FC matrices: flatten pool5, matmul, relu."""
     x = pool5_window.reshape(1, -1)
@@ -84,7 +71,8 @@ def dense_classifier(pool5_window, raw):
     return x[0]
 
 
-@pytest.mark.parametrize("fmt,width", [("caffe-npy", 1 / 8.), ("keras-h5", 1.0)])
+@pytest.mark.parametrize("fmt,width", [("caffe-npy", 1 / 8.), ("keras-h5", 1.0),
+                                       ("caffemodel", 1 / 8.)])
 def test_fc_as_conv_equals_the_dense_classifier(tmp_path, fmt, width):
     original, read = roundtrip(tmp_path, fmt, width)
     rng = np.random.RandomState(0)

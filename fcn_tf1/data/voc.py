@@ -46,16 +46,25 @@ class SplitDataset(object):
         return read_image(image_path), self.read_label(label_path)
 
 
+# The paper's evaluation split: the reference's 736 images of VOC2011 val that SBD does not train on.
+SEG11VALID = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seg11valid.txt")
+
+
 class VOCDataset(SplitDataset):
-    """``split`` ('train', 'val', ...) of a VOC2012 folder (or a VOCdevkit holding VOC2012/)."""
+    """``split`` ('train', 'val', ..., or 'seg11valid', shipped here) of a VOC2012 or VOC2011
+    folder (or a VOCdevkit holding one)."""
 
     read_label = staticmethod(read_label_png)
 
     def __init__(self, root, split="train"):
-        if os.path.isdir(os.path.join(root, "VOC2012")):
-            root = os.path.join(root, "VOC2012")
-        super().__init__(root, split, os.path.join(root, "ImageSets", "Segmentation",
-                                                   split + ".txt"))
+        for year in ("VOC2012", "VOC2011"):
+            if os.path.isdir(os.path.join(root, year)):
+                root = os.path.join(root, year)
+                break
+        split_file = os.path.join(root, "ImageSets", "Segmentation", split + ".txt")
+        if split == "seg11valid" and not os.path.isfile(split_file):
+            split_file = SEG11VALID
+        super().__init__(root, split, split_file)
 
     def paths(self, i):
         return (os.path.join(self.root, "JPEGImages", self.ids[i] + ".jpg"),

@@ -8,7 +8,7 @@ import collections
 
 from fcn_tf1.ground.names import BLOCKS, FC_CHANNELS
 from fcn_tf1.ground.tf_compat import tf
-from fcn_tf1.numbers.vgg16_weights import scaled
+from fcn_tf1.numbers.vgg16_shapes import scaled
 
 FC_PADDINGS = ("SAME", "VALID")
 

@@ -1,11 +1,11 @@
-"""Pretrained VGG16 weights: the backbone's shapes at any width, and the three files users have,
-read in conv form (paper section 3.1).
+"""Pretrained VGG16 weights: the four files users have, read in conv form (paper section 3.1).
 
 ``read_vgg16(path)`` recognises the format from the content:
   keras-h5  ``vgg16_weights_tf_dim_ordering_tf_kernels[_notop].h5`` (block1_conv1 ... fc1, fc2,
             predictions; dense kernels (25088, 4096) flattened from pool5's 7x7x512 in HWC order)
   slim-ckpt TF-slim's ``vgg_16.ckpt`` (vgg_16/conv1/conv1_1/weights, vgg_16/fc6/weights [7,7,512,4096])
   caffe-npy the Caffe-converted ``vgg16.npy`` of the TF ports (a pickled dict name -> [W, b])
+  caffemodel the VGG authors' ``VGG_ILSVRC_16_layers.caffemodel`` (fc6 / fc7 / fc8 InnerProduct)
 and returns ``{layer: (kernel, bias)}`` with fc6 [7, 7, 512, 4096], fc7 [1, 1, 4096, 4096] and fc8
 [1, 1, 4096, 1000] where the file has it; ``.convention`` is the input convention the file implies.
 """
@@ -15,12 +15,11 @@ import os
 
 import numpy as np
 
-from fcn_tf1.ground.names import BLOCKS, CAFFE_BGR, FC_CHANNELS, SLIM_RGB
+from fcn_tf1.ground.names import CAFFE_BGR, SLIM_RGB
+from fcn_tf1.numbers.vgg16_shapes import CONV_LAYERS, layer_shapes
 
 log = logging.getLogger(__name__)
 
-CONV_LAYERS = tuple("conv%d_%d" % (block, i) for block, count, _ in BLOCKS for i in range(1, count + 1))
-LAYERS = CONV_LAYERS + ("fc6", "fc7")
 FC8_SHAPE = (1, 1, 4096, 1000)
 KERAS_NAMES = dict([(layer, "block%s_conv%s" % tuple(layer[4:].split("_"))) for layer in CONV_LAYERS]
                    + [("fc6", "fc1"), ("fc7", "fc2"), ("fc8", "predictions")])
@@ -37,26 +36,6 @@ class VGG16Weights(collections.OrderedDict):
     width = 1.0
 
 
-def scaled(channels, width):
-    """Channel count of a layer at ``width`` (1.0 = real VGG16), at least 1."""
-    return max(1, int(round(channels * width)))
-
-
-def layer_shapes(width=1.0):
-    """``{layer: kernel shape}`` of the backbone at ``width``, fc6/fc7 in conv form."""
-    shapes = collections.OrderedDict()
-    in_channels = 3
-    for block, count, channels in BLOCKS:
-        for i in range(1, count + 1):
-            out = scaled(channels, width)
-            shapes["conv%d_%d" % (block, i)] = (3, 3, in_channels, out)
-            in_channels = out
-    fc = scaled(FC_CHANNELS, width)
-    shapes["fc6"] = (7, 7, in_channels, fc)
-    shapes["fc7"] = (1, 1, fc, fc)
-    return shapes
-
-
 def expected_shapes(width=1.0):
     """{layer: kernel shape} a file must hold; fc8 has 1000 ImageNet classes."""
     shapes = layer_shapes(width)
@@ -65,6 +44,8 @@ def expected_shapes(width=1.0):
 
 
 def _sniff(path):
+    if path.endswith(".caffemodel"):
+        return "caffemodel"
     try:
         with open(path, "rb") as f:
             head = f.read(8)
@@ -126,9 +107,22 @@ def _read_caffe_npy(path):
             for layer in expected_shapes() if layer in data}
 
 
+def _read_caffemodel(path):
+    from fcn_tf1.numbers.caffe_nets import is_fcn, read_vgg16_backbone
+    from fcn_tf1.numbers.caffemodel import CaffeModel, CaffeModelError
+    try:
+        with CaffeModel(path) as model:
+            if is_fcn(model):
+                raise WeightsError("%s: an FCN, not a VGG16 backbone: python -m fcn_tf1.weights "
+                                   "convert it to a run folder, then train --init-from it" % path)
+            return read_vgg16_backbone(model)[0]
+    except CaffeModelError as error:
+        raise WeightsError(str(error))
+
+
 # format -> (reader, the input convention the file's weights were trained with)
 READERS = {"keras-h5": (_read_keras_h5, "caffe"), "slim-ckpt": (_read_slim_ckpt, "slim"),
-           "caffe-npy": (_read_caffe_npy, "caffe")}
+           "caffe-npy": (_read_caffe_npy, "caffe"), "caffemodel": (_read_caffemodel, "caffe")}
 
 
 def _to_conv(layer, kernel, shape):

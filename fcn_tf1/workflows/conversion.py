@@ -1,10 +1,15 @@
-"""Pretrained weights written as a TF1 checkpoint in fcn_tf1's variable names."""
+"""Pretrained weights written for fcn_tf1: a VGG16 backbone as a TF1 checkpoint in fcn_tf1's
+variable names, a trained reference FCN (``.caffemodel``) as a run folder."""
 import glob
 import os
 
 from fcn_tf1.ground import fileutil
-from fcn_tf1.ground.names import MARKER, VERSION
+from fcn_tf1.ground.names import MARKER, VERSION, Convention
 from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.model.config import ModelConfig
+from fcn_tf1.model.inference import build_inference_graph
+from fcn_tf1.numbers.caffe_nets import REFERENCE_MEAN_BGR, is_fcn, read_fcn
+from fcn_tf1.numbers.caffemodel import CaffeModel
 
 CONVERTED_FILES = ("vgg16.ckpt.index", "vgg16.ckpt.data-00000-of-00001", "checkpoint",
                    "convention.json")
@@ -33,3 +38,60 @@ def convert_weights(weights, output_dir, force=False):
     fileutil.write_json(marker, {"channel_order": weights.convention.channel_order,
                                  "mean": list(weights.convention.mean), MARKER: VERSION})
     return prefix
+
+
+def read_class_names(path, count):
+    """``count`` class names, one a line, from ``path``; a wrong count is a one-line error."""
+    with open(path) as f:
+        names = [line.strip() for line in f if line.strip()]
+    if len(names) != count:
+        raise ValueError("%s: %d class names for a model of %d classes" % (path, len(names), count))
+    return names
+
+
+def fcn_config(fcn, class_names=None):
+    """The ModelConfig of a reference FCN: its Caffe geometry (pad 100, fc6 'VALID', the
+    reference's crops) and input convention; VOC's class names for 21 classes."""
+    from fcn_tf1.data.voc import VOC_CLASSES
+    if class_names is None and fcn.num_classes == len(VOC_CLASSES):
+        class_names = VOC_CLASSES
+    return ModelConfig(fcn.num_classes, fcn.variant, fcn.width, "nn", "pad100",
+                       Convention("BGR", REFERENCE_MEAN_BGR), class_names, fcn.scale_skips)
+
+
+def convert_fcn(path, output_dir, class_names_file=None, force=False):
+    """Write the reference FCN in ``path`` (a ``.caffemodel``) as a run folder (checkpoint at step
+    0 + model.json) that evaluate, export, predict and train --init-from take; class names from
+    ``class_names_file`` (one a line). It is built aside and moved into place whole; an existing
+    ``output_dir`` is replaced only with ``force``."""
+    fileutil.check_output(output_dir, lambda p: os.path.isdir(p) and not os.listdir(p), force,
+                          [path], "run folder")
+    with CaffeModel(path) as model:
+        if not is_fcn(model):
+            raise ValueError("%s: not an FCN (no score_fr): a VGG16 backbone converts to a "
+                             "checkpoint; give --vgg16-weights the file itself" % path)
+        fcn = read_fcn(model)
+    config = fcn_config(fcn, class_names_file and read_class_names(class_names_file,
+                                                                   fcn.num_classes))
+
+    def build(directory):
+        with tf.Graph().as_default():
+            build_inference_graph(config)
+            step = tf.train.get_or_create_global_step()
+            model_variables = [v for v in tf.global_variables() if v is not step]
+            unknown = sorted(set(fcn.variables) - {v.op.name for v in model_variables})
+            if unknown:  # a bug of ours: the mapping names a variable the model lacks
+                raise RuntimeError("no variable %s in the %s graph" % (unknown[0], config.variant))
+            with tf.Session() as session:
+                session.run(tf.global_variables_initializer())
+                for var in model_variables:
+                    var.load(fcn.variables[var.op.name], session)
+                os.makedirs(directory)
+                tf.train.Saver().save(session, os.path.join(directory, "model.ckpt"),
+                                      global_step=0, write_meta_graph=False, write_state=False)
+        # A relative path: the folder is built aside and then moved.
+        tf.train.update_checkpoint_state(directory, "model.ckpt-0")
+        config.save(directory)
+
+    fileutil.replace_dir(build, output_dir)
+    return config

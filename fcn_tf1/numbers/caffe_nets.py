@@ -1,0 +1,135 @@
+"""What a ``.caffemodel`` is to fcn_tf1: one of the reference's FCNs (fcn.berkeleyvision.org's
+voc-fcn32s / 16s / 8s, at-once 8s, PASCAL-Context, NYUD colour) or the ImageNet VGG16
+(``VGG_ILSVRC_16_layers``), with every blob in TensorFlow's layout and checked against the shapes
+fcn_tf1 builds.
+
+Caffe's Convolution weights are [out, in, kh, kw], TensorFlow's [kh, kw, in, out]; a Deconvolution's
+are [in, out, kh, kw] and ``conv2d_transpose`` takes [kh, kw, out, in]: both are the same transpose
+(2, 3, 1, 0), since Caffe's deconvolution and TensorFlow's transposed convolution are both the adjoint
+of a cross-correlation (no kernel flip).
+"""
+import collections
+
+import numpy as np
+
+from fcn_tf1.numbers.caffemodel import CaffeModelError
+from fcn_tf1.numbers.vgg16_shapes import CONV_LAYERS, layer_shapes
+
+# The reference's input convention: BGR, its own mean, no scaling.
+REFERENCE_MEAN_BGR = (104.00699, 116.66877, 122.67892)
+SKIP_SCALES = {"scale_pool4": 0.01, "scale_pool3": 0.0001}
+# The final deconvolution of each variant: the reference names FCN-32s's "upscore".
+FINAL = {"fcn32s": ("upscore", "upscore32", 32), "fcn16s": ("upscore16", "upscore16", 16),
+         "fcn8s": ("upscore8", "upscore8", 8)}
+SKIPS = {"fcn32s": (), "fcn16s": ("pool4",), "fcn8s": ("pool4", "pool3")}
+
+FCN = collections.namedtuple("FCN", "variant num_classes width scale_skips variables")
+
+
+def conv_kernel(blob):
+    """A Caffe Convolution / Deconvolution weight blob in TensorFlow's layout."""
+    return np.array(np.transpose(blob, (2, 3, 1, 0)), np.float32, order="C")  # a copy, not a view
+
+
+def _blobs(model, name, count, path):
+    layer = model.by_name.get(name)
+    if layer is None:
+        raise CaffeModelError("%s: no layer %s, which this FCN needs" % (path, name))
+    if len(layer.blobs) != count:
+        raise CaffeModelError("%s: layer %s has %d blobs, expected %d" % (
+            path, name, len(layer.blobs), count))
+    return layer.blobs
+
+
+def _expect(path, name, array, shape, what="weights"):
+    if tuple(array.shape) != tuple(shape):
+        raise CaffeModelError("%s: layer %s %s are %s, expected %s" % (
+            path, name, what, tuple(array.shape), tuple(shape)))
+
+
+def is_fcn(model):
+    return "score_fr" in model.by_name
+
+
+def read_fcn(model):
+    """The FCN in ``model`` (a ``CaffeModel``) as ``FCN(variant, num_classes, width, scale_skips,
+    {variable name: array})``; a layer missing or of another shape is a one-line error."""
+    path = model.path
+    variant = ("fcn8s" if "score_pool3" in model.by_name else
+               "fcn16s" if "score_pool4" in model.by_name else "fcn32s")
+    score_w, _ = _blobs(model, "score_fr", 2, path)
+    conv1_w = _blobs(model, "conv1_1", 2, path)[0]
+    if score_w.ndim != 4 or conv1_w.ndim != 4:
+        raise CaffeModelError("%s: score_fr / conv1_1 are not convolutions" % path)
+    num_classes, width = int(score_w.shape[0]), conv1_w.shape[0] / 64.0
+    variables = _backbone(model, width, "Convolution")
+    shapes = layer_shapes(width)
+    fc = shapes["fc7"][3]
+    inputs = {"score_fr": fc, "score_pool4": shapes["conv4_3"][3],
+              "score_pool3": shapes["conv3_3"][3]}
+    for name in ["score_fr"] + ["score_" + pool for pool in SKIPS[variant]]:
+        kernel, bias = _blobs(model, name, 2, path)
+        _expect(path, name, kernel, (num_classes, inputs[name], 1, 1))
+        _expect(path, name, bias.reshape(-1), (num_classes,), "biases")
+        variables[name + "/kernel"] = conv_kernel(kernel)
+        variables[name + "/bias"] = np.array(bias.reshape(-1), np.float32)
+    caffe_final, ours_final, stride = FINAL[variant]
+    deconvs = [(caffe_final, ours_final, stride)] + [
+        (name, name, 2) for name in ("upscore2", "upscore_pool4")[:len(SKIPS[variant])]]
+    for caffe_name, name, stride in deconvs:
+        kernel = _blobs(model, caffe_name, 1, path)[0]
+        _expect(path, caffe_name, kernel, (num_classes, num_classes, 2 * stride, 2 * stride))
+        variables[name + "/kernel"] = conv_kernel(kernel)
+    return FCN(variant, num_classes, width, _skip_scaling(model, variant), variables)
+
+
+def _skip_scaling(model, variant):
+    """Whether the file is the at-once FCN-8s: its Scale layers hold the reference's factors."""
+    present = [name for name in SKIP_SCALES if name in model.by_name]
+    if not present:
+        return False
+    if variant != "fcn8s" or len(present) != 2:
+        raise CaffeModelError("%s: %s without the at-once FCN-8s's other layers"
+                              % (model.path, ", ".join(present)))
+    for name, factor in SKIP_SCALES.items():
+        blobs = model.by_name[name].blobs
+        if blobs and not np.allclose(np.asarray(blobs[0]), factor):
+            raise CaffeModelError("%s: layer %s scales by %s, the reference's at-once FCN-8s by %g"
+                                  % (model.path, name, np.asarray(blobs[0]).ravel()[:3], factor))
+    return True
+
+
+def _backbone(model, width, fc_type):
+    """{variable: array} of conv1_1 ... fc7 at ``width``; fc6 / fc7 as Convolution (FCN files)
+    or InnerProduct (the ImageNet VGG16, fc6's input flattened as C x H x W)."""
+    path, shapes, variables = model.path, layer_shapes(width), collections.OrderedDict()
+    for name, shape in shapes.items():
+        kernel, bias = _blobs(model, name, 2, path)
+        caffe_shape = (shape[3], shape[2], shape[0], shape[1])
+        if name in ("fc6", "fc7") and kernel.ndim == 2:  # InnerProduct [out, in]
+            _expect(path, name, kernel, (shape[3], int(np.prod(shape[:3]))))
+            kernel = kernel.reshape(caffe_shape)
+        _expect(path, name, kernel, caffe_shape)
+        _expect(path, name, bias.reshape(-1), (shape[3],), "biases")
+        variables[name + "/kernel"] = conv_kernel(kernel)
+        variables[name + "/bias"] = np.array(bias.reshape(-1), np.float32)
+    return variables
+
+
+def read_vgg16_backbone(model):
+    """The ImageNet VGG16 (``VGG_ILSVRC_16_layers.caffemodel``) as {layer: (kernel, bias)} in conv
+    form, fc8 included, as ``vgg16_weights.read_vgg16`` gives for the other formats."""
+    missing = [name for name in CONV_LAYERS + ("fc6", "fc7") if name not in model.by_name]
+    if missing:
+        raise CaffeModelError("%s: not a VGG16 or FCN Caffe model (no layer %s)"
+                              % (model.path, ", ".join(missing[:3])))
+    width = _blobs(model, "conv1_1", 2, model.path)[0].shape[0] / 64.0
+    variables = _backbone(model, width, "InnerProduct")
+    weights = collections.OrderedDict(
+        (name, (variables[name + "/kernel"], variables[name + "/bias"]))
+        for name in layer_shapes(width))
+    if "fc8" in model.by_name:
+        kernel, bias = _blobs(model, "fc8", 2, model.path)
+        weights["fc8"] = (conv_kernel(kernel.reshape(kernel.shape[:2] + (1, 1))),
+                          np.array(bias.reshape(-1), np.float32))
+    return weights, width

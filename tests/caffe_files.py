@@ -1,0 +1,219 @@
+"""Caffe files written as the reference writes them, by code independent of fcn_tf1's reader: a
+protobuf wire-format writer, the deploy prototxt of voc-fcn32s / 16s / 8s / 8s-atonce, and random
+weights in Caffe's blob layouts (deconvolutions random too, so that a transposition shows)."""
+import numpy as np
+
+# (layer, output channels at width 1): the VGG16 convolutions.
+VGG = [("conv1_1", 64), ("conv1_2", 64), ("conv2_1", 128), ("conv2_2", 128), ("conv3_1", 256),
+       ("conv3_2", 256), ("conv3_3", 256), ("conv4_1", 512), ("conv4_2", 512), ("conv4_3", 512),
+       ("conv5_1", 512), ("conv5_2", 512), ("conv5_3", 512)]
+V1_TYPE = {"Convolution": 4, "Deconvolution": 39, "InnerProduct": 14, "Scale": None}
+
+
+def varint(value):
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def field(number, wire, payload):
+    key = varint(number << 3 | wire)
+    if wire == 2:
+        return key + varint(len(payload)) + payload
+    return key + payload
+
+
+def blob(array, legacy_shape=False, packed=True):
+    """A BlobProto: shape (or num/channels/height/width) and float data."""
+    array = np.asarray(array, np.float32)
+    if legacy_shape:
+        dims = list(array.shape)
+        dims = [1] * (4 - len(dims)) + dims
+        out = b"".join(field(n, 0, varint(d)) for n, d in zip((1, 2, 3, 4), dims))
+    else:
+        out = field(7, 2, field(1, 2, b"".join(varint(d) for d in array.shape)))
+    data = array.astype("<f4").tobytes()
+    if packed:
+        return out + field(5, 2, data)
+    return out + b"".join(field(5, 5, data[i:i + 4]) for i in range(0, len(data), 4))
+
+
+def layer(name, kind, blobs, v1=False, **blob_options):
+    if v1:
+        return field(2, 2, field(4, 2, name.encode()) + field(5, 0, varint(V1_TYPE[kind])) +
+                     b"".join(field(6, 2, blob(b, **blob_options)) for b in blobs))
+    return field(100, 2, field(1, 2, name.encode()) + field(2, 2, kind.encode()) +
+                 b"".join(field(7, 2, blob(b, **blob_options)) for b in blobs))
+
+
+def write_caffemodel(path, layers, name="fcn", v1=False, **blob_options):
+    """``layers``: [(name, type, [blobs])] in file order."""
+    with open(path, "wb") as f:
+        f.write(field(1, 2, name.encode()))
+        for layer_name, kind, blobs in layers:
+            f.write(layer(layer_name, kind, blobs, v1, **blob_options))
+
+
+def _he(rng, shape, fan_in):
+    return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+
+
+def fcn_layers(variant="fcn8s", classes=5, width=1 / 8., seed=0, atonce=False):
+    """[(name, type, blobs)] of a reference FCN at ``width``, Caffe layouts, random values."""
+    rng = np.random.default_rng(seed)
+    layers, channels = [], 3
+    for name, out in VGG:
+        out = max(1, int(round(out * width)))
+        layers.append((name, "Convolution", [_he(rng, (out, channels, 3, 3), 9 * channels),
+                                             rng.normal(0, 0.1, out).astype(np.float32)]))
+        channels = out
+    pool3, pool4 = [c for n, c in [(n, max(1, int(round(o * width)))) for n, o in VGG]
+                    if n in ("conv3_3", "conv4_3")]
+    fc = max(1, int(round(4096 * width)))
+    layers.append(("fc6", "Convolution", [_he(rng, (fc, channels, 7, 7), 49 * channels),
+                                          rng.normal(0, 0.1, fc).astype(np.float32)]))
+    layers.append(("fc7", "Convolution", [_he(rng, (fc, fc, 1, 1), fc),
+                                          rng.normal(0, 0.1, fc).astype(np.float32)]))
+
+    def score(name, inputs):
+        layers.append((name, "Convolution", [_he(rng, (classes, inputs, 1, 1), inputs),
+                                             rng.normal(0, 0.5, classes).astype(np.float32)]))
+
+    def deconv(name, stride):
+        size = 2 * stride
+        layers.append((name, "Deconvolution",
+                       [(rng.standard_normal((classes, classes, size, size)) / stride)
+                        .astype(np.float32)]))
+
+    score("score_fr", fc)
+    if variant == "fcn32s":
+        deconv("upscore", 32)
+        return layers
+    # (pool, its channels, at-once scale, the deconvolution before its fuse)
+    skips = [("pool4", pool4, 0.01, "upscore2"), ("pool3", pool3, 0.0001, "upscore_pool4")]
+    for pool, channels, factor, upscore in skips[:1 if variant == "fcn16s" else 2]:
+        deconv(upscore, 2)
+        if atonce:
+            layers.append(("scale_" + pool, "Scale", [np.full(channels, factor, np.float32)]))
+        score("score_" + pool, channels)
+    deconv("upscore16" if variant == "fcn16s" else "upscore8", 16 if variant == "fcn16s" else 8)
+    return layers
+
+
+def write_vgg16_caffemodel(path, weights):
+    """VGG_ILSVRC_16_layers.caffemodel's layout from {layer: (conv-form kernel, bias)}: convolutions
+    [out, in, kh, kw]; fc6 / fc7 / fc8 InnerProduct [out, in] with fc6's input flattened C x H x W."""
+    layers = []
+    for name, (kernel, bias) in weights.items():
+        caffe = np.transpose(kernel, (3, 2, 0, 1))  # [out, in (C), kh (H), kw (W)]
+        if name.startswith("fc"):
+            layers.append((name, "InnerProduct", [caffe.reshape(caffe.shape[0], -1), bias]))
+        else:
+            layers.append((name, "Convolution", [caffe, bias]))
+    write_caffemodel(path, layers, name="VGG_ILSVRC_16_layers")
+
+
+def vgg16_deploy_prototxt(width, size=224):
+    """The VGG16 classifier as the VGG authors deploy it, on a 1 x 3 x size x size input."""
+    lines = ['name: "VGG_ILSVRC_16_layers"', 'input: "data"',
+             "input_shape { dim: 1 dim: 3 dim: %d dim: %d }" % (size, size)]
+    bottom = "data"
+    for name, out in VGG:
+        lines.append('layer { name: "%s" type: "Convolution" bottom: "%s" top: "%s" '
+                     'convolution_param { num_output: %d pad: 1 kernel_size: 3 } }'
+                     % (name, bottom, name, max(1, int(round(out * width)))))
+        lines.append('layer { name: "r%s" type: "ReLU" bottom: "%s" top: "%s" }' % (name, name, name))
+        bottom = name
+        if name in ("conv1_2", "conv2_2", "conv3_3", "conv4_3", "conv5_3"):
+            pool = "pool" + name[4]
+            lines.append('layer { name: "%s" type: "Pooling" bottom: "%s" top: "%s" pooling_param '
+                         '{ pool: MAX kernel_size: 2 stride: 2 } }' % (pool, name, pool))
+            bottom = pool
+    fc = max(1, int(round(4096 * width)))
+    for name, out in (("fc6", fc), ("fc7", fc), ("fc8", 1000)):
+        lines.append('layer { name: "%s" type: "InnerProduct" bottom: "%s" top: "%s" '
+                     'inner_product_param { num_output: %d } }' % (name, bottom, name, out))
+        if name != "fc8":
+            lines.append('layer { name: "r%s" type: "ReLU" bottom: "%s" top: "%s" }'
+                         % (name, name, name))
+        bottom = name
+    return "\n".join(lines) + "\n"
+
+
+def deploy_prototxt(variant, classes, width, height, image_width, atonce=False):
+    """The reference's deploy net (voc-fcn*/net.py, deploy form) for a 1 x 3 x H x W input."""
+    lines = ['name: "%s"' % variant, 'input: "data"',
+             "input_shape { dim: 1 dim: 3 dim: %d dim: %d }" % (height, image_width)]
+
+    def add(text):
+        lines.append("layer { %s }" % text)
+
+    def conv(name, bottom, out, kernel, pad=0):
+        add('name: "%s" type: "Convolution" bottom: "%s" top: "%s" convolution_param { '
+            'num_output: %d pad: %d kernel_size: %d stride: 1 }' % (name, bottom, name, out, pad,
+                                                                   kernel))
+
+    def relu(name):
+        add('name: "relu%s" type: "ReLU" bottom: "%s" top: "%s"' % (name[4:] if name.startswith(
+            "conv") else name[2:], name, name))
+
+    bottom = "data"
+    for name, out in VGG:
+        conv(name, bottom, max(1, int(round(out * width))), 3, 100 if name == "conv1_1" else 1)
+        relu(name)
+        bottom = name
+        if name in ("conv1_2", "conv2_2", "conv3_3", "conv4_3", "conv5_3"):
+            pool = "pool" + name[4]
+            add('name: "%s" type: "Pooling" bottom: "%s" top: "%s" pooling_param { pool: MAX '
+                'kernel_size: 2 stride: 2 }' % (pool, name, pool))
+            bottom = pool
+    fc = max(1, int(round(4096 * width)))
+    conv("fc6", "pool5", fc, 7)
+    relu("fc6")
+    add('name: "drop6" type: "Dropout" bottom: "fc6" top: "fc6" dropout_param { dropout_ratio: 0.5 }')
+    conv("fc7", "fc6", fc, 1)
+    relu("fc7")
+    add('name: "drop7" type: "Dropout" bottom: "fc7" top: "fc7" dropout_param { dropout_ratio: 0.5 }')
+    conv("score_fr", "fc7", classes, 1)
+
+    def deconv(name, bottom, stride):
+        add('name: "%s" type: "Deconvolution" bottom: "%s" top: "%s" convolution_param { '
+            'num_output: %d bias_term: false kernel_size: %d stride: %d }'
+            % (name, bottom, name, classes, 2 * stride, stride))
+
+    def crop(name, bottom, like, offset):
+        add('name: "%s" type: "Crop" bottom: "%s" bottom: "%s" top: "%s" crop_param { axis: 2 '
+            'offset: %d }' % (name, bottom, like, name, offset))
+
+    def skip(pool, upscore, fuse, offset):
+        source = pool
+        if atonce:
+            source = "scale_" + pool
+            add('name: "%s" type: "Scale" bottom: "%s" top: "%s" scale_param { bias_term: false }'
+                % (source, pool, source))
+        conv("score_" + pool, source, classes, 1)
+        crop("score_%sc" % pool, "score_" + pool, upscore, offset)
+        add('name: "%s" type: "Eltwise" bottom: "%s" bottom: "score_%sc" top: "%s" '
+            'eltwise_param { operation: SUM }' % (fuse, upscore, pool, fuse))
+
+    if variant == "fcn32s":
+        deconv("upscore", "score_fr", 32)
+        crop("score", "upscore", "data", 19)
+    elif variant == "fcn16s":
+        deconv("upscore2", "score_fr", 2)
+        skip("pool4", "upscore2", "fuse_pool4", 5)
+        deconv("upscore16", "fuse_pool4", 16)
+        crop("score", "upscore16", "data", 27)
+    else:
+        deconv("upscore2", "score_fr", 2)
+        skip("pool4", "upscore2", "fuse_pool4", 5)
+        deconv("upscore_pool4", "fuse_pool4", 2)
+        skip("pool3", "upscore_pool4", "fuse_pool3", 9)
+        deconv("upscore8", "fuse_pool3", 8)
+        crop("score", "upscore8", "data", 31)
+    return "\n".join(lines) + "\n"
+

@@ -1,0 +1,218 @@
+"""The reference's trained FCNs as .caffemodel files: read without Caffe, converted to run folders,
+and proven against OpenCV's Caffe importer on odd sizes, map by map."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fcn_tf1.ground.names import CONFIG_FILE
+from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.model.config import ModelConfig
+from fcn_tf1.model.fcn import build_fcn_with_end_points
+from fcn_tf1.model.models import CheckpointModel, FrozenModel
+from fcn_tf1.model.preprocessing import preprocess
+from fcn_tf1.numbers.caffemodel import CaffeModel, CaffeModelError
+from fcn_tf1.workflows import conversion, exporting
+from fcn_tf1.numbers.vgg16_weights import read_vgg16
+from tests.caffe_files import (deploy_prototxt, fcn_layers, vgg16_deploy_prototxt, write_caffemodel,
+                               write_vgg16_caffemodel)
+from tests.helpers import classifier_logits, random_weights
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAPS = ("score_fr", "fuse_pool4", "fuse_pool3", "score")
+MAPS_OF = {"fcn32s": MAPS[:1] + MAPS[3:], "fcn16s": MAPS[:2] + MAPS[3:], "fcn8s": MAPS}
+
+
+def caffe_files(tmp_path, variant, width, size, atonce=False, classes=5, seed=0):
+    """(caffemodel, deploy prototxt) of a random reference FCN."""
+    model = str(tmp_path / ("%s.caffemodel" % variant))
+    write_caffemodel(model, fcn_layers(variant, classes, width, seed, atonce))
+    deploy = str(tmp_path / "deploy.prototxt")
+    with open(deploy, "w") as f:
+        f.write(deploy_prototxt(variant, classes, width, size[0], size[1], atonce))
+    return model, deploy
+
+
+def opencv_maps(model, deploy, image, names):
+    """Caffe's maps by OpenCV's importer, NHWC; the input prepared as the reference does."""
+    cv2 = pytest.importorskip("cv2")
+    net = cv2.dnn.readNetFromCaffe(deploy, model)
+    mean = np.array([104.00699, 116.66877, 122.67892], np.float32)
+    net.setInput((image[..., ::-1].astype(np.float32) - mean).transpose(2, 0, 1)[None])
+    return {name: out[0].transpose(1, 2, 0) for name, out in zip(names, net.forward(list(names)))}
+
+
+def fcn_tf1_maps(run_dir, image, names):
+    """The same maps from fcn_tf1's graph of the converted run, restored from its checkpoint."""
+    config = ModelConfig.load(run_dir)
+    with tf.Graph().as_default():
+        images = tf.placeholder(tf.uint8, [1, None, None, 3])
+        _, points = build_fcn_with_end_points(
+            preprocess(images, config.convention), config.num_classes, config.variant,
+            config.upsampling, config.shape_fix, config.width, scale_skips=config.scale_skips)
+        with tf.Session() as session:
+            tf.train.Saver().restore(session, tf.train.latest_checkpoint(run_dir))
+            values = session.run([points[name] for name in names], {images: image[None]})
+    return {name: value[0] for name, value in zip(names, values)}
+
+
+def assert_close(ours, theirs):
+    """Every map within 1e-4 of its largest magnitude; the labels equal but where Caffe's own top
+    two scores are closer than that (a tie at float32 precision)."""
+    for name in theirs:
+        scale = np.abs(theirs[name]).max()
+        assert ours[name].shape == theirs[name].shape, name
+        np.testing.assert_allclose(ours[name], theirs[name], rtol=0, atol=1e-4 * scale,
+                                   err_msg=name)
+    scores = theirs["score"]
+    top2 = np.sort(scores, -1)[..., -2:]
+    tie = top2[..., 1] - top2[..., 0] < 1e-4 * np.abs(scores).max()
+    differ = ours["score"].argmax(-1) != scores.argmax(-1)
+    assert not (differ & ~tie).any() and differ.sum() <= max(1, differ.size // 10000)
+
+
+@pytest.mark.parametrize("variant,atonce,size", [
+    ("fcn32s", False, (97, 131)), ("fcn16s", False, (131, 97)), ("fcn8s", False, (97, 131)),
+    ("fcn8s", True, (101, 75))])
+def test_converted_reference_fcn_computes_what_caffe_computes(tmp_path, variant, atonce, size):
+    model, deploy = caffe_files(tmp_path, variant, 1 / 8., size, atonce)
+    run = str(tmp_path / "run")
+    config = conversion.convert_fcn(model, run)
+    assert (config.variant, config.num_classes, config.width, config.shape_fix,
+            config.scale_skips) == (variant, 5, 1 / 8., "pad100", atonce)
+    image = np.random.RandomState(1).randint(0, 256, size + (3,)).astype(np.uint8)
+    theirs = opencv_maps(model, deploy, image, MAPS_OF[variant])
+    assert_close(fcn_tf1_maps(run, image, MAPS_OF[variant]), theirs)
+    frozen = str(tmp_path / "frozen.pb")
+    exporting.export_frozen(run, frozen)
+    with FrozenModel(frozen) as exported:
+        logits, labels = exported.run(image)
+    assert_close({"score": logits}, {"score": theirs["score"]})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [(333, 500), (500, 375)])
+def test_full_width_fcn8s_matches_caffe_at_odd_sizes(tmp_path, size):
+    model, deploy = caffe_files(tmp_path, "fcn8s", 1.0, size, classes=21)
+    run = str(tmp_path / "run")
+    conversion.convert_fcn(model, run)
+    image = np.random.RandomState(2).randint(0, 256, size + (3,)).astype(np.uint8)
+    assert_close(fcn_tf1_maps(run, image, MAPS), opencv_maps(model, deploy, image, MAPS))
+
+
+def test_the_reader_takes_old_files_v1_layers_legacy_shapes_unpacked_floats(tmp_path):
+    layers = fcn_layers("fcn32s", 3, 1 / 16.)
+    new, old = str(tmp_path / "new.caffemodel"), str(tmp_path / "old.caffemodel")
+    write_caffemodel(new, layers)
+    write_caffemodel(old, [(n, k, b) for n, k, b in layers], v1=True, legacy_shape=True,
+                     packed=False)
+    with CaffeModel(new) as a, CaffeModel(old) as b:
+        assert [l.name for l in a.layers] == [l.name for l in b.layers] == [l[0] for l in layers]
+        assert [l.type for l in b.layers] == [l[1] for l in layers]
+        for (name, _, blobs), layer in zip(layers, b.layers):
+            for expected, read in zip(blobs, layer.blobs):
+                np.testing.assert_array_equal(read.reshape(expected.shape), expected, err_msg=name)
+        np.testing.assert_array_equal(a.by_name["score_fr"].blobs[0], layers[-2][2][0])
+
+
+def test_weights_inspect_and_convert_commands(tmp_path):
+    model, _ = caffe_files(tmp_path, "fcn16s", 1 / 16., (64, 64), classes=3)
+    names = tmp_path / "classes.txt"
+    names.write_text("sky\nroad\ncar\n")
+
+    def weights(*args):
+        return subprocess.run([sys.executable, "-m", "fcn_tf1.weights"] + list(args), cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True)
+    result = weights("inspect", model)
+    assert result.returncode == 0, result.stderr
+    assert "upscore16        Deconvolution  3x3x32x32" in result.stdout
+    assert "fcn16s, 3 classes, width 0.0625" in result.stdout
+    run = str(tmp_path / "run")
+    result = weights("convert", model, "--output", run, "--class-names", str(names))
+    assert result.returncode == 0, result.stderr
+    assert ModelConfig.load(run).class_names == ["sky", "road", "car"]
+    with CheckpointModel(run) as loaded:
+        assert loaded.global_step() == 0
+    result = weights("convert", model, "--output", run)
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        "fcn_tf1.weights: error: %s: exists and was not written by fcn_tf1; choose another path "
+        "or pass --force to replace it" % run]
+    assert weights("convert", model, "--output", run, "--force").returncode == 0
+    assert ModelConfig.load(run).class_names == ["class_0", "class_1", "class_2"]
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda data: data[:len(data) // 2], "not a readable .caffemodel (truncated or another format"),
+    (lambda data: b'name: "FCN"\nlayer { name: "conv1_1" }\n',
+     "not a readable .caffemodel (truncated or another format"),
+    (lambda data: b"", "empty file, not a Caffe model")])
+def test_damaged_files_are_one_line_and_write_nothing(tmp_path, damage, message):
+    model, _ = caffe_files(tmp_path, "fcn8s", 1 / 16., (64, 64))
+    with open(model, "rb") as f:
+        data = f.read()
+    with open(model, "wb") as f:
+        f.write(damage(data))
+    with pytest.raises(CaffeModelError, match="^%s: %s" % (model, message.replace("(", r"\("))):
+        conversion.convert_fcn(model, str(tmp_path / "run"))
+    assert not os.path.exists(str(tmp_path / "run"))
+
+
+def test_another_network_or_shape_is_refused_naming_the_layer(tmp_path):
+    alexnet = str(tmp_path / "alexnet.caffemodel")
+    write_caffemodel(alexnet, [("conv1", "Convolution", [np.zeros((96, 3, 11, 11), np.float32)]),
+                               ("fc8", "InnerProduct", [np.zeros((1000, 4096), np.float32)])])
+    with pytest.raises(ValueError, match="alexnet.caffemodel: not an FCN"):
+        conversion.convert_fcn(alexnet, str(tmp_path / "run"))
+    layers = fcn_layers("fcn16s", 5, 1 / 16.)
+    name, kind, blobs = layers[-2]  # score_pool4 with one channel too many
+    layers[-2] = (name, kind, [np.zeros((5, blobs[0].shape[1] + 1, 1, 1), np.float32), blobs[1]])
+    odd = str(tmp_path / "odd.caffemodel")
+    write_caffemodel(odd, layers)
+    with pytest.raises(CaffeModelError, match=r"odd.caffemodel: layer score_pool4 weights are "
+                                              r"\(5, 33, 1, 1\), expected \(5, 32, 1, 1\)"):
+        conversion.convert_fcn(odd, str(tmp_path / "run"))
+    assert not os.path.exists(str(tmp_path / "run"))
+    assert not os.path.exists(str(tmp_path / "run") + "/" + CONFIG_FILE)
+
+
+def test_the_imagenet_vgg16_caffemodel_classifies_as_caffe_does(tmp_path):
+    """VGG_ILSVRC_16_layers.caffemodel (fc6-fc8 InnerProduct, fc6's input C x H x W) as a backbone:
+    fcn_tf1's fc-as-conv classifier on a 224x224 image gives OpenCV's fc8."""
+    cv2 = pytest.importorskip("cv2")
+    width = 1 / 8.
+    path, deploy = str(tmp_path / "VGG_ILSVRC_16_layers.caffemodel"), str(tmp_path / "vgg.prototxt")
+    write_vgg16_caffemodel(path, random_weights(width))
+    with open(deploy, "w") as f:
+        f.write(vgg16_deploy_prototxt(width))
+    weights = read_vgg16(path, width)
+    assert weights.format == "caffemodel" and weights.convention.channel_order == "BGR"
+    from fcn_tf1.weights import describe_caffemodel
+    with CaffeModel(path) as model:
+        assert describe_caffemodel(model).endswith("a VGG16 backbone (BGR, ImageNet mean) for "
+                                                   "--vgg16-weights")
+    image = np.random.RandomState(3).uniform(-120, 120, (1, 224, 224, 3)).astype(np.float32)
+    net = cv2.dnn.readNetFromCaffe(deploy, path)
+    net.setInput(image.transpose(0, 3, 1, 2).copy())
+    theirs = net.forward("fc8").reshape(-1)
+    (_, ours), = classifier_logits(weights, width, [image])
+    np.testing.assert_allclose(ours.reshape(-1), theirs, rtol=0, atol=1e-4 * np.abs(theirs).max())
+
+
+def test_training_starts_from_a_converted_reference_fcn(tmp_path):
+    from fcn_tf1.train import main as train_main
+    model, _ = caffe_files(tmp_path, "fcn32s", 1 / 16., (64, 64))
+    coarse = str(tmp_path / "fcn32s")
+    conversion.convert_fcn(model, coarse)
+    assert train_main(["--variant", "fcn16s", "--init-from", coarse, "--width", "0.0625",
+                       "--steps", "1", "--batch-size", "2", "--crop-size", "48", "--no-eval",
+                       "--no-export", "--synthetic-size", "4", "--checkpoint-root",
+                       str(tmp_path), "--run", "fine"]) == 0
+    fine = str(tmp_path / "fine")
+    assert ModelConfig.load(fine).convention == ModelConfig.load(coarse).convention
+    start = tf.train.NewCheckpointReader(fine + "/model.ckpt-0")
+    converted = tf.train.NewCheckpointReader(tf.train.latest_checkpoint(coarse))
+    for name in ("conv1_1/kernel", "fc6/kernel", "score_fr/bias"):
+        np.testing.assert_array_equal(start.get_tensor(name), converted.get_tensor(name))
