@@ -8,6 +8,8 @@ import sys
 
 from fcn_tf1 import cli
 from fcn_tf1.ground.names import VARIANTS
+
+
 def parser():
     p = cli.ArgumentParser(prog="python -m fcn_tf1.bench", description=(
         "Measure FCN inference and training cost on this machine. Each variant and size runs in its "

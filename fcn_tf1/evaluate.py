@@ -7,6 +7,8 @@ import sys
 
 from fcn_tf1 import cli
 from fcn_tf1.ground.names import DATA_SETS
+
+
 def parser():
     p = cli.ArgumentParser(prog="python -m fcn_tf1.evaluate", description=(
         "Evaluate on whole images at batch 1: pixel accuracy, mean accuracy, mean IU, frequency "

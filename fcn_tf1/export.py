@@ -7,6 +7,8 @@ import json
 import sys
 
 from fcn_tf1 import cli
+
+
 def parser():
     p = cli.ArgumentParser(prog="python -m fcn_tf1.export", description=(
         "Freeze a training run's checkpoint into a GraphDef: input 'image' (uint8 RGB, any size), "

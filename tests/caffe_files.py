@@ -216,4 +216,3 @@ def deploy_prototxt(variant, classes, width, height, image_width, atonce=False):
         deconv("upscore8", "fuse_pool3", 8)
         crop("score", "upscore8", "data", 31)
     return "\n".join(lines) + "\n"
-

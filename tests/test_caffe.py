@@ -109,8 +109,8 @@ def test_the_reader_takes_old_files_v1_layers_legacy_shapes_unpacked_floats(tmp_
     write_caffemodel(old, [(n, k, b) for n, k, b in layers], v1=True, legacy_shape=True,
                      packed=False)
     with CaffeModel(new) as a, CaffeModel(old) as b:
-        assert [l.name for l in a.layers] == [l.name for l in b.layers] == [l[0] for l in layers]
-        assert [l.type for l in b.layers] == [l[1] for l in layers]
+        assert [x.name for x in a.layers] == [x.name for x in b.layers] == [x[0] for x in layers]
+        assert [x.type for x in b.layers] == [x[1] for x in layers]
         for (name, _, blobs), layer in zip(layers, b.layers):
             for expected, read in zip(blobs, layer.blobs):
                 np.testing.assert_array_equal(read.reshape(expected.shape), expected, err_msg=name)

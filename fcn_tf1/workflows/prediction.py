@@ -116,5 +116,3 @@ def predict_files(model, plans, overlay=False, max_pixels=MAX_PIXELS,
         if overlay_path:
             save_overlay(image, labels, overlay_path)
     return failures
-
-
