@@ -26,6 +26,10 @@ Convention = collections.namedtuple("Convention", "channel_order mean")
 CAFFE_BGR = Convention("BGR", (103.939, 116.779, 123.68))
 # TF-slim's vgg_16.ckpt: RGB, the same ImageNet mean in RGB.
 SLIM_RGB = Convention("RGB", (123.68, 116.78, 103.94))
+# The FCN reference's trained models (fcn.berkeleyvision.org): BGR, its own mean, no scaling.
+REFERENCE_BGR = Convention("BGR", (104.00699, 116.66877, 122.67892))
+# The "at-once" FCN-8s scales the pool4 / pool3 features before scoring them (voc-fcn8s-atonce).
+SKIP_SCALES = {"pool4": 0.01, "pool3": 0.0001}
 
 # Training.
 DATA_SETS = ("synthetic", "voc", "sbd")

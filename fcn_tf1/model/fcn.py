@@ -5,14 +5,13 @@ upscore_pool4, score_pool3, fuse_pool3, and the final upscore32 / upscore16 / up
 """
 import collections
 
-from fcn_tf1.ground.names import SHAPE_FIXES, TRAIN_UPSAMPLING, UPSAMPLINGS, VARIANTS
+from fcn_tf1.ground.names import (SHAPE_FIXES, SKIP_SCALES, TRAIN_UPSAMPLING, UPSAMPLINGS,
+                                  VARIANTS)
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.upsample import get_shape_fix, transposed_conv
 from fcn_tf1.model.vgg16 import vgg16
 
 FINAL_STRIDE = {"fcn32s": 32, "fcn16s": 16, "fcn8s": 8}
-# The "at-once" FCN-8s scales the pool4 / pool3 features before scoring them (voc-fcn8s-atonce).
-SKIP_SCALES = {"pool4": 0.01, "pool3": 0.0001}
 
 __all__ = ["build_fcn", "build_fcn_with_end_points", "VARIANTS", "UPSAMPLINGS", "SHAPE_FIXES"]
 

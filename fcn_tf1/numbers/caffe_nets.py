@@ -12,12 +12,10 @@ import collections
 
 import numpy as np
 
+from fcn_tf1.ground.names import SKIP_SCALES
 from fcn_tf1.numbers.caffemodel import CaffeModelError
 from fcn_tf1.numbers.vgg16_shapes import CONV_LAYERS, layer_shapes
 
-# The reference's input convention: BGR, its own mean, no scaling.
-REFERENCE_MEAN_BGR = (104.00699, 116.66877, 122.67892)
-SKIP_SCALES = {"scale_pool4": 0.01, "scale_pool3": 0.0001}
 # The final deconvolution of each variant: the reference names FCN-32s's "upscore".
 FINAL = {"fcn32s": ("upscore", "upscore32", 32), "fcn16s": ("upscore16", "upscore16", 16),
          "fcn8s": ("upscore8", "upscore8", 8)}
@@ -62,7 +60,7 @@ def read_fcn(model):
     if score_w.ndim != 4 or conv1_w.ndim != 4:
         raise CaffeModelError("%s: score_fr / conv1_1 are not convolutions" % path)
     num_classes, width = int(score_w.shape[0]), conv1_w.shape[0] / 64.0
-    variables = _backbone(model, width, "Convolution")
+    variables = _backbone(model, width)
     shapes = layer_shapes(width)
     fc = shapes["fc7"][3]
     inputs = {"score_fr": fc, "score_pool4": shapes["conv4_3"][3],
@@ -85,13 +83,14 @@ def read_fcn(model):
 
 def _skip_scaling(model, variant):
     """Whether the file is the at-once FCN-8s: its Scale layers hold the reference's factors."""
-    present = [name for name in SKIP_SCALES if name in model.by_name]
+    present = ["scale_" + pool for pool in SKIP_SCALES if "scale_" + pool in model.by_name]
     if not present:
         return False
     if variant != "fcn8s" or len(present) != 2:
         raise CaffeModelError("%s: %s without the at-once FCN-8s's other layers"
                               % (model.path, ", ".join(present)))
-    for name, factor in SKIP_SCALES.items():
+    for pool, factor in SKIP_SCALES.items():
+        name = "scale_" + pool
         blobs = model.by_name[name].blobs
         if blobs and not np.allclose(np.asarray(blobs[0]), factor):
             raise CaffeModelError("%s: layer %s scales by %s, the reference's at-once FCN-8s by %g"
@@ -99,7 +98,7 @@ def _skip_scaling(model, variant):
     return True
 
 
-def _backbone(model, width, fc_type):
+def _backbone(model, width):
     """{variable: array} of conv1_1 ... fc7 at ``width``; fc6 / fc7 as Convolution (FCN files)
     or InnerProduct (the ImageNet VGG16, fc6's input flattened as C x H x W)."""
     path, shapes, variables = model.path, layer_shapes(width), collections.OrderedDict()
@@ -124,7 +123,7 @@ def read_vgg16_backbone(model):
         raise CaffeModelError("%s: not a VGG16 or FCN Caffe model (no layer %s)"
                               % (model.path, ", ".join(missing[:3])))
     width = _blobs(model, "conv1_1", 2, model.path)[0].shape[0] / 64.0
-    variables = _backbone(model, width, "InnerProduct")
+    variables = _backbone(model, width)
     weights = collections.OrderedDict(
         (name, (variables[name + "/kernel"], variables[name + "/bias"]))
         for name in layer_shapes(width))
@@ -132,4 +131,4 @@ def read_vgg16_backbone(model):
         kernel, bias = _blobs(model, "fc8", 2, model.path)
         weights["fc8"] = (conv_kernel(kernel.reshape(kernel.shape[:2] + (1, 1))),
                           np.array(bias.reshape(-1), np.float32))
-    return weights, width
+    return weights

@@ -15,10 +15,10 @@ VARINT, FIXED64, BYTES, FIXED32 = 0, 1, 2, 5
 V1_TYPES = {4: "Convolution", 39: "Deconvolution", 14: "InnerProduct", 17: "Pooling", 18: "ReLU",
             6: "Dropout", 25: "Eltwise", 5: "Data", 21: "SoftmaxWithLoss", 20: "Softmax",
             15: "LRN", 3: "Concat", 33: "Slice", 26: "Power", 8: "Flatten", 22: "Split"}
-# (name, type, bottom, top, blobs, convolution_param) field numbers of each layer form.
-LAYER_FIELDS = {"layer": (1, 2, 3, 4, 7, 106), "layers": (4, 5, 2, 3, 6, 10)}
+# (name, type, blobs) field numbers of each layer form.
+LAYER_FIELDS = {"layer": (1, 2, 7), "layers": (4, 5, 6)}
 
-Layer = collections.namedtuple("Layer", "name type bottom top blobs params")
+Layer = collections.namedtuple("Layer", "name type blobs")
 
 
 class CaffeModelError(ValueError):
@@ -108,36 +108,18 @@ def read_blob(data, span):
     return values.reshape(shape)
 
 
-def _params(data, span):
-    """A ConvolutionParameter / CropParameter-like message as {field: [numbers]}."""
-    params = collections.defaultdict(list)
-    for number, wire, value in fields(data, span[0], span[0] + span[1]):
-        if wire in (VARINT, BYTES):
-            try:
-                params[number] += _numbers(data, wire, value)
-            except IndexError:
-                continue  # a nested message, not numbers: not needed here
-    return dict(params)
-
-
 def read_layer(data, span, form):
     """One ``LayerParameter`` (form "layer") or ``V1LayerParameter`` (form "layers")."""
-    name_f, type_f, bottom_f, top_f, blobs_f, conv_f = LAYER_FIELDS[form]
-    name, kind, bottom, top, blobs, params = "", "", [], [], [], {}
+    name_f, type_f, blobs_f = LAYER_FIELDS[form]
+    name, kind, blobs = "", "", []
     for number, wire, value in fields(data, span[0], span[0] + span[1]):
         if number == name_f and wire == BYTES:
             name = _text(data, value)
         elif number == type_f:
             kind = _text(data, value) if wire == BYTES else V1_TYPES.get(value, "V1:%d" % value)
-        elif number == bottom_f and wire == BYTES:
-            bottom.append(_text(data, value))
-        elif number == top_f and wire == BYTES:
-            top.append(_text(data, value))
         elif number == blobs_f and wire == BYTES:
             blobs.append(read_blob(data, value))
-        elif wire == BYTES and number in (conv_f, 144, 142, 117):  # conv, crop, scale, IP params
-            params[number] = _params(data, value)
-    return Layer(name, kind, bottom, top, blobs, params)
+    return Layer(name, kind, blobs)
 
 
 class CaffeModel(object):

@@ -115,7 +115,7 @@ def _read_caffemodel(path):
             if is_fcn(model):
                 raise WeightsError("%s: an FCN, not a VGG16 backbone: python -m fcn_tf1.weights "
                                    "convert it to a run folder, then train --init-from it" % path)
-            return read_vgg16_backbone(model)[0]
+            return read_vgg16_backbone(model)
     except CaffeModelError as error:
         raise WeightsError(str(error))
 

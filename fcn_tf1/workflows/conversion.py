@@ -4,11 +4,11 @@ import glob
 import os
 
 from fcn_tf1.ground import fileutil
-from fcn_tf1.ground.names import MARKER, VERSION, Convention
+from fcn_tf1.ground.names import MARKER, REFERENCE_BGR, VERSION
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_inference_graph
-from fcn_tf1.numbers.caffe_nets import REFERENCE_MEAN_BGR, is_fcn, read_fcn
+from fcn_tf1.numbers.caffe_nets import is_fcn, read_fcn
 from fcn_tf1.numbers.caffemodel import CaffeModel
 
 CONVERTED_FILES = ("vgg16.ckpt.index", "vgg16.ckpt.data-00000-of-00001", "checkpoint",
@@ -56,7 +56,7 @@ def fcn_config(fcn, class_names=None):
     if class_names is None and fcn.num_classes == len(VOC_CLASSES):
         class_names = VOC_CLASSES
     return ModelConfig(fcn.num_classes, fcn.variant, fcn.width, "nn", "pad100",
-                       Convention("BGR", REFERENCE_MEAN_BGR), class_names, fcn.scale_skips)
+                       REFERENCE_BGR, class_names, fcn.scale_skips)
 
 
 def convert_fcn(path, output_dir, class_names_file=None, force=False):
