@@ -9,7 +9,7 @@ import tempfile
 import warnings
 
 from fcn_tf1.ground import machine, tf_versions
-from fcn_tf1.ground.names import MAX_WIDTH, MIN_WIDTH
+from fcn_tf1.ground.names import MAX_WIDTH, MIN_WIDTH, PRECISIONS, RUNTIMES
 
 
 def prepare_tensorflow(prog):
@@ -106,6 +106,15 @@ def run(main, prog):
     except KeyboardInterrupt:
         print("%s: interrupted" % prog, file=sys.stderr)
         return 130
+
+
+def add_runtime_flags(parser):
+    """--runtime and --precision, the same for every command that runs an export."""
+    parser.add_argument("--runtime", choices=RUNTIMES, help=(
+        "what runs the export; default: the first installed of %s that reads the file "
+        "(onnxruntime reads .onnx exports, tf .pb ones)" % ", ".join(RUNTIMES)))
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="bf16: OpenVINO on a CPU that computes it (default: fp32)")
 
 
 class ArgumentParser(argparse.ArgumentParser):

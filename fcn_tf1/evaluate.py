@@ -15,7 +15,8 @@ def parser():
         "weighted IU (paper section 5), label 255 ignored."))
     model = p.add_mutually_exclusive_group(required=True)
     model.add_argument("--checkpoint-dir", help="a run folder of fcn_tf1.train (latest checkpoint)")
-    model.add_argument("--graph", help="a frozen graph (.pb)")
+    model.add_argument("--graph", help="an export: frozen graph (.pb) or ONNX (.onnx)")
+    cli.add_runtime_flags(p)
     p.add_argument("--data", choices=DATA_SETS, default="synthetic")
     p.add_argument("--data-dir")
     p.add_argument("--split", default="val")
@@ -45,7 +46,12 @@ def run(args):
         fileutil.check_output(args.json, fileutil.json_is_ours, args.force,
                               [args.graph] if args.graph else [], "report")
     source = open_source(args)
-    with (FrozenModel(args.graph) if args.graph else CheckpointModel(args.checkpoint_dir)) as model:
+    if not args.graph and (args.runtime or args.precision != "fp32"):
+        raise ValueError("--runtime/--precision: only for an export (--graph)")
+    with (FrozenModel(args.graph, args.runtime, args.precision) if args.graph
+          else CheckpointModel(args.checkpoint_dir)) as model:
+        if args.graph:
+            print("runtime: %s" % model.describe(), file=sys.stderr)
         classes = model.config.class_names
         if len(classes) != source.num_classes:
             raise ValueError("the model has %d classes, the data set %d"

@@ -22,7 +22,9 @@ def parser():
         "Label images with a frozen fcn_tf1 graph: a palette PNG mask per image, of its exact size, "
         "oriented as image viewers show it (EXIF orientation applied)."))
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
-    p.add_argument("--graph", required=True, help="frozen graph (.pb) from fcn_tf1.export / train")
+    p.add_argument("--graph", required=True, help="an export of fcn_tf1.export / train: frozen "
+                   "graph (.pb) or ONNX (.onnx)")
+    cli.add_runtime_flags(p)
     p.add_argument("--output-dir", required=True, help="where <name>.png masks go; never an "
                    "input's own file")
     p.add_argument("--overlay", action="store_true", help="also write <name>_overlay.png")
@@ -44,13 +46,16 @@ def run(args):
     if not paths:
         raise ValueError("no image files in %s" % ", ".join(args.inputs))
     plans = prediction.plan_outputs(paths, args.output_dir, args.overlay, args.force)
-    with FrozenModel(args.graph) as model:
-        failures = prediction.predict_files(model, plans, args.overlay, args.max_pixels,
-                                            args.max_inference_pixels,
-                                            log=lambda line: print(line, file=sys.stderr))
+    with FrozenModel(args.graph, args.runtime, args.precision) as model:
+        print("runtime: %s" % model.describe(), file=sys.stderr)
+        failures, seconds = prediction.predict_files(
+            model, plans, args.overlay, args.max_pixels, args.max_inference_pixels,
+            log=lambda line: print(line, file=sys.stderr))
     for line in failures:
         print("fcn_tf1.predict: error: %s" % line, file=sys.stderr)
-    print("wrote %d mask(s) to %s" % (len(paths) - len(failures), args.output_dir))
+    done = len(paths) - len(failures)
+    print("wrote %d mask(s) to %s (%.2f images/s)" % (done, args.output_dir,
+                                                      done / max(seconds, 1e-9)))
     return 1 if failures else 0
 
 

@@ -51,6 +51,16 @@ INPUT, LOGITS, PREDICTION = "image", "logits", "prediction"
 # The version of the model config in model.json and in exports; 1 had no "format" field.
 FORMAT_VERSION = 2
 
+# Inference on an export: the runtimes in the order the default takes them (the first installed that
+# reads the file; README "Runtimes" has the measurements), the pip extra that brings each, the files
+# each reads (a frozen GraphDef, an ONNX export) and the precisions. bf16: OpenVINO only, on CPUs
+# that compute it.
+RUNTIMES = ("openvino", "onnxruntime", "tf")
+RUNTIME_MODULES = {"openvino": "openvino", "onnxruntime": "onnxruntime", "tf": "tensorflow"}
+RUNTIME_EXTRAS = {"openvino": "openvino", "onnxruntime": "onnx", "tf": "tf"}
+RUNTIME_FORMATS = {"openvino": ("pb", "onnx"), "onnxruntime": ("onnx",), "tf": ("pb",)}
+PRECISIONS = ("fp32", "bf16")
+
 # The TensorFlow releases fcn_tf1 runs on (2.16+ through tf-keras), and the newest tested here.
 TENSORFLOW_SUPPORTED = "1.15 or 2.13-2.21"
 TENSORFLOW_NEWEST_TESTED = (2, 21)

@@ -83,3 +83,39 @@ def check_graph_def(graph_def, path):
                                  "contains%s" % (path, foreign[0], node.name,
                                                  "" if len(foreign) == 1 else
                                                  " (also %s)" % ", ".join(foreign[1:])))
+
+
+# ONNX's own operator sets: their ops compute on tensors only. Any other domain names a custom op,
+# code a runtime would have to load.
+ONNX_DOMAINS = ("", "ai.onnx")
+ONNX_EXTERNAL = 1  # TensorProto.DataLocation.EXTERNAL: the tensor's bytes are read from a file
+
+
+def _onnx_graphs(graph):
+    """``graph`` and the subgraphs its nodes carry (If / Loop bodies), depth first."""
+    yield graph
+    for node in graph.node:
+        for attribute in node.attribute:
+            for sub in list(attribute.graphs) + ([attribute.g] if attribute.HasField("g") else []):
+                for inner in _onnx_graphs(sub):
+                    yield inner
+
+
+def check_onnx_model(model, path):
+    """Refuse an ONNX model with custom-domain ops, model-local functions or tensors whose bytes
+    live in other files (a path in a model file must not make us read the user's files)."""
+    if len(model.functions):
+        raise UntrustedFileError("%s: refused: the model defines functions (%s); fcn_tf1 exports "
+                                 "have none" % (path, model.functions[0].name))
+    for graph in _onnx_graphs(model.graph):
+        for node in graph.node:
+            if node.domain not in ONNX_DOMAINS:
+                raise UntrustedFileError("%s: refused: op %s of domain %r (node %r) is not an ONNX "
+                                         "operator" % (path, node.op_type, node.domain, node.name))
+        tensors = list(graph.initializer) + [a.t for n in graph.node for a in n.attribute
+                                             if a.HasField("t")]
+        for tensor in tensors:
+            if tensor.data_location == ONNX_EXTERNAL or len(tensor.external_data):
+                raise UntrustedFileError("%s: refused: tensor %r is stored in another file; "
+                                         "fcn_tf1 exports hold their weights inside"
+                                         % (path, tensor.name))

@@ -2,14 +2,18 @@
 labels)``, ``predict(image) -> labels``, ``config``, and ``with`` to close them.
 
 ``CheckpointModel`` restores a training run's checkpoint into the inference graph (evaluation and
-export use it); ``FrozenModel`` loads an exported GraphDef, checked before anything of it runs.
+export use it); ``FrozenModel`` loads an export (frozen GraphDef or ONNX), checked before anything of
+it runs, on TensorFlow, OpenVINO or ONNX Runtime (``runtimes``).
 """
 import json
 import os
 
+import numpy as np
+
 from fcn_tf1.ground.names import CONFIG_NODE, INPUT, LOGITS, MARKER, PREDICTION, VERSION
 from fcn_tf1.ground.tf_compat import TF_VERSION, tf
-from fcn_tf1.ground.untrusted import check_graph_def
+from fcn_tf1.ground.untrusted import check_graph_def, check_onnx_model
+from fcn_tf1.model import runtimes
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_inference_graph
 
@@ -71,35 +75,85 @@ class CheckpointModel(LoadedModel):
 
 
 class FrozenModel(LoadedModel):
-    """A frozen fcn_tf1 graph, refused in one line unless it is one (its ops checked, its config
-    read from the node's bytes) before anything of it runs."""
+    """An export (frozen graph ``.pb`` or ONNX ``.onnx``) on one runtime (``runtimes.RUNTIMES``;
+    default: the first installed that reads the file) at ``precision`` "fp32" or "bf16", refused in
+    one line unless it is an fcn_tf1 export (its ops checked, its config read from its own bytes)
+    before anything of it runs."""
 
-    def __init__(self, path):
-        graph_def = read_graph_def(path)
-        names = {node.name: node for node in graph_def.node}
-        missing = [n for n in (INPUT, LOGITS, PREDICTION, CONFIG_NODE) if n not in names]
-        if missing:
-            raise ValueError("%s: not an fcn_tf1 graph (no node %s)" % (path, ", ".join(missing)))
-        check_graph_def(graph_def, path)
-        self.metadata = _read_metadata(names[CONFIG_NODE], path)
+    def __init__(self, path, runtime=None, precision="fp32"):
+        self.runtime = runtimes.choose(runtime, precision, path)
+        self.precision, self.path = precision, path
+        read = read_onnx if runtimes.file_format(path) == "onnx" else read_frozen
+        source, self.metadata = read(path)
         self.config = ModelConfig.from_dict(self.metadata, path)
         self.num_classes = self.config.num_classes
-        self.path, self.graph = path, tf.Graph()
-        with self.graph.as_default():
-            tf.import_graph_def(graph_def, name="")
-        self.session = tf.Session(graph=self.graph)
-        self.input = self.graph.get_tensor_by_name(INPUT + ":0")
-        self.outputs = [self.graph.get_tensor_by_name(n + ":0") for n in (LOGITS, PREDICTION)]
+        self.engine = runtimes.ENGINES[self.runtime](source, precision)
+        if self.runtime == "tf":  # the session API, for those who feed it themselves
+            self.session, self.input, self.outputs = (self.engine.session, self.engine.input,
+                                                      self.engine.outputs)
+
+    def describe(self):
+        """What runs the model, for the commands to print: ``openvino 2023.1.0 fp32``."""
+        return "%s %s %s" % (self.runtime, self.engine.version.split("-")[0], self.precision)
+
+    def run(self, image):
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim not in (3, 4) or image.shape[-1] != 3:
+            raise ValueError("image must be uint8 RGB [H, W, 3] or [N, H, W, 3], not %s %s"
+                             % (image.dtype, list(image.shape)))
+        if image.ndim == 3 or self.runtime == "tf":
+            return self.engine.run(image)
+        logits, labels = zip(*(self.engine.run(one) for one in image))
+        return np.stack(logits), np.stack(labels)
+
+    def close(self):
+        self.engine.close()
 
 
-def read_graph_def(path):
-    """The GraphDef in ``path``, parsed (not imported, nothing runs); one-line errors."""
+def read_frozen(path):
+    """(GraphDef, config dict) of an fcn_tf1 frozen graph, checked."""
+    graph_def = read_graph_def(path)
+    names = {node.name: node for node in graph_def.node}
+    missing = [n for n in (INPUT, LOGITS, PREDICTION, CONFIG_NODE) if n not in names]
+    if missing:
+        raise ValueError("%s: not an fcn_tf1 graph (no node %s)" % (path, ", ".join(missing)))
+    check_graph_def(graph_def, path)
+    return graph_def, _read_metadata(names[CONFIG_NODE], path)
+
+
+def read_onnx(path):
+    """(model bytes, config dict) of an fcn_tf1 ONNX export, checked (``untrusted``)."""
+    try:
+        import onnx
+    except ImportError:
+        raise ValueError("%s: reading ONNX files needs the onnx package; pip install "
+                         "'fcn_tf1[onnx]'" % path)
+    data = _read_bytes(path, "an ONNX model")
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except Exception:  # protobuf's DecodeError differs between implementations
+        raise ValueError("%s: not an ONNX model" % path)
+    config = {entry.key: entry.value for entry in model.metadata_props}.get(CONFIG_NODE)
+    if not model.graph.node or config is None:
+        raise ValueError("%s: not an fcn_tf1 ONNX export (no %s metadata)" % (path, CONFIG_NODE))
+    check_onnx_model(model, path)
+    return data, _parse_metadata(config, path, CONFIG_NODE)
+
+
+def _read_bytes(path, what):
     if not os.path.isfile(path):
         raise ValueError("%s: no such file" % path)
     with open(path, "rb") as f:
         data = f.read()
     if not data:
-        raise ValueError("%s: empty file, not a frozen graph" % path)
+        raise ValueError("%s: empty file, not %s" % (path, what))
+    return data
+
+
+def read_graph_def(path):
+    """The GraphDef in ``path``, parsed (not imported, nothing runs); one-line errors."""
+    data = _read_bytes(path, "a frozen graph")
     graph_def = tf.GraphDef()
     try:
         graph_def.ParseFromString(data)
@@ -111,10 +165,17 @@ def read_graph_def(path):
 def _read_metadata(node, path):
     """The JSON config in an export's string constant node."""
     try:
-        value = node.attr["value"].tensor.string_val[0]
-        data = json.loads(value.decode("utf-8"))
-    except (IndexError, ValueError, UnicodeDecodeError) as error:
+        value = node.attr["value"].tensor.string_val[0].decode("utf-8")
+    except (IndexError, UnicodeDecodeError) as error:
         raise ValueError("%s: the graph's %s is not a JSON config (%s)" % (path, node.name, error))
+    return _parse_metadata(value, path, node.name)
+
+
+def _parse_metadata(text, path, name):
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise ValueError("%s: the graph's %s is not a JSON config (%s)" % (path, name, error))
     if not isinstance(data, dict):
-        raise ValueError("%s: the graph's %s is not a JSON object" % (path, node.name))
+        raise ValueError("%s: the graph's %s is not a JSON object" % (path, name))
     return data

@@ -1,9 +1,12 @@
-"""Performance measurements for ``python -m fcn_tf1.bench``: FLOPs, latency, memory, peak FP32.
+"""Performance measurements for ``python -m fcn_tf1.bench``: FLOPs, latency and memory of the export
+on each runtime and precision, the training step, and the FP32 ceiling they are held against.
 
-Each (variant, size) is measured by ``measure`` in a fresh process (``isolated.call``), so that its
-peak RSS is its own; so are the frozen graph's load-and-label memory and its latency under the
-OpenMP variables.
+Each (variant, size) is measured by ``measure`` in a fresh process (``isolated.call``), and in it
+each runtime x precision in a fresh process of its own, so that each peak RSS is its own; so is the
+frozen graph's latency under the OpenMP variables.
 """
+import ctypes
+import importlib.util
 import os
 import platform
 import resource
@@ -15,11 +18,12 @@ import time
 import numpy as np
 
 from fcn_tf1.ground.machine import cpu_cores, openmp_settings
-from fcn_tf1.ground.names import INPUT, PREDICTION
+from fcn_tf1.ground.names import INPUT, PREDICTION, RUNTIMES
 from fcn_tf1.ground.tf_compat import TF_VERSION, onednn_enabled, optimize_for_inference, tf
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_inference_graph
 from fcn_tf1.model.loss import segmentation_loss
+from fcn_tf1.model.runtimes import installed as runtime_installed
 from fcn_tf1.model.models import FrozenModel, read_graph_def
 from fcn_tf1.workflows import exporting, isolated
 
@@ -60,16 +64,58 @@ def cpu_info():
 
 
 def best_sgemm(n=2048, runs=5):
-    """Best measured FP32 GEMM in GFLOP/s: numpy's BLAS and tf.matmul."""
-    a = np.random.RandomState(0).rand(n, n).astype(np.float32)
-    b = np.random.RandomState(1).rand(n, n).astype(np.float32)
-    flops = 2.0 * n ** 3
-    numpy_best = min(_timed(lambda: a.dot(b)) for _ in range(runs))
+    """The measured FP32 ceiling: the best GEMM in GFLOP/s of numpy's BLAS (with the kernel it ran
+    named; once more without OPENBLAS_CORETYPE where the environment forces a kernel) and of
+    tf.matmul. {"sgemm": [{"by", "kernel", "gflops"}], "best": the fastest of them}."""
+    rows = [numpy_sgemm(n, runs)]
+    forced = {k: os.environ[k] for k in OPENBLAS_FORCING if k in os.environ}
+    if forced:
+        rows.append(isolated.call("fcn_tf1.workflows.benchmark:numpy_sgemm", {"n": n, "runs": runs},
+                                  unset=list(forced)))
+        rows[-1]["by"] += " without %s" % ", ".join(sorted(forced))
+    a, b = _operands(n)
     with tf.Graph().as_default(), tf.Session() as session:
         product = tf.matmul(tf.constant(a), tf.constant(b))
         session.run(product)
-        tf_best = min(_timed(lambda: session.run(product.op)) for _ in range(runs))
-    return {"numpy_gflops": flops / numpy_best / 1e9, "tf_gflops": flops / tf_best / 1e9}
+        best = min(_timed(lambda: session.run(product.op)) for _ in range(runs))
+    rows.append({"by": "tf.matmul", "kernel": "TensorFlow %s (%s)" % (
+        TF_VERSION, "oneDNN" if onednn_enabled() else "Eigen"), "gflops": 2.0 * n ** 3 / best / 1e9})
+    return {"sgemm": rows, "best": max(rows, key=lambda r: r["gflops"])}
+
+
+# What makes OpenBLAS run a kernel other than the one it would pick for this CPU.
+OPENBLAS_FORCING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def _operands(n):
+    return (np.random.RandomState(0).rand(n, n).astype(np.float32),
+            np.random.RandomState(1).rand(n, n).astype(np.float32))
+
+
+def numpy_sgemm(n=2048, runs=5):
+    """{"by", "kernel", "gflops"} of numpy's float32 matrix product in this process."""
+    a, b = _operands(n)
+    a.dot(b)
+    best = min(_timed(lambda: a.dot(b)) for _ in range(runs))
+    return {"by": "numpy", "kernel": blas_kernel(), "gflops": 2.0 * n ** 3 / best / 1e9}
+
+
+def blas_kernel():
+    """The BLAS numpy has loaded and, for OpenBLAS, the kernel it runs (openblas_get_corename)."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f if "blas" in line.lower() and "/" in line})
+    except OSError:
+        paths = []
+    for path in paths:
+        if "openblas" in os.path.basename(path).lower():
+            try:
+                library = ctypes.CDLL(path)
+                library.openblas_get_corename.restype = ctypes.c_char_p
+                return "OpenBLAS, %s kernel" % library.openblas_get_corename().decode()
+            except (OSError, AttributeError):
+                return "OpenBLAS"
+    return os.path.basename(paths[0]) if paths else "unknown BLAS"
 
 
 def _timed(fn):
@@ -94,65 +140,135 @@ def session_config(threads=None, xla=False):
     return config
 
 
-def latency(session, fetch, feed, runs, warmup=2):
+def latency(fn, argument, runs, warmup=2):
+    """{"min_s", "median_s"} of ``fn(argument)`` (``fn()`` when ``argument`` is None) after
+    ``warmup`` calls."""
+    call = fn if argument is None else (lambda: fn(argument))
     for _ in range(warmup):
-        session.run(fetch, feed)
-    times = [_timed(lambda: session.run(fetch, feed)) for _ in range(runs)]
+        call()
+    times = [_timed(call) for _ in range(runs)]
     return {"min_s": min(times), "median_s": statistics.median(times)}
 
 
-def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=False, classes=21):
-    """Everything for one (variant, size): run in a fresh process by ``measure_in_subprocess``."""
+def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=False, classes=21,
+            runtimes=("tf",), precisions=("fp32",)):
+    """Everything for one (variant, size), run in a fresh process by ``measure_in_subprocess``:
+    FLOPs, then the export on each runtime x precision in a fresh process of its own (latency,
+    peak RSS, labels against TensorFlow fp32's), the training step."""
     config = ModelConfig(classes, variant, width)
     h, w = size
     image = np.random.RandomState(0).randint(0, 256, (h, w, 3), dtype=np.uint8)
     result = {"variant": variant, "size": list(size), "width": width}
-    # About 1 GB per variant and size at full width: removed whatever happens.
+    # About 1 GB per variant and size at full width (2 with ONNX): removed whatever happens.
     work = tempfile.mkdtemp(prefix="fcn_tf1_bench_")
     try:
-        reference = _measure_graphs(config, size, image, runs, work, result)
-        frozen_path = os.path.join(work, "frozen.pb")
-        result["inference_rss_mb"] = inference_rss_mb(frozen_path, size)
+        frozen_path = _export(config, size, work, result, "onnxruntime" in runtimes)
+        np.save(os.path.join(work, "image.npy"), image)
+        # TensorFlow fp32 first: the labels the others are compared with.
+        result["runtimes"] = [_runtime_row(work, runtime, precision, runs)
+                              for runtime in ("tf",) + tuple(r for r in runtimes if r != "tf")
+                              for precision in precisions
+                              if precision == "fp32" or runtime == "openvino"]
         if optimisations:
+            reference = np.load(os.path.join(work, "tf-fp32.npy"))
             result["optimisations"] = _optimisations(frozen_path, image, reference, runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if train_step:
-        with tf.Graph().as_default():
-            images = tf.placeholder(tf.float32, [1, h, w, 3])
-            labels = tf.placeholder(tf.int32, [1, h, w])
-            loss = segmentation_loss(config.build(images, is_training=True), labels, classes)
-            step = tf.train.MomentumOptimizer(1e-4, 0.9).minimize(loss)
-            with tf.Session(config=session_config()) as session:
-                session.run(tf.global_variables_initializer())
-                feed = {images: image[None].astype(np.float32), labels: np.zeros((1, h, w))}
-                result["train_step"] = latency(session, step, feed, max(2, runs // 2), warmup=1)
+        result["train_step"] = train_step_latency(config, image, max(2, runs // 2))
+    return result
+
+
+def _export(config, size, work, result, onnx):
+    """FLOPs of the static-shape graph into ``result``; the model (score layers made non-zero, so
+    that runtimes can disagree) exported to ``work``; returns the frozen graph's path."""
+    with tf.Graph().as_default() as graph:
+        start = time.time()
+        build_inference_graph(config, list(size) + [3])
+        result["build_s"] = time.time() - start
+        result["gflops"] = count_flops(graph) / 1e9
+        with tf.Session() as session:
+            session.run(tf.global_variables_initializer())
+            _randomise_zeros(session)
+            config.save(work)
+            tf.train.Saver().save(session, os.path.join(work, "model.ckpt"))
+    frozen_path = os.path.join(work, "frozen.pb")
+    exporting.export_frozen(work, frozen_path)
+    if onnx:
+        start = time.time()
+        exporting.export_onnx(frozen_path, os.path.join(work, "model.onnx"))
+        result["onnx_export_s"] = time.time() - start
+    return frozen_path
+
+
+def _randomise_zeros(session, scale=0.01):
+    """Give the variables that start at zero (the score layers) small random values: an untrained
+    FCN's zero scores would make every runtime agree trivially."""
+    rng = np.random.RandomState(0)
+    for variable in tf.global_variables():
+        if variable.dtype.base_dtype == tf.float32 and not session.run(variable).any():
+            shape = variable.shape.as_list()
+            variable.load(rng.normal(0, scale, shape).astype(np.float32), session)
+
+
+def _runtime_row(work, runtime, precision, runs):
+    """One runtime x precision measured in a fresh process; labels compared with tf fp32's."""
+    row = {"runtime": runtime, "precision": precision}
+    path = os.path.join(work, "model.onnx" if runtime == "onnxruntime" else "frozen.pb")
+    labels = os.path.join(work, "%s-%s.npy" % (runtime, precision))
+    try:
+        row.update(isolated.call("fcn_tf1.workflows.benchmark:runtime_latency", {
+            "path": path, "runtime": runtime, "precision": precision, "runs": runs,
+            "image_path": os.path.join(work, "image.npy"), "labels_path": labels}))
+    except RuntimeError as error:
+        row["skipped"] = str(error).rpartition("failed: ")[2].replace("ValueError: ", "")
+        return row
+    reference = np.load(os.path.join(work, "tf-fp32.npy"))
+    row["same_labels"] = float(np.mean(np.load(labels) == reference))
+    return row
+
+
+def runtime_latency(path, runtime, precision, runs, image_path, labels_path):
+    """Load the export on ``runtime``, label the saved image: {"describe", "load_s", "min_s",
+    "median_s", "peak_rss_mb"}, the labels saved to ``labels_path`` (run in a fresh process)."""
+    image = np.load(image_path)
+    start = time.time()
+    with FrozenModel(path, runtime, precision) as model:
+        load_s = time.time() - start
+        result = latency(model.predict, image, runs)
+        np.save(labels_path, model.predict(image))
+        result.update(describe=model.describe(), load_s=load_s)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return result
 
 
-def _measure_graphs(config, size, image, runs, work, result):
-    """FLOPs and latency of the checkpoint graph and of its frozen export (written to ``work``)
-    into ``result``; returns the checkpoint graph's labels."""
-    h, w = size
-    with tf.Graph().as_default() as graph:
-        start = time.time()
-        placeholder, logits, prediction = build_inference_graph(config, [h, w, 3])
-        result["build_s"] = time.time() - start
-        result["gflops"] = count_flops(graph) / 1e9
+def train_step_latency(config, image, runs):
+    """One momentum step at batch 1 on the image's size (this process's TensorFlow)."""
+    h, w = image.shape[:2]
+    with tf.Graph().as_default():
+        images = tf.placeholder(tf.float32, [1, h, w, 3])
+        labels = tf.placeholder(tf.int32, [1, h, w])
+        loss = segmentation_loss(config.build(images, is_training=True), labels,
+                                 config.num_classes)
+        step = tf.train.MomentumOptimizer(1e-4, 0.9).minimize(loss)
         with tf.Session(config=session_config()) as session:
             session.run(tf.global_variables_initializer())
-            config.save(work)
-            tf.train.Saver().save(session, os.path.join(work, "model.ckpt"))
-            result["checkpoint_graph"] = latency(session, prediction, {placeholder: image}, runs)
-            reference = session.run(prediction, {placeholder: image})
-    frozen_path = os.path.join(work, "frozen.pb")
-    exporting.export_frozen(work, frozen_path)
-    with FrozenModel(frozen_path) as model:
-        result["frozen_graph"] = latency(model.session, model.outputs[1], {model.input: image},
-                                         runs)
-        result["frozen_same_labels"] = bool(np.array_equal(model.predict(image), reference))
-    return reference
+            feed = {images: image[None].astype(np.float32), labels: np.zeros((1, h, w))}
+            timing = latency(lambda: session.run(step, feed), None, runs, warmup=1)
+    timing["tensorflow"] = TF_VERSION
+    return timing
+
+
+def train_step_in(python, variant, size, width=1.0, runs=2):
+    """The training step's latency under another interpreter's TensorFlow (TF 1.15 vs 2.x)."""
+    return isolated.call("fcn_tf1.workflows.benchmark:train_step_of", {
+        "variant": variant, "size": list(size), "width": width, "runs": runs}, python=python)
+
+
+def train_step_of(variant, size, width, runs):
+    config = ModelConfig(21, variant, width)
+    image = np.random.RandomState(0).randint(0, 256, tuple(size) + (3,), dtype=np.uint8)
+    return train_step_latency(config, image, runs)
 
 
 def _optimisations(frozen_path, image, reference, runs):
@@ -166,15 +282,20 @@ def _optimisations(frozen_path, image, reference, runs):
     optimized = optimize_for_inference(graph_def, [INPUT], [PREDICTION], tf.uint8.as_datatype_enum)
     out = []
     # OpenMP reads its variables at process start: a fresh process.
-    timing, same = _frozen_latency_in_env(frozen_path, image, reference, runs, openmp_settings())
+    work = os.path.dirname(frozen_path)
+    labels_path = os.path.join(work, "openmp.npy")
+    timing = isolated.call("fcn_tf1.workflows.benchmark:runtime_latency", {
+        "path": frozen_path, "runtime": "tf", "precision": "fp32", "runs": runs,
+        "image_path": os.path.join(work, "image.npy"), "labels_path": labels_path},
+        env=openmp_settings())
     out.append({"option": "OMP/KMP env (oneDNN)", "median_s_per_image": timing["median_s"],
-                "same_labels": same})
+                "same_labels": bool(np.array_equal(np.load(labels_path), reference))})
     for name, kwargs, batch in options:
         with tf.Graph().as_default():
             tf.import_graph_def(optimized if kwargs.pop("optimized", False) else graph_def, name="")
             with tf.Session(config=session_config(**kwargs)) as session:
                 feed = {INPUT + ":0": np.stack([image] * batch) if batch > 1 else image}
-                timing = latency(session, PREDICTION + ":0", feed, runs)
+                timing = latency(lambda: session.run(PREDICTION + ":0", feed), None, runs)
                 labels = session.run(PREDICTION + ":0", feed)
                 same = bool(np.array_equal(labels[0] if batch > 1 else labels, reference))
         per_image = timing["median_s"] / batch
@@ -182,38 +303,11 @@ def _optimisations(frozen_path, image, reference, runs):
     return out
 
 
-def _frozen_latency_in_env(frozen_path, image, reference, runs, env):
-    """Latency and same-labels of the frozen graph in a fresh process with ``env`` set."""
-    work = os.path.dirname(frozen_path)
-    image_path, reference_path = os.path.join(work, "image.npy"), os.path.join(work, "reference.npy")
-    np.save(image_path, image)
-    np.save(reference_path, reference)
-    result = isolated.call("fcn_tf1.workflows.benchmark:frozen_latency", {
-        "frozen_path": frozen_path, "image_path": image_path, "reference_path": reference_path,
-        "runs": runs}, env=env)
-    return result["timing"], result["same_labels"]
-
-
-def frozen_latency(frozen_path, image_path, reference_path, runs):
-    """{"timing", "same_labels"} of the frozen graph on a saved image (run in a fresh process)."""
-    image = np.load(image_path)
-    with FrozenModel(frozen_path) as model:
-        timing = latency(model.session, model.outputs[1], {model.input: image}, runs)
-        same = bool(np.array_equal(model.predict(image), np.load(reference_path)))
-    return {"timing": timing, "same_labels": same}
-
-
-def label_once(frozen_path, size):
-    """Load the frozen graph, label one image of ``size``; {"peak_rss_mb"} (run in a fresh process)."""
-    with FrozenModel(frozen_path) as model:
-        model.predict(np.zeros(tuple(size) + (3,), np.uint8))
-    return {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
-
-
-def inference_rss_mb(frozen_path, size):
-    """Peak RSS of a fresh process that loads the frozen graph and labels one image of ``size``."""
-    return isolated.call("fcn_tf1.workflows.benchmark:label_once",
-                         {"frozen_path": frozen_path, "size": list(size)})["peak_rss_mb"]
+def installed_runtimes():
+    """The runtimes this venv has; onnxruntime only with the ONNX converter beside it (the bench
+    exports its model)."""
+    return [r for r in RUNTIMES if runtime_installed(r) and (
+        r != "onnxruntime" or importlib.util.find_spec("tf2onnx") is not None)]
 
 
 def measure_in_subprocess(variant, size, python=None, **kwargs):

@@ -14,7 +14,8 @@ from fcn_tf1.ground.names import (CAFFE_BGR, CONFIG_FILE, CONFIG_NODE, INPUT, LO
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_inference_graph
-from fcn_tf1.model.models import CheckpointModel, FrozenModel, read_graph_def
+from fcn_tf1.model.models import CheckpointModel, read_frozen
+from fcn_tf1.model.runtimes import ranked_graph_def
 from fcn_tf1.model.upsample import valid_combinations
 
 
@@ -130,15 +131,9 @@ def export_onnx(frozen_path, onnx_path, opset=13, force=False):
     except ImportError:
         raise ValueError("--onnx needs tf2onnx and onnxruntime: pip install 'fcn_tf1[onnx]'")
     fileutil.check_output(onnx_path, fileutil.contains_marker, force, [frozen_path], "ONNX model")
-    with FrozenModel(frozen_path) as frozen:  # refuses a file that is not an fcn_tf1 graph
-        metadata = frozen.metadata
-    graph_def = read_graph_def(frozen_path)
-    with tf.Graph().as_default() as graph:
-        image = tf.placeholder(tf.uint8, [None, None, 3], name=INPUT)
-        tf.import_graph_def(graph_def, input_map={INPUT + ":0": image}, name="")
-        ranked = tf.graph_util.extract_sub_graph(graph.as_graph_def(), [LOGITS, PREDICTION])
+    graph_def, metadata = read_frozen(frozen_path)  # refuses a file that is not an fcn_tf1 graph
     model, _ = tf2onnx.convert.from_graph_def(
-        ranked, input_names=[INPUT + ":0"], output_names=[LOGITS + ":0", PREDICTION + ":0"],
+        ranked_graph_def(graph_def), input_names=[INPUT + ":0"], output_names=[LOGITS + ":0", PREDICTION + ":0"],
         opset=opset)
     # The config travels in the ONNX model too (and marks the file as ours).
     entry = model.metadata_props.add()

@@ -16,10 +16,13 @@ import sys
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def call(function, kwargs=None, python=None, env=None):
+def call(function, kwargs=None, python=None, env=None, unset=()):
     """``function`` ("fcn_tf1.<module>:<name>") called with ``kwargs`` in a fresh process of
-    ``python`` (default: this interpreter) with ``env`` added; returns its result."""
+    ``python`` (default: this interpreter) with ``env`` added and ``unset`` removed; returns its
+    result."""
     environ = dict(os.environ, **(env or {}))
+    for name in unset:
+        environ.pop(name, None)
     environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     environ["PYTHONPATH"] = os.pathsep.join([PACKAGE_ROOT] + [p for p in [
         os.environ.get("PYTHONPATH")] if p])

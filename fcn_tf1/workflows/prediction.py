@@ -1,6 +1,9 @@
 """Labelling image files with a loaded model: which files, where their masks go (never over a
 file fcn_tf1 did not write), bounded memory for huge images, palette PNG masks and overlays."""
+import collections
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image, PngImagePlugin
@@ -96,23 +99,55 @@ def label_image(model, image, max_pixels=MAX_INFERENCE_PIXELS):
     return np.asarray(labels.resize((width, height), Image.NEAREST)).astype(np.int32), size
 
 
+def _read(path, max_pixels):
+    """(image, None) or (None, the one-line error)."""
+    try:
+        return read_image(path, orient=True, max_pixels=max_pixels), None
+    except DataError as error:
+        return None, str(error)
+
+
+def _write(image, labels, mask_path, overlay_path):
+    os.makedirs(os.path.dirname(os.path.abspath(mask_path)), exist_ok=True)
+    save_mask(labels, mask_path)
+    if overlay_path:
+        save_overlay(image, labels, overlay_path)
+
+
+def _ahead(pool, fn, items, depth):
+    """fn(item) for each item, in order, computed up to ``depth`` items ahead in ``pool``."""
+    pending = collections.deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) > depth:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
 def predict_files(model, plans, overlay=False, max_pixels=MAX_PIXELS,
-                  max_inference_pixels=MAX_INFERENCE_PIXELS, log=print):
-    """Write a mask (and overlay) per planned image; returns the failures as one-line messages."""
-    failures = []
-    for path, mask_path, overlay_path in tqdm(plans, desc="predict", unit="image",
-                                              disable=len(plans) < 2):
-        try:
-            image = read_image(path, orient=True, max_pixels=max_pixels)
-        except DataError as error:
-            failures.append(str(error))
-            continue
-        labels, size = label_image(model, image, max_inference_pixels)
-        if size != image.shape[:2]:
-            log("%s: %dx%d labelled at %dx%d (--max-inference-pixels %d)"
-                % ((path,) + image.shape[:2] + size + (max_inference_pixels,)))
-        os.makedirs(os.path.dirname(os.path.abspath(mask_path)), exist_ok=True)
-        save_mask(labels, mask_path)
-        if overlay_path:
-            save_overlay(image, labels, overlay_path)
-    return failures
+                  max_inference_pixels=MAX_INFERENCE_PIXELS, log=print, threads=2):
+    """Write a mask (and overlay) per planned image. The next images are decoded and the last masks
+    encoded in ``threads`` threads each while the model labels (Pillow and the runtimes release the
+    GIL); at most ``threads`` + 1 decoded images wait. Returns (the failures as one-line messages,
+    the seconds it took)."""
+    failures, start = [], time.perf_counter()
+    with ThreadPoolExecutor(threads) as readers, ThreadPoolExecutor(threads) as writers:
+        images = _ahead(readers, lambda plan: _read(plan[0], max_pixels), plans, threads)
+        writes = collections.deque()
+        for (path, mask_path, overlay_path), (image, error) in tqdm(
+                zip(plans, images), total=len(plans), desc="predict", unit="image",
+                disable=len(plans) < 2):
+            if error:
+                failures.append(error)
+                continue
+            labels, size = label_image(model, image, max_inference_pixels)
+            if size != image.shape[:2]:
+                log("%s: %dx%d labelled at %dx%d (--max-inference-pixels %d)"
+                    % ((path,) + image.shape[:2] + size + (max_inference_pixels,)))
+            writes.append(writers.submit(_write, image, labels, mask_path, overlay_path))
+            while len(writes) > threads:
+                writes.popleft().result()
+        for write in writes:
+            write.result()
+    return failures, time.perf_counter() - start

@@ -1,0 +1,164 @@
+"""The engines that run an exported model: TensorFlow (the frozen graph), OpenVINO (the frozen graph
+or the ONNX export) and ONNX Runtime (the ONNX export), fp32 everywhere, bf16 on OpenVINO where the
+CPU computes it. Each is ``run(image) -> (logits, labels)`` for one uint8 RGB [H, W, 3] image and
+``close()``; ``models.FrozenModel`` checks the file before any engine sees it.
+"""
+import importlib
+import importlib.util
+import os
+import tempfile
+
+from fcn_tf1.ground.names import (INPUT, LOGITS, PRECISIONS, PREDICTION, RUNTIME_EXTRAS,
+                                  RUNTIME_FORMATS, RUNTIME_MODULES, RUNTIMES)
+from fcn_tf1.ground.tf_compat import tf
+
+
+def file_format(path):
+    """"onnx" for an ONNX export (by its name), else "pb" (a frozen GraphDef)."""
+    return "onnx" if path.lower().endswith(".onnx") else "pb"
+
+
+def installed(runtime):
+    return importlib.util.find_spec(RUNTIME_MODULES[runtime]) is not None
+
+
+def choose(runtime, precision, path):
+    """The runtime to use for ``path``: ``runtime`` if named (refused in one line when it is not
+    installed or cannot read the file), else the first of RUNTIMES installed that reads it."""
+    fmt = file_format(path)
+    if precision not in PRECISIONS:
+        raise ValueError("--precision %s: not one of %s" % (precision, ", ".join(PRECISIONS)))
+    if runtime is None:
+        runtime = next((r for r in RUNTIMES if fmt in RUNTIME_FORMATS[r] and installed(r)), None)
+        if runtime is None:
+            raise ValueError("%s: no installed runtime reads %s files; pip install "
+                             "'fcn_tf1[openvino]'" % (path, fmt))
+    if runtime not in RUNTIMES:
+        raise ValueError("--runtime %s: not one of %s" % (runtime, ", ".join(RUNTIMES)))
+    if not installed(runtime):
+        raise ValueError("--runtime %s: not installed; pip install 'fcn_tf1[%s]'"
+                         % (runtime, RUNTIME_EXTRAS[runtime]))
+    if fmt not in RUNTIME_FORMATS[runtime]:
+        raise ValueError("%s: --runtime %s reads only %s files; make one with python -m "
+                         "fcn_tf1.export%s" % (path, runtime, " or ".join(RUNTIME_FORMATS[runtime]),
+                                               " --onnx" if fmt == "pb" else ""))
+    if precision == "bf16" and runtime != "openvino":
+        raise ValueError("--precision bf16: only --runtime openvino computes in bf16")
+    return runtime
+
+
+def ranked_graph_def(graph_def):
+    """The graph with its input of known rank, uint8 [H, W, 3] (ONNX and OpenVINO need the rank),
+    cut to the outputs ``logits`` and ``prediction``."""
+    with tf.Graph().as_default() as graph:
+        image = tf.placeholder(tf.uint8, [None, None, 3], name=INPUT)
+        tf.import_graph_def(graph_def, input_map={INPUT + ":0": image}, name="")
+        return tf.graph_util.extract_sub_graph(graph.as_graph_def(), [LOGITS, PREDICTION])
+
+
+class TensorFlowEngine(object):
+    """The frozen graph in a TensorFlow session (any TensorFlow the venv has)."""
+    name = "tf"
+
+    def __init__(self, graph_def, precision="fp32"):
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            tf.import_graph_def(graph_def, name="")
+        self.session = tf.Session(graph=self.graph)
+        self.input = self.graph.get_tensor_by_name(INPUT + ":0")
+        self.outputs = [self.graph.get_tensor_by_name(n + ":0") for n in (LOGITS, PREDICTION)]
+        self.version = tf.__version__
+
+    def run(self, image):
+        return self.session.run(self.outputs, {self.input: image})
+
+    def close(self):
+        self.session.close()
+
+
+class OpenVINOEngine(object):
+    """OpenVINO's CPU plugin, latency hint, asked for the precision explicitly (on a bf16 CPU it
+    computes in bf16 unless told f32)."""
+    name = "openvino"
+
+    def __init__(self, source, precision="fp32"):
+        ov = importlib.import_module("openvino")
+        core = getattr(ov, "Core", None) or importlib.import_module("openvino.runtime").Core
+        core = core()
+        self.version = ov.__version__ if hasattr(ov, "__version__") else "?"
+        if precision == "bf16":
+            check_bf16(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+        with tempfile.TemporaryDirectory(prefix="fcn_tf1_openvino_") as work:
+            model = self._read(core, source, work)
+        outputs = {name: i for i, out in enumerate(model.outputs) for name in out.get_names()}
+        if LOGITS + ":0" not in outputs and LOGITS not in outputs:
+            model.add_outputs([LOGITS + ":0"])
+        compiled = core.compile_model(model, "CPU", {
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"})
+        self.order = [_output_index(compiled, name) for name in (LOGITS, PREDICTION)]
+        self.request = compiled.create_infer_request()
+
+    def _read(self, core, source, work):
+        """A model from checked ONNX bytes or a GraphDef, written to ``work`` for OpenVINO to read
+        (what it reads is what was checked)."""
+        if isinstance(source, bytes):
+            path = os.path.join(work, "model.onnx")
+        else:
+            path, source = os.path.join(work, "model.pb"), ranked_graph_def(source).SerializeToString()
+        with open(path, "wb") as f:
+            f.write(source)
+        try:
+            return core.read_model(path)
+        except RuntimeError as error:
+            raise ValueError("OpenVINO %s cannot read the model: %s" % (self.version,
+                                                                         conversion_error(error)))
+
+    def run(self, image):
+        results = self.request.infer({0: image})
+        values = list(results.values()) if hasattr(results, "values") else list(results)
+        return [values[i] for i in self.order]
+
+    def close(self):
+        self.request = None
+
+
+def check_bf16(capabilities):
+    if "BF16" not in capabilities:
+        raise ValueError("--precision bf16: this CPU does not compute bf16 (OpenVINO sees %s); use "
+                         "--precision fp32" % ", ".join(capabilities))
+
+
+def _output_index(compiled, name):
+    for i, out in enumerate(compiled.outputs):
+        if name in out.get_names() or name + ":0" in out.get_names():
+            return i
+    raise ValueError("the model has no output %s" % name)
+
+
+def conversion_error(error):
+    """The line of an OpenVINO conversion failure that names the op, else its first line."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    named = [line for line in lines if "translator" in line.lower() or "operation" in line.lower()
+             or "op " in line.lower()]
+    return (named or lines or ["unknown error"])[0]
+
+
+class OnnxRuntimeEngine(object):
+    """ONNX Runtime's CPU execution provider on the bytes of a checked ONNX export."""
+    name = "onnxruntime"
+
+    def __init__(self, data, precision="fp32"):
+        ort = importlib.import_module("onnxruntime")
+        self.version = ort.__version__
+        self.session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        self.outputs = [LOGITS + ":0", PREDICTION + ":0"]
+
+    def run(self, image):
+        return self.session.run(self.outputs, {INPUT + ":0": image})
+
+    def close(self):
+        self.session = None
+
+
+ENGINES = {"tf": TensorFlowEngine, "openvino": OpenVINOEngine, "onnxruntime": OnnxRuntimeEngine}
