@@ -5,12 +5,13 @@
 #   PY_VERSION=3.6             which Python to look for (default: 3.7): pythonX.Y on PATH, else pyenv's
 #   PYTHON=/path/to/python     the interpreter for the venv, overriding PY_VERSION
 #   VENV=DIR                   where the venv lives (default: .venv)
-#   EXTRAS=tf,test             what `pip install .[EXTRAS]` adds (default: tf,test)
+#   EXTRAS=tf,test,openvino    what `pip install .[EXTRAS]` adds (default: all three; openvino is the
+#                              recommended runtime for predict/evaluate/bench, none on Python 3.6)
 set -euo pipefail
 cd "$(dirname "$0")"
 PY_VERSION=${PY_VERSION:-3.7}
 VENV=${VENV:-.venv}
-EXTRAS=${EXTRAS:-tf,test}
+EXTRAS=${EXTRAS:-tf,test,openvino}
 
 runs_version() {
     # A pyenv shim answers `command -v` but may not run: try the interpreter itself.

@@ -40,13 +40,18 @@ setup(
                "tf-keras==2.21.*; python_version>='3.12'"],
         "gpu": ["tensorflow-gpu==1.15.5; python_version<'3.8'"],
         "intel": ["intel-tensorflow==1.15.2; python_version<'3.8'"],
-        "onnx": ["tf2onnx>=1.16", "onnxruntime>=1.10"],
+        # The runtimes beside TensorFlow (README "Runtimes"): OpenVINO 2023.1+ reads the frozen graph
+        # (2022.2, the newest for 3.6, only ONNX: no extra there); ONNX Runtime the --onnx export.
+        "openvino": ["openvino>=2023.1; python_version>='3.7'"],
+        "onnx": ["tf2onnx>=1.16; python_version>='3.7'", "onnx; python_version>='3.7'",
+                 "onnxruntime>=1.10; python_version>='3.7'"],
         "plot": ["matplotlib"],
         # OpenCV's dnn module: the Caffe models' second opinion in the tests.
         "test": ["pytest", "matplotlib", "nbclient", "nbformat", "ipykernel",
                  "opencv-python-headless>=4.5,<5",
                  # tf2onnx 1.16 needs Python 3.7+; the ONNX test skips without it
-                 "tf2onnx>=1.16; python_version>='3.7'", "onnxruntime>=1.10; python_version>='3.7'"],
+                 "tf2onnx>=1.16; python_version>='3.7'", "onnx; python_version>='3.7'",
+                 "onnxruntime>=1.10; python_version>='3.7'"],
     },
     classifiers=[
         "Programming Language :: Python :: 3.6",

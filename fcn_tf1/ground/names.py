@@ -2,7 +2,7 @@
 TensorFlow so that ``--help`` stays instant and ``setup.py`` can read the version from the text."""
 import collections
 
-VERSION = "0.2.0"
+VERSION = "0.3.0"
 
 # The model (paper sections 3-4).
 VARIANTS = ("fcn32s", "fcn16s", "fcn8s")

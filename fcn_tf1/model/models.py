@@ -7,6 +7,7 @@ it runs, on TensorFlow, OpenVINO or ONNX Runtime (``runtimes``).
 """
 import json
 import os
+import tempfile
 
 import numpy as np
 
@@ -83,18 +84,21 @@ class FrozenModel(LoadedModel):
     def __init__(self, path, runtime=None, precision="fp32"):
         self.runtime = runtimes.choose(runtime, precision, path)
         self.precision, self.path = precision, path
-        read = read_onnx if runtimes.file_format(path) == "onnx" else read_frozen
-        source, self.metadata = read(path)
-        self.config = ModelConfig.from_dict(self.metadata, path)
-        self.num_classes = self.config.num_classes
-        self.engine = runtimes.ENGINES[self.runtime](source, precision)
-        if self.runtime == "tf":  # the session API, for those who feed it themselves
+        if self.runtime == "tf":
+            graph_def, self.metadata = read_frozen(path)
+            self.engine = runtimes.TensorFlowEngine(graph_def)
             self.session, self.input, self.outputs = (self.engine.session, self.engine.input,
                                                       self.engine.outputs)
+        else:
+            with tempfile.TemporaryDirectory(prefix="fcn_tf1_model_") as work:
+                copy, self.metadata = checked_copy(path, work)
+                self.engine = runtimes.ENGINES[self.runtime](copy, precision)
+        self.config = ModelConfig.from_dict(self.metadata, path)
+        self.num_classes = self.config.num_classes
 
     def describe(self):
         """What runs the model, for the commands to print: ``openvino 2023.1.0 fp32``."""
-        return "%s %s %s" % (self.runtime, self.engine.version.split("-")[0], self.precision)
+        return "%s %s %s" % (self.runtime, self.engine.version, self.precision)
 
     def run(self, image):
         image = np.asarray(image)
@@ -112,7 +116,11 @@ class FrozenModel(LoadedModel):
 
 def read_frozen(path):
     """(GraphDef, config dict) of an fcn_tf1 frozen graph, checked."""
-    graph_def = read_graph_def(path)
+    return _parse_frozen(_read_bytes(path, "a frozen graph"), path)
+
+
+def _parse_frozen(data, path):
+    graph_def = parse_graph_def(data, path)
     names = {node.name: node for node in graph_def.node}
     missing = [n for n in (INPUT, LOGITS, PREDICTION, CONFIG_NODE) if n not in names]
     if missing:
@@ -121,14 +129,13 @@ def read_frozen(path):
     return graph_def, _read_metadata(names[CONFIG_NODE], path)
 
 
-def read_onnx(path):
-    """(model bytes, config dict) of an fcn_tf1 ONNX export, checked (``untrusted``)."""
+def _parse_onnx(data, path):
+    """(ModelProto, config dict) of an fcn_tf1 ONNX export's bytes, checked (``untrusted``)."""
     try:
         import onnx
     except ImportError:
         raise ValueError("%s: reading ONNX files needs the onnx package; pip install "
                          "'fcn_tf1[onnx]'" % path)
-    data = _read_bytes(path, "an ONNX model")
     model = onnx.ModelProto()
     try:
         model.ParseFromString(data)
@@ -138,7 +145,20 @@ def read_onnx(path):
     if not model.graph.node or config is None:
         raise ValueError("%s: not an fcn_tf1 ONNX export (no %s metadata)" % (path, CONFIG_NODE))
     check_onnx_model(model, path)
-    return data, _parse_metadata(config, path, CONFIG_NODE)
+    return model, _parse_metadata(config, path, CONFIG_NODE)
+
+
+def checked_copy(path, work):
+    """(a copy of the export ``path`` in ``work``, written once its bytes pass the checks; its
+    config): a runtime reads what was checked, whatever happens to ``path`` meanwhile. The parsed
+    model is dropped before the runtime loads its own (peak memory)."""
+    fmt = runtimes.file_format(path)
+    data = _read_bytes(path, "an ONNX model" if fmt == "onnx" else "a frozen graph")
+    _, metadata = (_parse_onnx if fmt == "onnx" else _parse_frozen)(data, path)
+    copy = os.path.join(work, "model." + fmt)
+    with open(copy, "wb") as f:
+        f.write(data)
+    return copy, metadata
 
 
 def _read_bytes(path, what):
@@ -153,7 +173,10 @@ def _read_bytes(path, what):
 
 def read_graph_def(path):
     """The GraphDef in ``path``, parsed (not imported, nothing runs); one-line errors."""
-    data = _read_bytes(path, "a frozen graph")
+    return parse_graph_def(_read_bytes(path, "a frozen graph"), path)
+
+
+def parse_graph_def(data, path):
     graph_def = tf.GraphDef()
     try:
         graph_def.ParseFromString(data)

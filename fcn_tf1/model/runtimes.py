@@ -1,12 +1,12 @@
 """The engines that run an exported model: TensorFlow (the frozen graph), OpenVINO (the frozen graph
 or the ONNX export) and ONNX Runtime (the ONNX export), fp32 everywhere, bf16 on OpenVINO where the
 CPU computes it. Each is ``run(image) -> (logits, labels)`` for one uint8 RGB [H, W, 3] image and
-``close()``; ``models.FrozenModel`` checks the file before any engine sees it.
+``close()``. ``models.FrozenModel`` checks the file first: TensorFlow gets the checked GraphDef, the
+others a private copy of the checked file.
 """
 import importlib
 import importlib.util
-import os
-import tempfile
+import re
 
 from fcn_tf1.ground.names import (INPUT, LOGITS, PRECISIONS, PREDICTION, RUNTIME_EXTRAS,
                                   RUNTIME_FORMATS, RUNTIME_MODULES, RUNTIMES)
@@ -47,15 +47,6 @@ def choose(runtime, precision, path):
     return runtime
 
 
-def ranked_graph_def(graph_def):
-    """The graph with its input of known rank, uint8 [H, W, 3] (ONNX and OpenVINO need the rank),
-    cut to the outputs ``logits`` and ``prediction``."""
-    with tf.Graph().as_default() as graph:
-        image = tf.placeholder(tf.uint8, [None, None, 3], name=INPUT)
-        tf.import_graph_def(graph_def, input_map={INPUT + ":0": image}, name="")
-        return tf.graph_util.extract_sub_graph(graph.as_graph_def(), [LOGITS, PREDICTION])
-
-
 class TensorFlowEngine(object):
     """The frozen graph in a TensorFlow session (any TensorFlow the venv has)."""
     name = "tf"
@@ -67,7 +58,7 @@ class TensorFlowEngine(object):
         self.session = tf.Session(graph=self.graph)
         self.input = self.graph.get_tensor_by_name(INPUT + ":0")
         self.outputs = [self.graph.get_tensor_by_name(n + ":0") for n in (LOGITS, PREDICTION)]
-        self.version = tf.__version__
+        self.version = tf.__version__.split("-")[0]
 
     def run(self, image):
         return self.session.run(self.outputs, {self.input: image})
@@ -81,38 +72,26 @@ class OpenVINOEngine(object):
     computes in bf16 unless told f32)."""
     name = "openvino"
 
-    def __init__(self, source, precision="fp32"):
+    def __init__(self, path, precision="fp32"):
         ov = importlib.import_module("openvino")
-        core = getattr(ov, "Core", None) or importlib.import_module("openvino.runtime").Core
-        core = core()
-        self.version = ov.__version__ if hasattr(ov, "__version__") else "?"
+        core = (getattr(ov, "Core", None) or importlib.import_module("openvino.runtime").Core)()
+        self.version = getattr(ov, "__version__", "?").split("-")[0]
         if precision == "bf16":
             check_bf16(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
-        with tempfile.TemporaryDirectory(prefix="fcn_tf1_openvino_") as work:
-            model = self._read(core, source, work)
-        outputs = {name: i for i, out in enumerate(model.outputs) for name in out.get_names()}
-        if LOGITS + ":0" not in outputs and LOGITS not in outputs:
+        try:
+            model = core.read_model(path)
+        except RuntimeError as error:
+            raise ValueError("OpenVINO %s cannot read the model: %s" % (self.version,
+                                                                         conversion_error(error)))
+        # A frozen graph's input has no rank; ONNX's is [H, W, 3] already.
+        model.reshape({model.inputs[0]: ov.PartialShape([-1, -1, 3])})
+        if not any(LOGITS + ":0" in out.get_names() for out in model.outputs):
             model.add_outputs([LOGITS + ":0"])
         compiled = core.compile_model(model, "CPU", {
             "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"})
         self.order = [_output_index(compiled, name) for name in (LOGITS, PREDICTION)]
         self.request = compiled.create_infer_request()
-
-    def _read(self, core, source, work):
-        """A model from checked ONNX bytes or a GraphDef, written to ``work`` for OpenVINO to read
-        (what it reads is what was checked)."""
-        if isinstance(source, bytes):
-            path = os.path.join(work, "model.onnx")
-        else:
-            path, source = os.path.join(work, "model.pb"), ranked_graph_def(source).SerializeToString()
-        with open(path, "wb") as f:
-            f.write(source)
-        try:
-            return core.read_model(path)
-        except RuntimeError as error:
-            raise ValueError("OpenVINO %s cannot read the model: %s" % (self.version,
-                                                                         conversion_error(error)))
 
     def run(self, image):
         results = self.request.infer({0: image})
@@ -137,21 +116,22 @@ def _output_index(compiled, name):
 
 
 def conversion_error(error):
-    """The line of an OpenVINO conversion failure that names the op, else its first line."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    named = [line for line in lines if "translator" in line.lower() or "operation" in line.lower()
-             or "op " in line.lower()]
-    return (named or lines or ["unknown error"])[0]
+    """The line of an OpenVINO conversion failure that names the ops (its wording differs between
+    releases), else its last line that is not a source location."""
+    lines = [line.strip(" -") for line in str(error).splitlines() if line.strip()]
+    named = [line for line in lines if re.search(r"no (translator|conversion rule)", line, re.I)]
+    plain = [line for line in lines if not re.match(r"(Exception from|Check ')", line)]
+    return (named or plain or lines or ["unknown error"])[0]
 
 
 class OnnxRuntimeEngine(object):
-    """ONNX Runtime's CPU execution provider on the bytes of a checked ONNX export."""
+    """ONNX Runtime's CPU execution provider."""
     name = "onnxruntime"
 
-    def __init__(self, data, precision="fp32"):
+    def __init__(self, path, precision="fp32"):
         ort = importlib.import_module("onnxruntime")
         self.version = ort.__version__
-        self.session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
         self.outputs = [LOGITS + ":0", PREDICTION + ":0"]
 
     def run(self, image):

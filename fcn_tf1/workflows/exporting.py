@@ -15,7 +15,6 @@ from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_inference_graph
 from fcn_tf1.model.models import CheckpointModel, read_frozen
-from fcn_tf1.model.runtimes import ranked_graph_def
 from fcn_tf1.model.upsample import valid_combinations
 
 
@@ -118,6 +117,15 @@ def export_saved_model(run_dir, export_dir, checkpoint=None, force=False):
 
         fileutil.replace_dir(build, export_dir)
     return model.metadata
+
+
+def ranked_graph_def(graph_def):
+    """The graph with its input of known rank, uint8 [H, W, 3] (ONNX needs the rank), cut to the
+    outputs ``logits`` and ``prediction``."""
+    with tf.Graph().as_default() as graph:
+        image = tf.placeholder(tf.uint8, [None, None, 3], name=INPUT)
+        tf.import_graph_def(graph_def, input_map={INPUT + ":0": image}, name="")
+        return tf.graph_util.extract_sub_graph(graph.as_graph_def(), [LOGITS, PREDICTION])
 
 
 def export_onnx(frozen_path, onnx_path, opset=13, force=False):

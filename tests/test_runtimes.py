@@ -1,0 +1,257 @@
+"""One export on every runtime: OpenVINO and ONNX Runtime agree with the TensorFlow graph of a
+trained model at odd sizes (fp32: labels and logits; bf16: labels and mean IU), the default is the
+first installed runtime, and what cannot run is refused in one line."""
+import importlib.util
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fcn_tf1.data.synthetic import SyntheticDataset
+from fcn_tf1.evaluate import main as evaluate_main
+from fcn_tf1.ground import untrusted
+from fcn_tf1.ground.names import CONFIG_NODE, INPUT, LOGITS, PREDICTION, RUNTIMES
+from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.model import runtimes
+from fcn_tf1.model.models import FrozenModel
+from fcn_tf1.predict import main as predict_main
+from fcn_tf1.workflows import conversion, evaluation, exporting
+from tests.caffe_files import fcn_layers, write_caffemodel
+from tests.helpers import trained_run
+
+SIZES = [(97, 131), (131, 97), (75, 101)]
+HAS_OPENVINO = importlib.util.find_spec("openvino") is not None
+HAS_ONNX = all(importlib.util.find_spec(m) for m in ("tf2onnx", "onnx", "onnxruntime"))
+needs_openvino = pytest.mark.skipif(not HAS_OPENVINO, reason="no openvino in this venv")
+needs_onnx = pytest.mark.skipif(not HAS_ONNX, reason="no tf2onnx / onnx / onnxruntime here")
+
+
+def _export(run, work, name):
+    paths = {"pb": str(work / (name + ".pb"))}
+    exporting.export_frozen(run, paths["pb"])
+    if HAS_ONNX:
+        paths["onnx"] = str(work / (name + ".onnx"))
+        exporting.export_onnx(paths["pb"], paths["onnx"])
+    return paths
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """Two FCN-8s with non-zero score layers (an untrained FCN's start at zero, and every runtime
+    would agree on them trivially), each as a frozen graph and, where tf2onnx is, ONNX: one trained
+    here a few steps, and a reference FCN converted from a .caffemodel of random weights, whose
+    labels vary over the image."""
+    work = tmp_path_factory.mktemp("runtimes")
+    trained = trained_run(str(work / "trained"), width=1 / 8., steps=12)
+    scores = [tf.train.load_variable(trained, name) for name, _ in
+              tf.train.list_variables(trained) if "score" in name and "Adam" not in name]
+    assert scores and all(np.abs(s).max() > 0 for s in scores)
+    caffemodel = str(work / "fcn8s.caffemodel")
+    write_caffemodel(caffemodel, fcn_layers("fcn8s", 5, 1 / 8., seed=3))
+    conversion.convert_fcn(caffemodel, str(work / "reference"))
+    return {"trained": _export(trained, work, "trained"),
+            "reference": _export(str(work / "reference"), work, "reference")}
+
+
+@pytest.fixture(scope="module")
+def exports(models):
+    return models["reference"]
+
+
+@pytest.fixture(scope="module")
+def references(models):
+    """TensorFlow's (images, [(logits, labels)]) per model: what every runtime is held to."""
+    images = [np.random.RandomState(i).randint(0, 256, size + (3,), dtype=np.uint8)
+              for i, size in enumerate(SIZES)]
+    out = {}
+    for name, paths in models.items():
+        with FrozenModel(paths["pb"], "tf") as model:
+            out[name] = images, [model.run(image) for image in images]
+    labels = np.concatenate([o[1].ravel() for o in out["reference"][1]])
+    assert len(np.unique(labels)) >= 3  # labels that vary: agreement is not trivial
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(references):
+    return references["reference"]
+
+
+RUNS = [pytest.param("openvino", "pb", marks=needs_openvino),
+        pytest.param("openvino", "onnx", marks=[needs_openvino, needs_onnx]),
+        pytest.param("onnxruntime", "onnx", marks=needs_onnx),
+        pytest.param("tf", "pb")]
+
+
+@pytest.mark.parametrize("runtime,fmt", RUNS)
+@pytest.mark.parametrize("name", ["trained", "reference"])
+def test_fp32_runtimes_agree_with_tensorflow(models, references, name, runtime, fmt):
+    images, outputs = references[name]
+    with FrozenModel(models[name][fmt], runtime, "fp32") as model:
+        assert model.describe().startswith(runtime + " ") and model.describe().endswith(" fp32")
+        agree, total = 0, 0
+        for image, (logits, labels) in zip(images, outputs):
+            got_logits, got_labels = model.run(image)
+            assert got_logits.shape == logits.shape and got_labels.shape == labels.shape
+            assert np.abs(got_logits - logits).max() <= 1e-4 * np.abs(logits).max()
+            agree, total = agree + (got_labels == labels).sum(), total + labels.size
+        assert agree >= 0.999 * total
+        # A batch is labelled image by image where the runtime takes one: the same labels.
+        batch = model.predict(np.stack([images[0], images[0]]))
+        assert batch.shape == (2,) + images[0].shape[:2]
+        assert (batch == outputs[0][1]).mean() >= 0.999
+
+
+def _bf16_supported():
+    if not HAS_OPENVINO:
+        return False
+    import openvino
+    core = getattr(openvino, "Core", None) or importlib.import_module("openvino.runtime").Core
+    return "BF16" in core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+@needs_openvino
+@pytest.mark.skipif(not _bf16_supported(), reason="this CPU does not compute bf16")
+def test_bf16_labels_and_mean_iu_stay_close_to_fp32(exports, reference):
+    images, outputs = reference
+    with FrozenModel(exports["pb"], "openvino", "bf16") as bf16:
+        agree = np.mean([(bf16.predict(i) == o[1]).mean() for i, o in zip(images, outputs)])
+        assert agree >= 0.99
+        source = SyntheticDataset("val", 16)
+        with FrozenModel(exports["pb"], "openvino", "fp32") as fp32:
+            ious = [evaluation.report(evaluation.evaluate_predictor(m.predict, source, 5),
+                                      source.class_names)["mean_iou"] for m in (fp32, bf16)]
+    assert abs(ious[0] - ious[1]) <= 0.005
+
+
+@needs_openvino
+@pytest.mark.skipif(_bf16_supported(), reason="this CPU computes bf16")
+def test_bf16_on_a_cpu_without_it_is_one_line(exports, capsys, tmp_path):
+    image = tmp_path / "a.png"
+    Image.fromarray(np.zeros((9, 11, 3), np.uint8)).save(str(image))
+    code = predict_main(["--graph", exports["pb"], str(image), "--output-dir",
+                         str(tmp_path / "out"), "--runtime", "openvino", "--precision", "bf16"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and err[-1].startswith(
+        "fcn_tf1.predict: error: --precision bf16: this CPU does not compute bf16")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_default_is_the_first_installed_runtime_that_reads_the_file(monkeypatch):
+    monkeypatch.setattr(runtimes, "installed", lambda r: r != "openvino")
+    assert runtimes.choose(None, "fp32", "m.pb") == "tf"
+    assert runtimes.choose(None, "fp32", "m.onnx") == "onnxruntime"
+    monkeypatch.setattr(runtimes, "installed", lambda r: True)
+    assert runtimes.choose(None, "fp32", "m.pb") == RUNTIMES[0] == "openvino"
+    monkeypatch.setattr(runtimes, "installed", lambda r: r == "tf")
+    with pytest.raises(ValueError, match="no installed runtime reads onnx files"):
+        runtimes.choose(None, "fp32", "m.onnx")
+
+
+@pytest.mark.parametrize("runtime,precision,path,missing,message", [
+    ("openvino", "fp32", "m.pb", True,
+     "--runtime openvino: not installed; pip install 'fcn_tf1[openvino]'"),
+    ("onnxruntime", "fp32", "m.onnx", True, "not installed; pip install 'fcn_tf1[onnx]'"),
+    ("onnxruntime", "fp32", "m.pb", False, "m.pb: --runtime onnxruntime reads only onnx files; "
+                                           "make one with python -m fcn_tf1.export --onnx"),
+    ("tf", "fp32", "m.onnx", False, "reads only pb files"),
+    ("tf", "bf16", "m.pb", False, "--precision bf16: only --runtime openvino computes in bf16"),
+])
+def test_runtimes_that_cannot_run_the_file_are_refused(monkeypatch, runtime, precision, path,
+                                                       missing, message):
+    monkeypatch.setattr(runtimes, "installed", lambda r: not (missing and r == runtime))
+    with pytest.raises(ValueError) as error:
+        runtimes.choose(runtime, precision, path)
+    assert message in str(error.value)
+
+
+def test_a_missing_runtime_is_one_line_from_the_commands(exports, monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(runtimes, "installed", lambda r: r != "openvino")
+    code = evaluate_main(["--graph", exports["pb"], "--runtime", "openvino"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and err == ["fcn_tf1.evaluate: error: --runtime openvino: not installed; "
+                                 "pip install 'fcn_tf1[openvino]'"]
+
+
+@needs_openvino
+def test_a_graph_openvino_cannot_convert_names_the_op(tmp_path):
+    with tf.Graph().as_default() as graph:
+        image = tf.placeholder(tf.uint8, [None, None, 3], name=INPUT)
+        odd = tf.py_func(lambda x: x, [tf.cast(image, tf.float32)], tf.float32)
+        logits = tf.identity(tf.reshape(odd, tf.shape(image)), name=LOGITS)
+        tf.cast(tf.argmax(logits, -1), tf.int32, name=PREDICTION)
+    path = tmp_path / "pyfunc.pb"  # past our checks only here: PyFunc is not an export's op
+    path.write_bytes(graph.as_graph_def().SerializeToString())
+    with pytest.raises(ValueError) as error:
+        runtimes.OpenVINOEngine(str(path))
+    message = str(error.value)
+    assert "\n" not in message and "PyFunc" in message and message.startswith("OpenVINO ")
+
+
+def test_evaluate_graph_prints_its_runtime(exports, capsys):
+    assert evaluate_main(["--graph", exports["pb"], "--runtime", "tf", "--split", "val"]) == 0
+    captured = capsys.readouterr()
+    assert "runtime: tf %s fp32" % tf.__version__.split("-")[0] in captured.err
+    assert "mean_iou" in captured.out
+
+
+# An ONNX file is checked before a runtime sees it, as a GraphDef is.
+
+def _onnx_model(exports):
+    import onnx
+    model = onnx.ModelProto()
+    with open(exports["onnx"], "rb") as f:
+        model.ParseFromString(f.read())
+    return model
+
+
+def _write(model, path):
+    with open(path, "wb") as f:
+        f.write(model.SerializeToString())
+    return path
+
+
+@needs_onnx
+def test_onnx_custom_ops_and_external_data_are_refused(exports, tmp_path):
+    model = _onnx_model(exports)
+    model.graph.node[0].domain = "com.example.evil"
+    with pytest.raises(untrusted.UntrustedFileError, match="domain 'com.example.evil'"):
+        FrozenModel(_write(model, str(tmp_path / "custom.onnx")), "onnxruntime")
+    model = _onnx_model(exports)
+    tensor = max(model.graph.initializer, key=lambda t: len(t.raw_data))
+    tensor.data_location = untrusted.ONNX_EXTERNAL
+    entry = tensor.external_data.add()
+    entry.key, entry.value = "location", "../../etc/passwd"
+    with pytest.raises(untrusted.UntrustedFileError, match="stored in another file"):
+        FrozenModel(_write(model, str(tmp_path / "external.onnx")), "onnxruntime")
+
+
+@needs_onnx
+def test_onnx_files_that_are_not_our_exports_are_refused(exports, tmp_path):
+    model = _onnx_model(exports)
+    del model.metadata_props[:]
+    path = _write(model, str(tmp_path / "foreign.onnx"))
+    with pytest.raises(ValueError, match="not an fcn_tf1 ONNX export .no %s" % CONFIG_NODE):
+        FrozenModel(path, "onnxruntime")
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"\xff\xfe not protobuf at all")
+    with pytest.raises(ValueError, match="not an ONNX model"):
+        FrozenModel(str(garbage), "onnxruntime")
+
+
+def test_predict_on_a_folder_writes_the_masks_of_one_at_a_time(exports, tmp_path, capsys):
+    folder, out = tmp_path / "images", tmp_path / "masks"
+    folder.mkdir()
+    sizes = [(37, 53), (64, 48), (50, 50), (29, 71), (80, 33), (41, 41)]
+    for i, size in enumerate(sizes):
+        pixels = np.random.RandomState(i).randint(0, 256, size + (3,), dtype=np.uint8)
+        Image.fromarray(pixels).save(str(folder / ("%d.png" % i)))
+    assert predict_main(["--graph", exports["pb"], str(folder), "--output-dir", str(out),
+                         "--runtime", "tf"]) == 0
+    captured = capsys.readouterr()
+    assert "runtime: tf " in captured.err and "images/s)" in captured.out
+    with FrozenModel(exports["pb"], "tf") as model:
+        for i in range(len(sizes)):
+            image = np.asarray(Image.open(str(folder / ("%d.png" % i))))
+            mask = np.asarray(Image.open(str(out / ("%d.png" % i))))
+            assert np.array_equal(mask, model.predict(image))
