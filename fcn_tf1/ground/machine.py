@@ -12,3 +12,18 @@ def openmp_settings():
     threads that sleep after 1 ms, pinned compactly (the stock build has no OpenMP)."""
     return {"OMP_NUM_THREADS": str(cpu_cores()), "KMP_BLOCKTIME": "1",
             "KMP_AFFINITY": "granularity=fine,compact,1,0"}
+
+
+def peak_rss_mb():
+    """This process's peak resident memory in MB. Linux's VmHWM starts anew at exec; getrusage's
+    ru_maxrss (the fallback elsewhere) keeps the parent's size at fork, so a fresh process started
+    by a large one would report the parent's memory."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -9,7 +9,6 @@ import ctypes
 import importlib.util
 import os
 import platform
-import resource
 import shutil
 import statistics
 import tempfile
@@ -17,7 +16,7 @@ import time
 
 import numpy as np
 
-from fcn_tf1.ground.machine import cpu_cores, openmp_settings
+from fcn_tf1.ground.machine import cpu_cores, openmp_settings, peak_rss_mb
 from fcn_tf1.ground.names import INPUT, PREDICTION, RUNTIMES
 from fcn_tf1.ground.tf_compat import TF_VERSION, onednn_enabled, optimize_for_inference, tf
 from fcn_tf1.model.config import ModelConfig
@@ -30,49 +29,60 @@ from fcn_tf1.workflows import exporting, isolated
 FLOPS_PER_CYCLE = (("avx512f", 64), ("fma", 32), ("avx2", 32), ("avx", 16), ("sse2", 8))
 
 
+def _cpuinfo():
+    """{key: value} of /proc/cpuinfo's first processor ({} where there is none)."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if not line.strip():
+                    break
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    return fields
+
+
+def cpu_flags():
+    return set(_cpuinfo().get("flags", "").split())
+
+
 def cpu_info():
     """{"model", "cores", "ghz", "flops_per_cycle", "simd", "nominal_gflops"} from /proc/cpuinfo.
 
     FP32 FLOP per cycle and core: two FMA units of the widest vector the flags name. AMD family 25
     (Zen 3/4) has AVX-512 only on Zen 4, which executes it on 256-bit units: 32, as AVX2.
     """
-    model, mhz, flags, vendor, family = platform.processor() or "unknown", [], set(), "", ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "model name":
-                    model = value.strip()
-                elif key == "cpu MHz":
-                    mhz.append(float(value))
-                elif key == "flags":
-                    flags = set(value.split())
-                elif key == "vendor_id":
-                    vendor = value.strip()
-                elif key == "cpu family":
-                    family = value.strip()
-    except OSError:
-        pass
+    info, flags = _cpuinfo(), cpu_flags()
     cores = cpu_cores()
     simd, per_cycle = next(((f, n) for f, n in FLOPS_PER_CYCLE if f in flags), ("none", 2))
-    if simd == "avx512f" and vendor == "AuthenticAMD" and family == "25":
+    if simd == "avx512f" and info.get("vendor_id") == "AuthenticAMD" and info.get("cpu family") == "25":
         simd, per_cycle = "avx512f on 256-bit units (Zen 4)", 32
-    ghz = max(mhz) / 1000.0 if mhz else 0.0
-    return {"model": model, "cores": cores, "ghz": ghz, "simd": simd,
-            "flops_per_cycle": per_cycle, "nominal_gflops": cores * ghz * per_cycle}
+    ghz = float(info.get("cpu MHz", 0)) / 1000.0
+    return {"model": info.get("model name", platform.processor() or "unknown"), "cores": cores,
+            "ghz": ghz, "simd": simd, "flops_per_cycle": per_cycle,
+            "nominal_gflops": cores * ghz * per_cycle}
 
 
 def best_sgemm(n=2048, runs=5):
-    """The measured FP32 ceiling: the best GEMM in GFLOP/s of numpy's BLAS (with the kernel it ran
-    named; once more without OPENBLAS_CORETYPE where the environment forces a kernel) and of
-    tf.matmul. {"sgemm": [{"by", "kernel", "gflops"}], "best": the fastest of them}."""
+    """The measured FP32 ceiling: the best GEMM in GFLOP/s of numpy's BLAS as the environment runs
+    it, without OPENBLAS_CORETYPE where the environment forces a kernel, with each OpenBLAS kernel
+    the CPU's flags allow (an old OpenBLAS may not know a new CPU and pick a slow generic one), each
+    with the kernel it ran named; and of tf.matmul. {"sgemm": [{"by", "kernel", "gflops"}],
+    "best": the fastest}."""
     rows = [numpy_sgemm(n, runs)]
-    forced = {k: os.environ[k] for k in OPENBLAS_FORCING if k in os.environ}
+    forced = sorted(k for k in OPENBLAS_FORCING if k in os.environ)
     if forced:
-        rows.append(isolated.call("fcn_tf1.workflows.benchmark:numpy_sgemm", {"n": n, "runs": runs},
-                                  unset=list(forced)))
-        rows[-1]["by"] += " without %s" % ", ".join(sorted(forced))
+        rows.append(dict(isolated.call("fcn_tf1.workflows.benchmark:numpy_sgemm",
+                                       {"n": n, "runs": runs}, unset=forced)))
+        rows[-1]["by"] += " without %s" % ", ".join(forced)
+    flags = cpu_flags()
+    for kernel, needs in OPENBLAS_KERNELS:
+        if needs <= flags and not any(kernel in r["kernel"] for r in rows):
+            rows.append(isolated.call("fcn_tf1.workflows.benchmark:numpy_sgemm", {
+                "n": n, "runs": runs}, env={"OPENBLAS_CORETYPE": kernel}, unset=forced))
+            rows[-1]["by"] += " OPENBLAS_CORETYPE=%s" % kernel
     a, b = _operands(n)
     with tf.Graph().as_default(), tf.Session() as session:
         product = tf.matmul(tf.constant(a), tf.constant(b))
@@ -83,8 +93,10 @@ def best_sgemm(n=2048, runs=5):
     return {"sgemm": rows, "best": max(rows, key=lambda r: r["gflops"])}
 
 
-# What makes OpenBLAS run a kernel other than the one it would pick for this CPU.
+# What makes OpenBLAS run a kernel other than the one it would pick for this CPU, and the kernels
+# worth trying by the CPU flags they need.
 OPENBLAS_FORCING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+OPENBLAS_KERNELS = (("Haswell", {"avx2", "fma"}), ("SkylakeX", {"avx512f", "avx512bw", "avx512vl"}))
 
 
 def _operands(n):
@@ -111,10 +123,16 @@ def blas_kernel():
         if "openblas" in os.path.basename(path).lower():
             try:
                 library = ctypes.CDLL(path)
-                library.openblas_get_corename.restype = ctypes.c_char_p
-                return "OpenBLAS, %s kernel" % library.openblas_get_corename().decode()
-            except (OSError, AttributeError):
+            except OSError:
                 return "OpenBLAS"
+            # numpy's own builds rename the symbols (64-bit integers, scipy_ prefix).
+            for name in ("openblas_get_corename", "openblas_get_corename64_",
+                         "scipy_openblas_get_corename64_", "scipy_openblas_get_corename"):
+                function = getattr(library, name, None)
+                if function is not None:
+                    function.restype = ctypes.c_char_p
+                    return "OpenBLAS, %s kernel" % function().decode()
+            return "OpenBLAS"
     return os.path.basename(paths[0]) if paths else "unknown BLAS"
 
 
@@ -238,7 +256,7 @@ def runtime_latency(path, runtime, precision, runs, image_path, labels_path):
         result = latency(model.predict, image, runs)
         np.save(labels_path, model.predict(image))
         result.update(describe=model.describe(), load_s=load_s)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    result["peak_rss_mb"] = peak_rss_mb()
     return result
 
 
