@@ -23,7 +23,8 @@ from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_inference_graph
 from fcn_tf1.model.loss import segmentation_loss
 from fcn_tf1.model.runtimes import installed as runtime_installed
-from fcn_tf1.model.models import FrozenModel, read_graph_def
+from fcn_tf1.model.exports import read_graph_def
+from fcn_tf1.model.models import FrozenModel
 from fcn_tf1.workflows import exporting, isolated
 
 FLOPS_PER_CYCLE = (("avx512f", 64), ("fma", 32), ("avx2", 32), ("avx", 16), ("sse2", 8))

@@ -14,7 +14,8 @@ from fcn_tf1.ground.names import (CAFFE_BGR, CONFIG_FILE, CONFIG_NODE, INPUT, LO
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_inference_graph
-from fcn_tf1.model.models import CheckpointModel, read_frozen
+from fcn_tf1.model.exports import read_frozen
+from fcn_tf1.model.models import CheckpointModel
 from fcn_tf1.model.upsample import valid_combinations
 
 

@@ -1,0 +1,100 @@
+"""Export files read as untrusted input: a frozen GraphDef or an ONNX model, parsed (nothing of it
+runs), refused in one line unless it is an fcn_tf1 export (its ops checked by ``ground.untrusted``,
+its config read from its own bytes)."""
+import json
+import os
+
+from fcn_tf1.ground.names import CONFIG_NODE, INPUT, LOGITS, PREDICTION
+from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.ground.untrusted import check_graph_def, check_onnx_model
+from fcn_tf1.model.runtimes import file_format
+
+
+def read_frozen(path):
+    """(GraphDef, config dict) of an fcn_tf1 frozen graph, checked."""
+    return _parse_frozen(_read_bytes(path, "a frozen graph"), path)
+
+
+def _parse_frozen(data, path):
+    graph_def = parse_graph_def(data, path)
+    names = {node.name: node for node in graph_def.node}
+    missing = [n for n in (INPUT, LOGITS, PREDICTION, CONFIG_NODE) if n not in names]
+    if missing:
+        raise ValueError("%s: not an fcn_tf1 graph (no node %s)" % (path, ", ".join(missing)))
+    check_graph_def(graph_def, path)
+    return graph_def, _read_metadata(names[CONFIG_NODE], path)
+
+
+def _parse_onnx(data, path):
+    """(ModelProto, config dict) of an fcn_tf1 ONNX export's bytes, checked (``untrusted``)."""
+    try:
+        import onnx
+    except ImportError:
+        raise ValueError("%s: reading ONNX files needs the onnx package; pip install "
+                         "'fcn_tf1[onnx]'" % path)
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except Exception:  # protobuf's DecodeError differs between implementations
+        raise ValueError("%s: not an ONNX model" % path)
+    config = {entry.key: entry.value for entry in model.metadata_props}.get(CONFIG_NODE)
+    if not model.graph.node or config is None:
+        raise ValueError("%s: not an fcn_tf1 ONNX export (no %s metadata)" % (path, CONFIG_NODE))
+    check_onnx_model(model, path)
+    return model, _parse_metadata(config, path, CONFIG_NODE)
+
+
+def checked_copy(path, work):
+    """(a copy of the export ``path`` in ``work``, written once its bytes pass the checks; its
+    config): a runtime reads what was checked, whatever happens to ``path`` meanwhile. The parsed
+    model is dropped before the runtime loads its own (peak memory)."""
+    fmt = file_format(path)
+    data = _read_bytes(path, "an ONNX model" if fmt == "onnx" else "a frozen graph")
+    _, metadata = (_parse_onnx if fmt == "onnx" else _parse_frozen)(data, path)
+    copy = os.path.join(work, "model." + fmt)
+    with open(copy, "wb") as f:
+        f.write(data)
+    return copy, metadata
+
+
+def _read_bytes(path, what):
+    if not os.path.isfile(path):
+        raise ValueError("%s: no such file" % path)
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data:
+        raise ValueError("%s: empty file, not %s" % (path, what))
+    return data
+
+
+def read_graph_def(path):
+    """The GraphDef in ``path``, parsed (not imported, nothing runs); one-line errors."""
+    return parse_graph_def(_read_bytes(path, "a frozen graph"), path)
+
+
+def parse_graph_def(data, path):
+    graph_def = tf.GraphDef()
+    try:
+        graph_def.ParseFromString(data)
+    except Exception:  # protobuf's DecodeError differs between implementations
+        raise ValueError("%s: not a TensorFlow GraphDef (.pb)" % path)
+    return graph_def
+
+
+def _read_metadata(node, path):
+    """The JSON config in an export's string constant node."""
+    try:
+        value = node.attr["value"].tensor.string_val[0].decode("utf-8")
+    except (IndexError, UnicodeDecodeError) as error:
+        raise ValueError("%s: the graph's %s is not a JSON config (%s)" % (path, node.name, error))
+    return _parse_metadata(value, path, node.name)
+
+
+def _parse_metadata(text, path, name):
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise ValueError("%s: the graph's %s is not a JSON config (%s)" % (path, name, error))
+    if not isinstance(data, dict):
+        raise ValueError("%s: the graph's %s is not a JSON object" % (path, name))
+    return data
