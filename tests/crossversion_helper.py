@@ -35,7 +35,7 @@ def predict(run_dir):
     from fcn_tf1.predict import FrozenModel
     from fcn_tf1.ground.tf_compat import TF_VERSION, tf
     out = {"tensorflow": np.array(TF_VERSION)}
-    with FrozenModel(os.path.join(run_dir, "model.pb")) as model:
+    with FrozenModel(os.path.join(run_dir, "model.pb"), runtime="tf") as model:
         for i, image in enumerate(images()):
             out["frozen_logits_%d" % i], out["frozen_labels_%d" % i] = model.run(image)
     with tf.Graph().as_default(), tf.Session() as session:

@@ -219,7 +219,10 @@ def test_evaluate_cli_on_checkpoint_and_frozen_graph(tmp_path, capsys):
     training.train(run, config, SyntheticDataset("train", 8), options)
     exporting.export_frozen(run, str(tmp_path / "m.pb"))
     assert evaluate_main(["--checkpoint-dir", run, "--json", str(tmp_path / "a.json")]) == 0
-    assert evaluate_main(["--graph", str(tmp_path / "m.pb"), "--json", str(tmp_path / "b.json")]) == 0
+    # The same TensorFlow, so the same numbers exactly (other runtimes differ at this 3-step
+    # model's near-tied logits; tests/test_runtimes.py holds them to their tolerances).
+    assert evaluate_main(["--graph", str(tmp_path / "m.pb"), "--runtime", "tf",
+                          "--json", str(tmp_path / "b.json")]) == 0
     a = json.loads((tmp_path / "a.json").read_text())
     b = json.loads((tmp_path / "b.json").read_text())
     assert a == b and set(a["per_class_iou"]) == set(SyntheticDataset.class_names)
