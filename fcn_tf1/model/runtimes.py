@@ -49,7 +49,6 @@ def choose(runtime, precision, path):
 
 class TensorFlowEngine(object):
     """The frozen graph in a TensorFlow session (any TensorFlow the venv has)."""
-    name = "tf"
 
     def __init__(self, graph_def, precision="fp32"):
         self.graph = tf.Graph()
@@ -70,7 +69,6 @@ class TensorFlowEngine(object):
 class OpenVINOEngine(object):
     """OpenVINO's CPU plugin, latency hint, asked for the precision explicitly (on a bf16 CPU it
     computes in bf16 unless told f32)."""
-    name = "openvino"
 
     def __init__(self, path, precision="fp32"):
         ov = importlib.import_module("openvino")
@@ -126,7 +124,6 @@ def conversion_error(error):
 
 class OnnxRuntimeEngine(object):
     """ONNX Runtime's CPU execution provider."""
-    name = "onnxruntime"
 
     def __init__(self, path, precision="fp32"):
         ort = importlib.import_module("onnxruntime")
