@@ -22,9 +22,9 @@ from fcn_tf1.ground.tf_compat import TF_VERSION, onednn_enabled, optimize_for_in
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_inference_graph
 from fcn_tf1.model.loss import segmentation_loss
-from fcn_tf1.model.runtimes import installed as runtime_installed
 from fcn_tf1.model.exports import read_graph_def
 from fcn_tf1.model.models import FrozenModel
+from fcn_tf1.model.runtimes import installed as runtime_installed
 from fcn_tf1.workflows import exporting, isolated
 
 FLOPS_PER_CYCLE = (("avx512f", 64), ("fma", 32), ("avx2", 32), ("avx", 16), ("sse2", 8))
@@ -55,7 +55,8 @@ def cpu_info():
     FP32 FLOP per cycle and core: two FMA units of the widest vector the flags name. AMD family 25
     (Zen 3/4) has AVX-512 only on Zen 4, which executes it on 256-bit units: 32, as AVX2.
     """
-    info, flags = _cpuinfo(), cpu_flags()
+    info = _cpuinfo()
+    flags = set(info.get("flags", "").split())
     cores = cpu_cores()
     simd, per_cycle = next(((f, n) for f, n in FLOPS_PER_CYCLE if f in flags), ("none", 2))
     if simd == "avx512f" and info.get("vendor_id") == "AuthenticAMD" and info.get("cpu family") == "25":
