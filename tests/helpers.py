@@ -31,6 +31,10 @@ SLIM_SCOPES = {
     "conv5_1": "vgg_16/conv5/conv5_1", "conv5_2": "vgg_16/conv5/conv5_2",
     "conv5_3": "vgg_16/conv5/conv5_3", "fc6": "vgg_16/fc6", "fc7": "vgg_16/fc7", "fc8": "vgg_16/fc8"}
 
+# The share of labels a runtime must give as TensorFlow fp32 does: fp32 differs only by rounding
+# (argmax ties); bf16 keeps 8 bits of mantissa, so labels near a class boundary may flip.
+AGREEMENT = {"fp32": 0.999, "bf16": 0.98}
+
 
 def trained_run(directory, width=1 / 16., steps=4, shape_fix="output_shape", save_every=1):
     options = recipes.options_for("quick", steps=steps, batch_size=2, crop_size=(48, 48),

@@ -92,14 +92,22 @@ def test_isolated_call_failures_are_one_line():
         isolated.call("os:getcwd")
 
 
-def test_isolated_serve_keeps_stray_prints_off_the_answer(monkeypatch, capsys):
-    monkeypatch.setattr(names, "_probe", lambda n: print("noise") or {"twice": 2 * n},
-                        raising=False)
-    out = io.StringIO()
-    isolated.serve(io.StringIO(json.dumps({"function": "fcn_tf1.ground.names:_probe",
-                                           "kwargs": {"n": 4}})), out)
-    assert json.loads(out.getvalue()) == {"twice": 8}
-    assert sys.stdout is not out and sys.stdout is not sys.stderr and "noise" in capsys.readouterr().err
+def test_isolated_serve_keeps_stray_output_off_the_answer(monkeypatch, capfd, tmp_path):
+    # Python's print and a C library's write to file descriptor 1 alike go to stderr.
+    monkeypatch.setattr(names, "_probe", lambda n: print("noise") or os.write(1, b"c noise\n")
+                        and {"twice": 2 * n}, raising=False)
+    monkeypatch.setattr(sys, "stdout", sys.stdout)  # serve redirects it for the child's life
+    saved = os.dup(1)
+    reply = tmp_path / "reply.json"
+    try:
+        isolated.serve(io.StringIO(json.dumps({"function": "fcn_tf1.ground.names:_probe",
+                                               "kwargs": {"n": 4}, "reply": str(reply)})))
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    assert json.loads(reply.read_text()) == {"twice": 8}
+    err = capfd.readouterr().err
+    assert "noise" in err and "c noise" in err
 
 
 @pytest.mark.skipif(not os.environ.get("FCN_TF1_OTHER_PYTHON"),

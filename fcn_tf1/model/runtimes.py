@@ -4,6 +4,7 @@ CPU computes it. Each is ``run(image) -> (logits, labels)`` for one uint8 RGB [H
 ``close()``. ``models.FrozenModel`` checks the file first: TensorFlow gets the checked GraphDef, the
 others a private copy of the checked file.
 """
+import collections
 import importlib
 import importlib.util
 import re
@@ -68,36 +69,53 @@ class TensorFlowEngine(object):
 
 class OpenVINOEngine(object):
     """OpenVINO's CPU plugin, latency hint, asked for the precision explicitly (on a bf16 CPU it
-    computes in bf16 unless told f32)."""
+    computes in bf16 unless told f32). The model is compiled for each input size it meets (static
+    shapes), the last ``COMPILED_SIZES`` kept: with dynamic shapes OpenVINO 2023.1's CPU plugin
+    corrupts memory in a transposed convolution whose output size is an input (the output_shape
+    fix), crashing or mislabelling at the third size; static shapes are exact at every size."""
+
+    COMPILED_SIZES = 3
 
     def __init__(self, path, precision="fp32"):
         ov = importlib.import_module("openvino")
-        core = (getattr(ov, "Core", None) or importlib.import_module("openvino.runtime").Core)()
+        self.core = (getattr(ov, "Core", None) or importlib.import_module("openvino.runtime").Core)()
+        self.partial_shape = ov.PartialShape
         self.version = getattr(ov, "__version__", "?").split("-")[0]
         if precision == "bf16":
-            check_bf16(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+            check_bf16(self.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
         try:
-            model = core.read_model(path)
+            self.model = self.core.read_model(path)
         except RuntimeError as error:
             raise ValueError("OpenVINO %s cannot read the model: %s" % (self.version,
                                                                          conversion_error(error)))
-        # A frozen graph's input has no rank; ONNX's is [H, W, 3] already.
-        model.reshape({model.inputs[0]: ov.PartialShape([-1, -1, 3])})
-        if not any(LOGITS + ":0" in out.get_names() for out in model.outputs):
-            model.add_outputs([LOGITS + ":0"])
-        compiled = core.compile_model(model, "CPU", {
-            "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"})
-        self.order = [_output_index(compiled, name) for name in (LOGITS, PREDICTION)]
-        self.request = compiled.create_infer_request()
+        if not any(LOGITS + ":0" in out.get_names() for out in self.model.outputs):
+            self.model.add_outputs([LOGITS + ":0"])
+        self.settings = {"PERFORMANCE_HINT": "LATENCY",
+                         "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
+        self.compiled = collections.OrderedDict()  # shape -> (infer request, output order)
+
+    def _request(self, shape):
+        """The infer request of the model compiled for ``shape``, least recently used evicted."""
+        if shape in self.compiled:
+            self.compiled.move_to_end(shape)
+            return self.compiled[shape]
+        while len(self.compiled) >= self.COMPILED_SIZES:
+            self.compiled.popitem(last=False)
+        self.model.reshape({self.model.inputs[0]: self.partial_shape(list(shape))})
+        compiled = self.core.compile_model(self.model, "CPU", self.settings)
+        order = [_output_index(compiled, name) for name in (LOGITS, PREDICTION)]
+        self.compiled[shape] = compiled.create_infer_request(), order
+        return self.compiled[shape]
 
     def run(self, image):
-        results = self.request.infer({0: image})
+        request, order = self._request(tuple(image.shape))
+        results = request.infer({0: image})
         values = list(results.values()) if hasattr(results, "values") else list(results)
-        return [values[i] for i in self.order]
+        return [values[i] for i in order]
 
     def close(self):
-        self.request = None
+        self.compiled.clear()
+        self.model = None
 
 
 def check_bf16(capabilities):
