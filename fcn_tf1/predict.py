@@ -7,6 +7,7 @@ Writes OUT/<name>.png, a palette PNG mask (VOC colours) of exactly the image's s
 ``--overlay`` OUT/<name>_overlay.png. ``FrozenModel`` (imported here from ``fcn_tf1.model.models``)
 is the same thing as a Python API.
 """
+import os
 import sys
 
 from fcn_tf1 import cli
@@ -28,6 +29,8 @@ def parser():
     p.add_argument("--output-dir", required=True, help="where <name>.png masks go; never an "
                    "input's own file")
     p.add_argument("--overlay", action="store_true", help="also write <name>_overlay.png")
+    p.add_argument("--recursive", action="store_true", help="descend into the subfolders of a "
+                   "folder named, its masks under the same relative paths in --output-dir")
     p.add_argument("--force", action="store_true",
                    help="replace existing files that fcn_tf1 did not write (its own masks are "
                         "replaced anyway; inputs never are)")
@@ -42,10 +45,11 @@ def parser():
 
 def run(args):
     from fcn_tf1.model.models import FrozenModel
-    paths = prediction.list_images(args.inputs)
-    if not paths:
+    images, skipped = prediction.list_images(args.inputs, args.recursive)
+    say_skipped(skipped, args.recursive)
+    if not images:
         raise ValueError("no image files in %s" % ", ".join(args.inputs))
-    plans = prediction.plan_outputs(paths, args.output_dir, args.overlay, args.force)
+    plans = prediction.plan_outputs(images, args.output_dir, args.overlay, args.force)
     with FrozenModel(args.graph, args.runtime, args.precision) as model:
         print("runtime: %s" % model.describe(), file=sys.stderr)
         failures, seconds = prediction.predict_files(
@@ -53,10 +57,26 @@ def run(args):
             log=lambda line: print(line, file=sys.stderr))
     for line in failures:
         print("fcn_tf1.predict: error: %s" % line, file=sys.stderr)
-    done = len(paths) - len(failures)
-    print("wrote %d mask(s) to %s (%.2f images/s)" % (done, args.output_dir,
-                                                      done / max(seconds, 1e-9)))
+    done = len(plans) - len(failures)
+    if done:
+        print("wrote %d mask(s) to %s (%.2f images/s)" % (done, args.output_dir,
+                                                          done / max(seconds, 1e-9)))
+    else:
+        print("wrote no mask", file=sys.stderr)
     return 1 if failures else 0
+
+
+def say_skipped(skipped, recursive, shown=5):
+    """One line each for the subfolders and the other files that a folder held and were skipped."""
+    folders = [p for p in skipped if p.endswith(os.sep)]
+    files = [p for p in skipped if not p.endswith(os.sep)]
+    for items, what in ((folders, "subfolder(s) (--recursive descends into them)"),
+                        (files, "file(s) that are not images (%s)"
+                         % " ".join(prediction.IMAGE_EXTENSIONS))):
+        if items:
+            more = " and %d more" % (len(items) - shown) if len(items) > shown else ""
+            print("fcn_tf1.predict: skipped %d %s: %s%s" % (
+                len(items), what, ", ".join(items[:shown]), more), file=sys.stderr)
 
 
 main = cli.command(parser, run, openmp=True)

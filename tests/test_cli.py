@@ -24,24 +24,35 @@ def test_help_exits_zero_without_tensorflow(tool):
     assert result.stdout.strip().endswith("exit 0 False"), result.stdout + result.stderr
 
 
-def test_import_without_tensorflow_is_one_clear_line(tmp_path):
-    # Python 3 without TensorFlow (the system interpreter here); fcn_tf1 needs only the stdlib
-    # to get as far as its check.
+def test_a_command_without_tensorflow_is_one_line_naming_the_interpreter_and_the_venv(tmp_path):
+    # Python 3 without TensorFlow (the system interpreter here), as a user who did not activate
+    # the venv runs the README's next command: --help still works, the rest is one line.
     candidates = [p for p in (shutil.which("python3.11"), shutil.which("python3")) if p]
     python = next((p for p in candidates if subprocess.run(
         [p, "-c", "import tensorflow"], stderr=subprocess.DEVNULL).returncode != 0), None)
     if python is None:
         pytest.skip("every Python here has TensorFlow")
-    result = subprocess.run([python, "-c", "import fcn_tf1"], cwd=str(tmp_path),
-                            env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, universal_newlines=True)
-    assert result.returncode == 1
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("ImportError: fcn_tf1 needs TensorFlow 1.15 or 2.13-2.21: "
-                           "pip install 'fcn_tf1[tf]'")
+    venv = tmp_path / "checkout"
+    (venv / ".venv" / "bin").mkdir(parents=True)
+    (venv / ".venv" / "bin" / "python").write_text("")
+    shutil.copytree(os.path.join(ROOT, "fcn_tf1"), str(venv / "fcn_tf1"))
+
+    def run(*args):
+        return subprocess.run([python, "-m", "fcn_tf1.evaluate"] + list(args), cwd=str(venv),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True)
+    assert run("--help").returncode == 0
+    result = run("--graph", "m.pb")
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("fcn_tf1.evaluate: error: fcn_tf1 needs TensorFlow 1.15 or "
+                                    "2.13-2.21, and /")
+    assert "has none (No module named 'tensorflow')" in result.stderr
+    assert "`source ./.venv/bin/activate` first" in result.stderr
+    assert "`./dev.sh <tool>`" in result.stderr
 
 
-def test_errors_are_one_line_and_tensorflow_is_quiet(tmp_path):
+def test_errors_are_one_line_and_tensorflow_is_quiet(tmp_path, capsys):
+    from fcn_tf1.export import main as export_main
     result = subprocess.run([sys.executable, "-m", "fcn_tf1.export", "--checkpoint-dir",
                              str(tmp_path), "--output", str(tmp_path / "m.pb")], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -49,6 +60,12 @@ def test_errors_are_one_line_and_tensorflow_is_quiet(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "fcn_tf1.export: error: %s: not an fcn_tf1 run folder (no model.json)" % tmp_path]
+    assert not (tmp_path / "m.pb").exists()
+    missing = str(tmp_path / "nowhere")
+    assert export_main(["--checkpoint-dir", missing, "--output", str(tmp_path / "m.pb")]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "fcn_tf1.export: error: %s: no such run folder (a folder that fcn_tf1.train wrote, such "
+        "as checkpoints/synthetic-fcn8s)" % missing]
     assert not (tmp_path / "m.pb").exists()
 
 

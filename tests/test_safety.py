@@ -17,7 +17,9 @@ from fcn_tf1.ground.names import CONFIG_NODE
 from fcn_tf1.ground.tf_compat import TF_VERSION, tf
 from fcn_tf1.numbers import metrics
 from fcn_tf1.numbers.vgg16_weights import WeightsError, read_vgg16
+from fcn_tf1.export import main as export_main
 from fcn_tf1.predict import FrozenModel, main as predict_main
+from fcn_tf1.weights import main as weights_main
 from fcn_tf1.workflows import cluster, evaluation, exporting, recipes, training
 from fcn_tf1.workflows.prediction import mask_is_ours
 from tests.helpers import trained_run
@@ -143,15 +145,19 @@ def test_the_op_list_is_what_exports_contain_on_this_tensorflow():
 
 # 2. Nothing of the user's is deleted or overwritten.
 
-def test_saved_model_never_replaces_a_users_folder_or_the_run(run_dir, tmp_path):
+def test_saved_model_never_replaces_a_users_folder_or_the_run(run_dir, tmp_path, capsys):
     users = tmp_path / "mine"
-    users.mkdir()
+    (users / "sub").mkdir(parents=True)
     (users / "thesis.tex").write_bytes(b"years of work")
+    (users / "sub" / "deep.txt").write_bytes(b"more")
     before, run_before = tree(users), tree(run_dir)
-    code, err = cli("export", "--checkpoint-dir", run_dir, "--output", tmp_path / "m.pb",
-                    "--saved-model", users)
-    assert code == 1 and len(err) == 1 and "exists and was not written by fcn_tf1" in err[0]
-    assert tree(users) == before and not (tmp_path / "m.pb").exists()
+    for force in ((), ("--force",)):  # --force never deletes what fcn_tf1 did not write
+        code = export_main(["--checkpoint-dir", run_dir, "--output", str(tmp_path / "m.pb"),
+                            "--saved-model", str(users)] + list(force))
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 1 and len(err) == 1 and "holds sub, thesis.tex, not written by" in err[0]
+        assert "--force deletes nothing else" in err[0]
+        assert tree(users) == before and not (tmp_path / "m.pb").exists()
     for target in (run_dir, os.path.dirname(run_dir)):
         with pytest.raises(ValueError, match="an input"):
             exporting.export_saved_model(run_dir, target, force=True)
@@ -160,8 +166,18 @@ def test_saved_model_never_replaces_a_users_folder_or_the_run(run_dir, tmp_path)
     exporting.export_saved_model(run_dir, ours)
     exporting.export_saved_model(run_dir, ours)  # its own output: replaced without --force
     assert os.path.isfile(os.path.join(ours, "saved_model.pb"))
-    exporting.export_saved_model(run_dir, str(users), force=True)
-    assert not (users / "thesis.tex").exists()  # --force is the user's explicit choice
+    (tmp_path / "ours" / "notes.txt").parent.mkdir()
+    (tmp_path / "ours" / "notes.txt").write_bytes(b"mine")  # put into a folder of fcn_tf1's
+    with pytest.raises(ValueError, match="holds notes.txt"):
+        exporting.export_saved_model(run_dir, str(tmp_path / "ours"), force=True)
+    a_file = tmp_path / "a_file"
+    a_file.write_bytes(b"x")
+    with pytest.raises(ValueError, match="exists and was not written by fcn_tf1"):
+        exporting.export_saved_model(run_dir, str(a_file))
+    exporting.export_saved_model(run_dir, str(a_file), force=True)  # a path named: --force's own
+    (tmp_path / "empty").mkdir()
+    exporting.export_saved_model(run_dir, str(tmp_path / "empty"))
+    assert os.path.isfile(str(a_file / "saved_model.pb"))
 
 
 def test_frozen_graph_output_over_a_users_file(run_dir, tmp_path):
@@ -211,6 +227,54 @@ def test_predict_refuses_outputs_that_collide_or_replace_inputs(frozen, tmp_path
         assert len(err) == 1, err
         assert (message or "y.png: exists and was not written by fcn_tf1") in err[0]
     assert tree(tmp_path) == before  # nothing written, nothing replaced
+
+
+def test_inputs_that_misled_get_lines_saying_what_is_wrong_and_what_to_do(frozen, run_dir,
+                                                                          tmp_path, capsys):
+    images = _images(tmp_path / "in", ["p.png"])
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    (saved / "saved_model.pb").write_bytes(b"\x08\x01")
+    (tmp_path / "a_file").write_bytes(b"mine")
+    pickle_npy = tmp_path / "raw.npy"
+    pickle_npy.write_bytes(b"\x80\x03}q\x00.")  # pickle.dumps({}), no .npy header
+    predict = ["--output-dir", str(tmp_path / "out"), str(images)]
+    cases = [
+        (predict_main, ["--graph", str(tmp_path)] + predict, "%s: a folder, not a frozen graph" % tmp_path),
+        (predict_main, ["--graph", str(saved)] + predict, "a SavedModel folder, not a frozen graph"),
+        (predict_main, ["--graph", str(saved / "saved_model.pb")] + predict,
+         "the graph of a SavedModel, not a frozen graph; a SavedModel is for TF Serving"),
+        (predict_main, ["--graph", frozen, "--output-dir", str(tmp_path / "a_file"), str(images)],
+         "--output-dir %s: exists and is not a folder" % (tmp_path / "a_file")),
+        (predict_main, ["--graph", frozen, "--output-dir", str(tmp_path / "out"),
+                        str(tmp_path / "missing.jpg"), str(images)],
+         "%s: no such file or folder" % (tmp_path / "missing.jpg")),
+        (weights_main, ["inspect", tf.train.latest_checkpoint(run_dir)],
+         "a checkpoint of an fcn_tf1 run (a trained FCN), not VGG16 weights"),
+        (weights_main, ["inspect", str(pickle_npy)], "a raw Python pickle, not a NumPy .npy file")]
+    for main, args, message in cases:
+        assert main(args) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], (args, err)
+    assert not (tmp_path / "out").exists() and (tmp_path / "a_file").read_bytes() == b"mine"
+
+
+def test_predict_says_what_it_skipped_and_descends_with_recursive(frozen, tmp_path, capsys):
+    folder = _images(tmp_path / "in", ["a.png"])
+    _images(folder / "sub", ["b.png"])
+    _images(folder / "sub" / "deeper", ["a.png"])  # same name, other folder: its own mask
+    (folder / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    assert predict_main(["--graph", frozen, "--output-dir", str(out), str(folder)]) == 0
+    err = capsys.readouterr().err
+    assert "skipped 1 subfolder(s) (--recursive descends into them): %s" % (folder / "sub") in err
+    assert "skipped 1 file(s) that are not images" in err and "notes.txt" in err
+    assert sorted(os.listdir(str(out))) == ["a.png"]
+    assert predict_main(["--graph", frozen, "--output-dir", str(out), "--recursive",
+                         str(folder)]) == 0
+    assert "subfolder" not in capsys.readouterr().err
+    assert sorted(os.path.relpath(os.path.join(r, f), str(out)) for r, _, files in
+                  os.walk(str(out)) for f in files) == ["a.png", "sub/b.png", "sub/deeper/a.png"]
 
 
 def test_predict_replaces_its_own_masks_and_others_only_with_force(frozen, tmp_path, capsys):

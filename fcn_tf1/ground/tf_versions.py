@@ -1,16 +1,39 @@
 """Which TensorFlow fcn_tf1 runs on, and what to say when it cannot: free of TensorFlow, so that the
 commands can decide before importing it and the tests can ask about any version."""
+import glob
 import importlib.util
 import os
+import sys
 
 from fcn_tf1.ground.names import TENSORFLOW_NEWEST_TESTED as NEWEST_TESTED
 from fcn_tf1.ground.names import TENSORFLOW_SUPPORTED as SUPPORTED
 
 
-def missing_tensorflow(detail=""):
-    """What to say when TensorFlow cannot be imported at all."""
-    return ("fcn_tf1 needs TensorFlow %s: pip install 'fcn_tf1[tf]' (CPU) or 'fcn_tf1[gpu]'; the TF1 "
-            "Docker images already have it%s" % (SUPPORTED, " (%s)" % detail if detail else ""))
+def missing_tensorflow(detail="", python=None):
+    """What to say when TensorFlow cannot be imported at all: which interpreter runs, and the venv
+    that ./dev.sh made beside the package, where there is one (the usual cause: not activated)."""
+    python = python or sys.executable
+    venvs = [v for v in sorted(glob.glob(os.path.join(PROJECT_ROOT, ".venv*", "bin", "python")))
+             if os.path.abspath(v) != os.path.abspath(python)]
+    if venvs:
+        venv = _shown(os.path.dirname(os.path.dirname(venvs[0])))
+        advice = ("run it in the venv that ./dev.sh made: `source %s/bin/activate` first, or "
+                  "`%s/bin/python -m fcn_tf1.<tool>`, or `%s <tool>`"
+                  % (venv, venv, _shown(os.path.join(PROJECT_ROOT, "dev.sh"))))
+    else:
+        advice = ("pip install 'fcn_tf1[tf]' (CPU) or 'fcn_tf1[gpu]' into it, or run ./dev.sh; "
+                  "the TF1 Docker images already have it")
+    return ("fcn_tf1 needs TensorFlow %s, and %s has none%s: %s"
+            % (SUPPORTED, python, " (%s)" % detail if detail else "", advice))
+
+
+# The checkout or install that holds the package (./dev.sh's venvs live beside it in a checkout).
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+def _shown(path):
+    """``path`` as a user types it here: relative below the working folder, else absolute."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else os.path.join(".", relative)
 
 
 # The values of TF_USE_LEGACY_KERAS that TensorFlow takes for yes.

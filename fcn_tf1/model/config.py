@@ -77,6 +77,9 @@ class ModelConfig(object):
     @classmethod
     def load(cls, directory):
         path = os.path.join(directory, CONFIG_FILE)
+        if not os.path.isdir(directory):
+            raise ValueError("%s: no such run folder (a folder that fcn_tf1.train wrote, such as "
+                             "checkpoints/synthetic-fcn8s)" % directory)
         if not os.path.isfile(path):
             raise ValueError("%s: not an fcn_tf1 run folder (no %s)" % (directory, CONFIG_FILE))
         return cls.from_dict(read_json_object(path, "fcn_tf1 model config"), path)

@@ -57,9 +57,22 @@ def checked_copy(path, work):
     return copy, metadata
 
 
+# What takes a SavedModel, for the messages that meet one where an export file is wanted.
+SAVED_MODEL_HINT = ("a SavedModel is for TF Serving and tf.saved_model.loader; predict, evaluate "
+                    "and bench take the frozen graph (the .pb of fcn_tf1.export --output, or a "
+                    "run's frozen_model.pb) or an .onnx export")
+
+
 def _read_bytes(path, what):
+    if os.path.isdir(path):
+        kind = ("a SavedModel folder" if os.path.isfile(os.path.join(path, "saved_model.pb"))
+                else "a folder")
+        raise ValueError("%s: %s, not %s; %s" % (path, kind, what, SAVED_MODEL_HINT))
     if not os.path.isfile(path):
         raise ValueError("%s: no such file" % path)
+    if os.path.basename(path) == "saved_model.pb":
+        raise ValueError("%s: the graph of a SavedModel, not %s; %s" % (path, what,
+                                                                       SAVED_MODEL_HINT))
     with open(path, "rb") as f:
         data = f.read()
     if not data:

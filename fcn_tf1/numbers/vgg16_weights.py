@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from fcn_tf1.ground.names import CAFFE_BGR, SLIM_RGB
+from fcn_tf1.ground.names import CAFFE_BGR, CONFIG_FILE, SLIM_RGB
 from fcn_tf1.numbers.vgg16_shapes import CONV_LAYERS, layer_shapes
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,9 @@ def _sniff(path):
         return "keras-h5"
     if head.startswith(NPY_MAGIC):
         return "caffe-npy"
+    if head.startswith(b"\x80"):  # pickle protocol 2+: never unpickled bare, .npy wraps it
+        raise WeightsError("%s: a raw Python pickle, not a NumPy .npy file; save the weights with "
+                           "numpy.save(path, dict_of_arrays)" % path)
     return "slim-ckpt"
 
 
@@ -162,6 +165,10 @@ def read_vgg16(path, width=1.0):
     has_fc = [layer for layer in ("fc6", "fc7") if layer in raw]
     if len(has_fc) == 1:
         missing.append("fc6" if "fc7" in raw else "fc7")
+    if missing and os.path.isfile(os.path.join(os.path.dirname(path), CONFIG_FILE)):
+        raise WeightsError("%s: a checkpoint of an fcn_tf1 run (a trained FCN), not VGG16 "
+                           "weights; evaluate and export take its folder (--checkpoint-dir %s), "
+                           "train takes it as --init-from" % (path, os.path.dirname(path) or "."))
     if missing:
         raise WeightsError("%s: layer %s missing (read as %s)" % (path, ", ".join(missing), fmt))
     weights = VGG16Weights()

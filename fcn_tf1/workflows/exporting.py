@@ -93,10 +93,27 @@ def check_frozen_output(output, run_dir, checkpoint=None, force=False):
     fileutil.check_output(sidecar_path(output), fileutil.json_is_ours, force, inputs, "side-car")
 
 
+# What a SavedModel folder of fcn_tf1's holds: replacing it deletes nothing else.
+SAVED_MODEL_NAMES = {"saved_model.pb", "variables", "assets", "assets.extra", SAVED_MODEL_MARKER}
+
+
 def check_saved_model_output(export_dir, run_dir, checkpoint=None, force=False):
-    """Refuse a SavedModel folder that is, or holds, the run, or a folder fcn_tf1 did not write."""
-    fileutil.check_output(export_dir, saved_model_is_ours, force, _inputs(run_dir, checkpoint),
-                          "SavedModel")
+    """Refuse a SavedModel folder that is, or holds, the run, or a folder fcn_tf1 did not write;
+    ``force`` replaces a file or an empty folder there, never a folder holding other files (the
+    whole folder is replaced, so they would be deleted)."""
+    inputs = _inputs(run_dir, checkpoint)
+    fileutil.check_output(export_dir, saved_model_is_ours, True, inputs, "SavedModel")
+    if os.path.isdir(export_dir):
+        foreign = sorted(set(os.listdir(export_dir)) - SAVED_MODEL_NAMES)
+        if foreign:
+            raise ValueError("%s: holds %s, not written by fcn_tf1; a SavedModel replaces the whole "
+                             "folder, so it is written only into a new folder, an empty one or one "
+                             "of its own (--force deletes nothing else): choose another folder"
+                             % (export_dir, ", ".join(foreign[:3]) +
+                                (" and %d more" % (len(foreign) - 3) if len(foreign) > 3 else "")))
+        if not os.listdir(export_dir) or saved_model_is_ours(export_dir):
+            return
+    fileutil.check_output(export_dir, saved_model_is_ours, force, inputs, "SavedModel")
 
 
 def export_saved_model(run_dir, export_dir, checkpoint=None, force=False):

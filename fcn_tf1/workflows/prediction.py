@@ -20,16 +20,33 @@ MAX_INFERENCE_PIXELS = 4194304
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".ppm")
 
 
-def list_images(inputs):
-    """Files named, and the image files of folders named, in order; missing paths stay (they fail)."""
-    paths = []
+def list_images(inputs, recursive=False):
+    """([(image path, its output name: the path under the folder named, without extension)], the
+    paths skipped: subfolders unless ``recursive``, and files that are not images). A named path
+    that does not exist is refused before any work starts."""
+    found, skipped = [], []
     for item in inputs:
         if os.path.isdir(item):
-            paths += sorted(os.path.join(item, name) for name in os.listdir(item)
-                            if name.lower().endswith(IMAGE_EXTENSIONS))
+            _walk(item, recursive, found, skipped)
+        elif os.path.exists(item):
+            found.append((item, os.path.splitext(os.path.basename(item))[0]))
         else:
-            paths.append(item)
-    return paths
+            raise ValueError("%s: no such file or folder" % item)
+    return found, skipped
+
+
+def _walk(folder, recursive, found, skipped):
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        if not recursive:
+            skipped += [os.path.join(root, d) + os.sep for d in dirs]
+            dirs[:] = []
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            if name.lower().endswith(IMAGE_EXTENSIONS):
+                found.append((path, os.path.splitext(os.path.relpath(path, folder))[0]))
+            else:
+                skipped.append(path)
 
 
 def mask_is_ours(path):
@@ -42,14 +59,17 @@ def mask_is_ours(path):
         return False
 
 
-def plan_outputs(paths, output_dir, overlay=False, force=False):
-    """[(image, mask path, overlay path or None)] for ``paths``; refuses in one line, before anything
-    is written, two inputs that would share an output, an output that is an input, and an existing
-    file that fcn_tf1 did not write (unless ``force``)."""
-    inputs = {os.path.realpath(p): p for p in paths}
+def plan_outputs(images, output_dir, overlay=False, force=False):
+    """[(image, mask path, overlay path or None)] for ``images`` ([(path, output name)] of
+    ``list_images``); refuses in one line, before anything is written, an --output-dir that is a
+    file, two inputs that would share an output, an output that is an input, and an existing file
+    that fcn_tf1 did not write (unless ``force``)."""
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise ValueError("--output-dir %s: exists and is not a folder" % output_dir)
+    inputs = {os.path.realpath(p): p for p, _ in images}
     writers, plans = {}, []
-    for path in paths:
-        stem = os.path.join(output_dir, os.path.splitext(os.path.basename(path))[0])
+    for path, name in images:
+        stem = os.path.join(output_dir, name)
         outputs = [stem + ".png"] + ([stem + "_overlay.png"] if overlay else [])
         for out in outputs:
             key = os.path.realpath(out)
