@@ -34,7 +34,8 @@ def parser():
     p.add_argument("--optimisations", action="store_true",
                    help="also time thread settings, OpenMP variables, XLA, optimize_for_inference "
                         "and batching on the frozen graph in TensorFlow")
-    p.add_argument("--sgemm-size", type=cli.positive_int, default=2048)
+    p.add_argument("--sgemm-size", type=cli.positive_int, default=2048,
+                   help="N of the N x N x N SGEMM that measures the FP32 ceiling")
     p.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     p.add_argument("--force", action="store_true",
                    help="replace a --json file that fcn_tf1 did not write")

@@ -4,6 +4,7 @@ import argparse
 import contextlib
 import os
 import re
+import shutil
 import sys
 import tempfile
 import warnings
@@ -96,16 +97,33 @@ def run(main, prog):
         message = " ".join(str(error).split()) or type(error).__name__
         print("%s: error: %s" % (prog, message), file=sys.stderr)
         return 1
+    except KeyboardInterrupt as error:
+        return _interrupted(prog, error)
     except Exception as error:
+        if isinstance(error.__context__, KeyboardInterrupt):  # Ctrl-C inside TensorFlow's C API
+            return _interrupted(prog, error.__context__)
         tf_errors = sys.modules.get("tensorflow.python.framework.errors_impl")
         if tf_errors is None or not isinstance(error, tf_errors.OpError):
             raise  # a bug of ours: the traceback is wanted
         from fcn_tf1.ground.tf_compat import error_line
         print("%s: error: TensorFlow: %s" % (prog, error_line(error)), file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("%s: interrupted" % prog, file=sys.stderr)
-        return 130
+
+
+def _interrupted(prog, error):
+    """One line for Ctrl-C (or SIGTERM while training) and the shell's status for it."""
+    print("%s: %s" % (prog, str(error) or "interrupted"), file=sys.stderr)
+    return 128 + getattr(error, "signum", 2)
+
+
+def python_command():
+    """How a fresh shell in this folder starts this interpreter: ``python`` when that is what
+    PATH gives (an activated venv), else this interpreter's path (./dev.sh's venv, not activated)."""
+    on_path = shutil.which("python")
+    if on_path and os.path.abspath(on_path) == os.path.abspath(sys.executable):
+        return "python"
+    relative = os.path.relpath(sys.executable)
+    return sys.executable if relative.startswith("..") else relative
 
 
 def add_runtime_flags(parser):
@@ -117,9 +135,25 @@ def add_runtime_flags(parser):
                         help="bf16: OpenVINO on a CPU that computes it (default: fp32)")
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Each flag's help ends with its real default, unless the text says it already or there is
+    none to say (a flag whose default depends on others says so in its text)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (action.default in (None, False, argparse.SUPPRESS) or not action.option_strings
+                or "default" in text):
+            return text
+        return text + " (default: %(default)s)"
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with the tools' error contract: one line ``fcn_tf1.<tool>: error: <flag>: <problem>``
-    (no usage block), exit status 2 as argparse's own."""
+    (no usage block), exit status 2 as argparse's own; every flag's default in --help."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super(ArgumentParser, self).__init__(*args, **kwargs)
 
     def error(self, message):
         tool = self.prog.split()[-1]

@@ -23,7 +23,8 @@ def parser():
     p.add_argument("--width", type=cli.width, default=1 / 16., help="backbone width for the runs")
     p.add_argument("--cost-size", type=cli.size_pair, default=(224, 224),
                    help="the size at which ops, build time and forward time are measured")
-    p.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table")
+    p.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table",
+                   help="how the outcome table is printed")
     p.add_argument("--summary", action="store_true", help="one row per shape fix and input mode "
                    "(identical across variants and APIs, as the tests show)")
     p.add_argument("--values", action="store_true", help="also compare what the fixing "

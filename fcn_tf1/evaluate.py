@@ -17,9 +17,10 @@ def parser():
     model.add_argument("--checkpoint-dir", help="a run folder of fcn_tf1.train (latest checkpoint)")
     model.add_argument("--graph", help="an export: frozen graph (.pb) or ONNX (.onnx)")
     cli.add_runtime_flags(p)
-    p.add_argument("--data", choices=DATA_SETS, default="synthetic")
-    p.add_argument("--data-dir")
-    p.add_argument("--split", default="val")
+    p.add_argument("--data", choices=DATA_SETS, default="synthetic", help="the data set")
+    p.add_argument("--data-dir", help="VOC2012 (or VOCdevkit) folder, or SBD's dataset folder "
+                   "(needed for voc and sbd)")
+    p.add_argument("--split", default="val", help="the split to evaluate on")
     p.add_argument("--json", help="also write the report as JSON here")
     p.add_argument("--force", action="store_true",
                    help="replace a --json file that fcn_tf1 did not write")

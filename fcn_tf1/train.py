@@ -3,89 +3,110 @@
     python -m fcn_tf1.train                                   # synthetic data, minutes on a CPU
     python -m fcn_tf1.train --data voc --data-dir VOC2012 --vgg16-weights vgg_16.ckpt --staged
 """
-import argparse
 import os
 import sys
 
 from fcn_tf1 import cli
-from fcn_tf1.ground.names import (CLUSTER_JOBS, DATA_SETS, FIXING, FROZEN_NAME, LOSSES, OPTIMIZERS, PRESETS,
-                                  SHAPE_FIXES, TRAIN_UPSAMPLING, UPSAMPLINGS, VARIANTS)
+from fcn_tf1.ground.names import (CLUSTER_JOBS, DATA_SETS, DEFAULT_SHAPE_FIX, FIXING, FROZEN_NAME,
+                                  LOSSES, OPTIMIZERS, PRESETS, SHAPE_FIXES, TRAIN_UPSAMPLING,
+                                  UPSAMPLINGS, VARIANTS)
+from fcn_tf1.workflows import recipes
 from fcn_tf1.workflows.recipes import PRESET_WIDTHS
 
 
 def parser():
     p = cli.ArgumentParser(prog="python -m fcn_tf1.train", description=(
         "Train FCN-32s/16s/8s on VGG16. With no arguments: FCN-8s at reduced width on the built-in "
-        "synthetic data set (quick preset), then evaluation and a frozen-graph export."),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "synthetic data set (quick preset), then evaluation and a frozen-graph export."))
     data = p.add_argument_group("data")
-    data.add_argument("--data", choices=DATA_SETS, default="synthetic")
-    data.add_argument("--data-dir", help="VOC2012 (or VOCdevkit) folder, or SBD's dataset folder")
-    data.add_argument("--train-split", default="train")
-    data.add_argument("--val-split", default="val")
+    data.add_argument("--data", choices=DATA_SETS, default="synthetic", help="the data set")
+    data.add_argument("--data-dir", help="VOC2012 (or VOCdevkit) folder, or SBD's dataset folder "
+                      "(needed for voc and sbd)")
+    data.add_argument("--train-split", default="train", help="the split file to train on")
+    data.add_argument("--val-split", default="val", help="the split file to evaluate on")
     data.add_argument("--val-data", choices=("same", "voc"), default="same",
                       help="'voc' evaluates an SBD run on VOC (--val-dir)")
     data.add_argument("--val-dir", help="VOC folder for --val-data voc")
-    data.add_argument("--synthetic-size", type=cli.positive_int, default=400, help="synthetic training images")
+    data.add_argument("--synthetic-size", type=cli.positive_int, default=400,
+                      help="synthetic training images")
     data.add_argument("--check-data", action="store_true",
                       help="only check the data set (every file readable and consistent), then exit")
     model = p.add_argument_group("model")
-    model.add_argument("--variant", choices=VARIANTS, default="fcn8s")
+    model.add_argument("--variant", choices=VARIANTS, default="fcn8s", help="the FCN")
     model.add_argument("--width", type=cli.width, help="channel multiplier (1.0 = VGG16); "
-                       "default 1.0, %s" % ", ".join("%s preset: %g" % kv
-                                                     for kv in sorted(PRESET_WIDTHS.items())))
-    model.add_argument("--upsampling", choices=UPSAMPLINGS, default="nn")
-    model.add_argument("--shape-fix", choices=SHAPE_FIXES, default="output_shape",
-                       help="how upsampled maps meet their targets; %s give H x W at every size"
-                            % ", ".join(FIXING))
+                       "default: %s" % ", ".join("%s: %g" % (preset, PRESET_WIDTHS.get(preset, 1.0))
+                                                 for preset in PRESETS))
+    model.add_argument("--upsampling", choices=UPSAMPLINGS, default="nn",
+                       help="nn: tf.nn.conv2d_transpose(output_shape=...), layers: "
+                            "tf.layers.conv2d_transpose")
+    model.add_argument("--shape-fix", choices=SHAPE_FIXES, help=(
+        "how upsampled maps meet their targets; %s give H x W at every size (default: %s)"
+        % (", ".join(FIXING), ", ".join("%s for %s" % (fix, api)
+                                        for api, fix in DEFAULT_SHAPE_FIX.items()))))
     model.add_argument("--at-once", action="store_true",
                        help="scale pool4 / pool3 by 0.01 / 1e-4 (the at-once FCN-8s)")
     model.add_argument("--vgg16-weights", help="pretrained VGG16: Keras .h5, TF-slim .ckpt or .npy")
     model.add_argument("--init-from", help="checkpoint dir of a coarser FCN; every variable that "
                        "exists in both is copied (32s -> 16s -> 8s)")
-    learn = p.add_argument_group("learning (a preset sets these; flags override)")
-    learn.add_argument("--preset", choices=PRESETS,
-                       help="default: quick on synthetic data, heavy (the reference) otherwise")
-    learn.add_argument("--steps", type=cli.positive_int, help="train until this global step")
-    learn.add_argument("--batch-size", type=cli.positive_int)
-    learn.add_argument("--crop-size", type=cli.size_pair, help="random crops H[,W]; none = whole images")
-    learn.add_argument("--flip", action="store_true", default=None, help="random horizontal flips")
-    learn.add_argument("--scale-range", type=cli.float_pair, help="random rescale LOW,HIGH")
-    learn.add_argument("--optimizer", choices=OPTIMIZERS)
-    learn.add_argument("--lr", type=cli.positive_float, dest="learning_rate")
-    learn.add_argument("--momentum", type=cli.bounded(float, 0, 1, high_open=True))
-    learn.add_argument("--weight-decay", type=cli.nonnegative_float)
-    learn.add_argument("--bias-lr-mult", type=cli.nonnegative_float)
-    learn.add_argument("--loss", choices=LOSSES, help="normalised or Caffe's summed loss")
-    learn.add_argument("--accumulate", type=cli.positive_int, help="images per update (gradient accumulation)")
-    learn.add_argument("--train-upsampling", choices=TRAIN_UPSAMPLING)
-    learn.add_argument("--seed", type=cli.nonnegative_int)
+    add_learning_flags(p.add_argument_group("learning (a preset sets these; flags override)"))
     run = p.add_argument_group("run")
     run.add_argument("--run", help="run name under --checkpoint-root (default: <data>-<variant>)")
-    run.add_argument("--checkpoint-root", default="checkpoints")
+    run.add_argument("--checkpoint-root", default="checkpoints",
+                     help="the folder that holds the run folders")
     run.add_argument("--staged", action="store_true",
                      help="train fcn32s, then fcn16s from it, then fcn8s from that (paper 4.2)")
-    run.add_argument("--save-every", type=cli.positive_int, help="checkpoint every N steps")
-    run.add_argument("--summary-every", type=cli.positive_int, help="TensorBoard summaries every N steps")
-    run.add_argument("--threads", type=cli.nonnegative_int, help="intra/inter-op threads (0 = TensorFlow's choice)")
     run.add_argument("--no-eval", action="store_true", help="skip the evaluation on the val split")
     run.add_argument("--no-export", action="store_true", help="skip the frozen-graph export")
-    dist = p.add_argument_group(
+    add_cluster_flags(p.add_argument_group(
         "distributed (TensorFlow's cluster runtime; without these flags the TF_CONFIG environment "
-        "variable is read, and without it training is local)")
+        "variable is read, and without it training is local)"))
+    return p
+
+
+def add_learning_flags(learn):
+    """The flags of the learning options; each help text ends with what every preset gives."""
+    def flag(name, help, dest=None, **kwargs):
+        dest = dest or name[2:].replace("-", "_")
+        learn.add_argument(name, dest=dest, help="%s (default: %s)" % (
+            help, recipes.preset_defaults(dest)), **kwargs)
+    learn.add_argument("--preset", choices=PRESETS,
+                       help="default: quick on synthetic data, heavy (the reference) otherwise")
+    flag("--steps", "train until this global step", type=cli.positive_int)
+    flag("--batch-size", "images per step", type=cli.positive_int)
+    flag("--crop-size", "random crops H[,W]; none = whole images", type=cli.size_pair)
+    flag("--flip", "random horizontal flips", action="store_true", default=None)
+    flag("--scale-range", "random rescale LOW,HIGH", type=cli.float_pair)
+    flag("--optimizer", "the optimiser", choices=OPTIMIZERS)
+    flag("--lr", "learning rate", dest="learning_rate", type=cli.positive_float)
+    flag("--momentum", "momentum of the momentum optimiser",
+         type=cli.bounded(float, 0, 1, high_open=True))
+    flag("--weight-decay", "L2 weight decay of the kernels", type=cli.nonnegative_float)
+    flag("--bias-lr-mult", "learning-rate multiplier of the biases", type=cli.nonnegative_float)
+    flag("--loss", "normalised or Caffe's summed loss", choices=LOSSES)
+    flag("--accumulate", "images per update (gradient accumulation)", type=cli.positive_int)
+    flag("--train-upsampling", "which transposed convs learn", choices=TRAIN_UPSAMPLING)
+    flag("--seed", "random seed of the data order, crops and initialisation",
+         type=cli.nonnegative_int)
+    flag("--save-every", "checkpoint every N steps", type=cli.positive_int)
+    flag("--summary-every", "TensorBoard summaries every N steps", type=cli.positive_int)
+    flag("--threads", "intra/inter-op threads (0 = TensorFlow's choice)", type=cli.nonnegative_int)
+
+
+def add_cluster_flags(dist):
     dist.add_argument("--ps-hosts", help="host:port,... of the parameter servers")
     dist.add_argument("--worker-hosts", help="host:port,... of the workers")
     dist.add_argument("--chief-host", help="host:port of the chief (default: worker 0 is chief)")
     dist.add_argument("--job-name", choices=CLUSTER_JOBS, help="this task's job")
-    dist.add_argument("--task-index", type=cli.nonnegative_int, default=0, help="this task's index in its job")
+    dist.add_argument("--task-index", type=cli.nonnegative_int, default=0,
+                      help="this task's index in its job")
     dist.add_argument("--sync-replicas", action="store_true", default=None,
-                      help="synchronous updates (SyncReplicasOptimizer) instead of asynchronous")
+                      help="synchronous updates (SyncReplicasOptimizer) instead of asynchronous "
+                           "(default: asynchronous)")
     dist.add_argument("--num-gpus", type=cli.nonnegative_int, default=0,
                       help="data-parallel towers on this many GPUs, each on its own batch")
     dist.add_argument("--cpu-towers", type=cli.nonnegative_int, default=0,
                       help="towers on this many virtual CPU devices: the --num-gpus code path "
                            "without GPUs (for trying it; not faster)")
-    return p
 
 
 def open_data(args):
@@ -190,7 +211,20 @@ def run(args):
         if task is not None and not task.is_chief:
             return 0
         init_from = run_dir
+    print(next_steps(run_dir, args.no_export))
     return 0
+
+
+def next_steps(run_dir, no_export):
+    """What to run next on the run, as a fresh shell here types it."""
+    python = cli.python_command()
+    lines = ["next:", "  %s -m fcn_tf1.evaluate --checkpoint-dir %s" % (python, run_dir)]
+    if no_export:
+        lines.append("  %s -m fcn_tf1.export --checkpoint-dir %s --output %s"
+                     % (python, run_dir, os.path.join(run_dir, FROZEN_NAME)))
+    lines.append("  %s -m fcn_tf1.predict --graph %s YOUR_IMAGES/ --output-dir masks"
+                 % (python, os.path.join(run_dir, FROZEN_NAME)))
+    return "\n".join(lines)
 
 
 def stage_dir(args, variant):
@@ -208,7 +242,7 @@ def train_stage(args, variant, width, preset, options, run_dir, init_from, train
     config = ModelConfig(train_source.num_classes, variant, width, args.upsampling,
                          args.shape_fix, convention, train_source.class_names, args.at_once)
     print("run %s: %s, width %g, %s + %s, preset %s, lr %g, %d steps" % (
-        run_dir, variant, width, args.upsampling, args.shape_fix, preset,
+        run_dir, variant, width, config.upsampling, config.shape_fix, preset,
         recipes.learning_rate_for(options, variant), options["steps"]))
     step = training.train(run_dir, config, train_source, options, init, task=task, devices=devices)
     if not chief:

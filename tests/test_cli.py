@@ -1,4 +1,5 @@
 """Entry points: --help is instant (no TensorFlow import), errors are one line, TF stays quiet."""
+import argparse
 import os
 import shutil
 import subprocess
@@ -22,6 +23,23 @@ def test_help_exits_zero_without_tensorflow(tool):
                             stderr=subprocess.PIPE, universal_newlines=True)
     assert "usage: python -m fcn_tf1.%s" % tool in result.stdout
     assert result.stdout.strip().endswith("exit 0 False"), result.stdout + result.stderr
+
+
+def test_help_gives_every_flag_a_text_and_its_real_default():
+    import importlib
+    for tool in TOOLS:
+        parser = importlib.import_module("fcn_tf1." + tool).parser()
+        subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        for p in [parser] + [s for a in subparsers for s in a.choices.values()]:
+            for action in p._actions:
+                if action.option_strings and action.dest != "help":
+                    assert action.help, (tool, action.option_strings)
+            text = " ".join(p.format_help().split())
+            assert "default: None" not in text and "(default: False)" not in text, tool
+    text = " ".join(importlib.import_module("fcn_tf1.train").parser().format_help().split())
+    assert "until this global step (default: quick: 1500, heavy: 100000, cvpr: 10000)" in text
+    assert "(default: output_shape for nn, crop for layers)" in text
+    assert "synthetic training images (default: 400)" in text
 
 
 def test_a_command_without_tensorflow_is_one_line_naming_the_interpreter_and_the_venv(tmp_path):

@@ -9,11 +9,12 @@ import time
 import numpy as np
 import pytest
 
+from fcn_tf1 import cli
 from fcn_tf1.data.synthetic import SyntheticDataset
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.train import main as train_main
-from fcn_tf1.workflows import evaluation, initialisation, recipes, training
+from fcn_tf1.workflows import evaluation, hooks, initialisation, recipes, training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(batch_size=2, crop_size=(48, 48), save_every=5, summary_every=5)
@@ -117,6 +118,38 @@ def test_quick_preset_learns(tmp_path):
     assert np.mean(values[-5:]) < 0.6 * np.mean(values[:2])
 
 
+def test_ctrl_c_saves_a_checkpoint_and_the_rerun_resumes_from_it(tmp_path, monkeypatch):
+    config, options = tiny(steps=50, save_every=1000)  # no checkpoint but the one Ctrl-C saves
+    run, messages = str(tmp_path / "run"), []
+    after_run = hooks.Progress.after_run
+
+    def interrupt_at_step_3(self, run_context, run_values):
+        after_run(self, run_context, run_values)
+        if self.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C: to the process, taken by the handler
+    monkeypatch.setattr(hooks.Progress, "after_run", interrupt_at_step_3)
+    with pytest.raises(training.Interrupted, match="interrupted at step [34]; checkpoint saved"):
+        training.train(run, config, SyntheticDataset("train", 8), options)
+    saved = training.latest_step(run)
+    assert saved in (3, 4)  # the step the signal came in, or the one already running
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler put back
+    monkeypatch.undo()
+    training.train(run, config, SyntheticDataset("train", 8), dict(options, steps=saved + 2),
+                   log=messages.append)
+    assert messages[0].startswith("resuming %s from step %d" % (run, saved))
+    assert training.latest_step(run) == saved + 2
+
+
+def test_a_second_interrupt_exits_at_once(monkeypatch):
+    exits = []
+    monkeypatch.setattr(os, "_exit", exits.append)
+    stop = training.StopRequests()
+    stop.handle(signal.SIGTERM)
+    assert stop.signum == signal.SIGTERM and exits == []
+    stop.handle(signal.SIGINT)
+    assert exits == [128 + signal.SIGINT]
+
+
 def _run_cli(args, **kwargs):
     return subprocess.run([sys.executable, "-m", "fcn_tf1.train"] + args, cwd=ROOT,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -160,6 +193,29 @@ def test_default_command_end_to_end(tmp_path):
     assert (run / "frozen_model.pb").stat().st_size > 0 and (run / "model.json").exists()
     assert any(name.startswith("events.out") for name in os.listdir(str(run)))
     assert "WARNING" not in result.stderr and "cpu_feature_guard" not in result.stderr
+    # The commands it prints next work as printed, from a shell in the same folder, on a folder
+    # of photos of mixed sizes, with the labels of TensorFlow (whatever the default runtime).
+    from PIL import Image
+    from fcn_tf1.model.models import FrozenModel
+    photos, masks = tmp_path / "photos", tmp_path / "masks"
+    photos.mkdir()
+    scenes = [SyntheticDataset("val", 6).load(i)[0] for i in range(6)]
+    for i, scene in enumerate(scenes):
+        Image.fromarray(scene).resize((61 + 10 * i, 47 + 7 * i)).save(str(photos / ("%d.jpg" % i)))
+    lines = result.stdout.split("next:\n", 1)[1].strip().splitlines()
+    assert [line.split()[2] for line in lines] == ["fcn_tf1.evaluate", "fcn_tf1.predict"]
+    for line in lines:
+        command = line.replace("YOUR_IMAGES/", str(photos)).replace(
+            "--output-dir masks", "--output-dir %s" % masks)
+        done = subprocess.run(command, shell=True, cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=True,
+                              env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"})
+        assert done.returncode == 0, (command, done.stderr)
+    with FrozenModel(str(run / "frozen_model.pb"), "tf") as model:
+        for i in range(len(scenes)):
+            image = np.asarray(Image.open(str(photos / ("%d.jpg" % i))))
+            mask = np.asarray(Image.open(str(masks / ("%d.png" % i))))
+            assert (mask == model.predict(image)).mean() >= 0.999
 
 
 def test_check_data_and_bad_flags(tmp_path, capsys):
@@ -172,6 +228,12 @@ def test_check_data_and_bad_flags(tmp_path, capsys):
     os.makedirs(str(tmp_path / "voc"))
     assert train_main(["--data", "voc", "--data-dir", str(tmp_path / "voc")]) == 1
     assert "train.txt: no such split file" in capsys.readouterr().err
+    # A model that cannot be built is refused before the run folder exists.
+    assert train_main(["--upsampling", "layers", "--shape-fix", "output_shape",
+                       "--checkpoint-root", str(tmp_path / "ck")]) == 1
+    assert ("--shape-fix output_shape does not work with --upsampling layers"
+            in capsys.readouterr().err)
+    assert not os.path.exists(str(tmp_path / "ck"))
 
 
 def test_broken_voc_is_refused_before_training(tmp_path, capsys):
@@ -232,13 +294,18 @@ def test_evaluate_cli_on_checkpoint_and_frozen_graph(tmp_path, capsys):
 
 
 def test_staged_training_runs_32s_then_16s_then_8s(tmp_path, capsys):
+    # tf.layers alone: its default shape fix (crop) comes with it.
     args = ["--staged", "--checkpoint-root", str(tmp_path), "--run", "s", "--width", "0.0625",
-            "--steps", "2", "--synthetic-size", "8", "--no-eval", "--no-export"]
+            "--steps", "2", "--synthetic-size", "8", "--no-eval", "--no-export",
+            "--upsampling", "layers"]
     assert train_main(args) == 0
     out = capsys.readouterr().out
     for variant in ("fcn32s", "fcn16s", "fcn8s"):
         assert training.latest_step(str(tmp_path / "s" / variant)) == 2
-        assert ModelConfig.load(str(tmp_path / "s" / variant)).variant == variant
+        config = ModelConfig.load(str(tmp_path / "s" / variant))
+        assert (config.variant, config.upsampling, config.shape_fix) == (variant, "layers", "crop")
+    assert "next:\n  %s -m fcn_tf1.evaluate --checkpoint-dir %s" % (
+        cli.python_command(), tmp_path / "s" / "fcn8s") in out
     assert "init from %s" % (tmp_path / "s" / "fcn32s") in out
     # FCN-8s starts from FCN-16s: the shared 2x upsampling came along.
     reader16 = tf.train.NewCheckpointReader(str(tmp_path / "s" / "fcn16s" / "model.ckpt-2"))

@@ -10,6 +10,11 @@ UPSAMPLINGS = ("nn", "layers")  # tf.nn.conv2d_transpose, tf.layers.conv2d_trans
 # The shape strategies, in the order of the registry (model/upsample.py); FIXING give H x W always.
 SHAPE_FIXES = ("output_shape", "set_shape", "reshape", "crop", "pad", "pad100")
 FIXING = ("output_shape", "crop", "pad", "pad100")
+# The APIs each fix works with (tf.layers.conv2d_transpose has no output_shape), and the pairs.
+SHAPE_FIX_APIS = {fix: ("nn",) if fix == "output_shape" else UPSAMPLINGS for fix in SHAPE_FIXES}
+VALID_PAIRS = tuple((api, fix) for fix in SHAPE_FIXES for api in SHAPE_FIX_APIS[fix])
+# The shape fix an API gets unless told: each fixes every size, and tf.layers has no output_shape.
+DEFAULT_SHAPE_FIX = {"nn": "output_shape", "layers": "crop"}
 # Which transposed convs learn: the reference's nets none (all fixed bilinear), the CVPR paper's
 # text the 2x ones.
 TRAIN_UPSAMPLING = ("none", "2x", "all")

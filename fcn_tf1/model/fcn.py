@@ -5,8 +5,8 @@ upscore_pool4, score_pool3, fuse_pool3, and the final upscore32 / upscore16 / up
 """
 import collections
 
-from fcn_tf1.ground.names import (SHAPE_FIXES, SKIP_SCALES, TRAIN_UPSAMPLING, UPSAMPLINGS,
-                                  VARIANTS)
+from fcn_tf1.ground.names import (DEFAULT_SHAPE_FIX, SHAPE_FIXES, SKIP_SCALES, TRAIN_UPSAMPLING,
+                                  UPSAMPLINGS, VARIANTS)
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.upsample import get_shape_fix, transposed_conv
 from fcn_tf1.model.vgg16 import vgg16
@@ -23,7 +23,7 @@ def score(net, num_classes, name):
 
 
 def build_fcn_with_end_points(images, num_classes, variant="fcn8s", upsampling="nn",
-                              shape_fix="output_shape", width=1.0, is_training=False,
+                              shape_fix=None, width=1.0, is_training=False,
                               train_upsampling="2x", scale_skips=False):
     """Build an FCN; returns (logits [N, H, W, num_classes], end_points). See ``build_fcn``."""
     if variant not in VARIANTS:
@@ -31,7 +31,7 @@ def build_fcn_with_end_points(images, num_classes, variant="fcn8s", upsampling="
     if train_upsampling not in TRAIN_UPSAMPLING:
         raise ValueError("train_upsampling must be one of %s, got %r"
                          % (TRAIN_UPSAMPLING, train_upsampling))
-    fix = get_shape_fix(shape_fix, upsampling)
+    fix = get_shape_fix(shape_fix or DEFAULT_SHAPE_FIX.get(upsampling), upsampling)
     images = tf.convert_to_tensor(images, tf.float32)
     if images.shape.ndims != 4 or images.shape.as_list()[3] not in (3, None):
         raise ValueError("images must be [N, H, W, 3], got %s" % images.shape)
@@ -69,7 +69,7 @@ def build_fcn_with_end_points(images, num_classes, variant="fcn8s", upsampling="
     return logits, end_points
 
 
-def build_fcn(images, num_classes, variant="fcn8s", upsampling="nn", shape_fix="output_shape",
+def build_fcn(images, num_classes, variant="fcn8s", upsampling="nn", shape_fix=None,
               width=1.0, is_training=False, train_upsampling="2x", scale_skips=False):
     """Build FCN-32s, -16s or -8s on preprocessed ``images`` [N, H, W, 3]; returns logits [N, H, W, C].
 
@@ -79,7 +79,8 @@ def build_fcn(images, num_classes, variant="fcn8s", upsampling="nn", shape_fix="
       upsampling: 'nn' (``tf.nn.conv2d_transpose`` with an explicit output_shape) or 'layers'
         (``tf.layers.conv2d_transpose``, which cannot be told its output size).
       shape_fix: how upsampled maps are matched to their skip / the input, one of ``SHAPE_FIXES``;
-        ``output_shape`` needs ``upsampling='nn'``.
+        ``output_shape`` needs ``upsampling='nn'``; default: output_shape for 'nn', crop for
+        'layers' (``DEFAULT_SHAPE_FIX``).
       width: channel multiplier of the backbone (1.0 = VGG16).
       is_training: dropout on.
       train_upsampling: which transposed convs learn: '2x' (upscore2 / upscore_pool4, the CVPR

@@ -16,7 +16,7 @@ import collections
 
 import numpy as np
 
-from fcn_tf1.ground.names import SHAPE_FIXES, UPSAMPLINGS
+from fcn_tf1.ground.names import SHAPE_FIX_APIS, SHAPE_FIXES, UPSAMPLINGS
 from fcn_tf1.ground.tf_compat import tf
 
 
@@ -84,11 +84,14 @@ class ShapeFix(object):
     giving n * stride, and ``match`` left to the subclass.
     """
     name = None
-    apis = UPSAMPLINGS
     fixes = True          # gives H x W for every input size
     fc_conv_padding = "SAME"
     first_conv_padding = "SAME"
     deconv_padding = "SAME"
+
+    @property
+    def apis(self):
+        return SHAPE_FIX_APIS[self.name]
 
     def prepare(self, images):
         """The images the backbone sees."""
@@ -126,7 +129,6 @@ def _size_text(size):
 
 class OutputShape(ShapeFix):
     name = "output_shape"
-    apis = ("nn",)
 
     def output_size(self, x, stride, target):
         return spatial_size(target)

@@ -53,3 +53,16 @@ def width_for(preset=None, width=None):
 def learning_rate_for(options, variant):
     rate = options["learning_rate"]
     return float(rate[variant] if isinstance(rate, dict) else rate)
+
+
+def preset_defaults(key):
+    """What each preset gives option ``key``, for --help: ``quick: 1500, heavy: 100000, ...``."""
+    def shown(value):
+        if isinstance(value, dict):
+            return " / ".join("%s %g" % kv for kv in sorted(value.items()))
+        if isinstance(value, tuple):
+            return ",".join(str(v) for v in value)
+        return "none" if value is None else ("%g" % value if isinstance(value, float) else
+                                             str(value))
+    return ", ".join("%s: %s" % (preset, shown(PRESETS[preset].get(key, DEFAULTS[key])))
+                     for preset in PRESETS)

@@ -6,6 +6,8 @@ re-run of the same command resumes from the latest checkpoint with the global st
 """
 import collections
 import os
+import signal
+import threading
 
 from fcn_tf1.data.pipeline import make_dataset
 from fcn_tf1.ground import fileutil
@@ -25,21 +27,58 @@ class TrainingError(RuntimeError):
     """Training cannot go on (bad loss, bad options); the message says why and what is kept."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Training stopped by SIGINT or SIGTERM after saving a checkpoint; ``signum`` says which."""
+
+    def __init__(self, message, signum):
+        super(Interrupted, self).__init__(message)
+        self.signum = signum
+
+
+class StopRequests(object):
+    """While training: the first SIGINT (Ctrl-C) or SIGTERM asks the loop to stop after its step, so
+    that the checkpoint hook saves on the way out; a second one ends the process at once. Only the
+    main thread can take signals: elsewhere this does nothing."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signum, self.saved = None, {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.saved = {s: signal.signal(s, self.handle) for s in self.SIGNALS}
+        return self
+
+    def handle(self, signum, frame=None):
+        if self.signum is not None:
+            os.write(2, b"\nfcn_tf1: second interrupt: exiting now, without saving\n")
+            os._exit(128 + signum)
+        self.signum = signum
+        os.write(2, b"\nfcn_tf1: interrupted: saving a checkpoint after this step "
+                    b"(interrupt again to exit at once)\n")
+
+    def __exit__(self, *exc):
+        for s, handler in self.saved.items():
+            signal.signal(s, handler)
+
+
 def open_run_dir(run_dir, config):
     """Make or reopen ``run_dir`` for training ``config``: locked for this process's life (a second
     training on it is refused; the lock goes when the process dies), refused when it holds another
-    model or files that are not a run's."""
-    os.makedirs(run_dir, exist_ok=True)
+    model or files that are not a run's. A refusal leaves the folder as it was."""
     saved = os.path.join(run_dir, CONFIG_FILE)
-    foreign = sorted(set(os.listdir(run_dir)) - {LOCK_FILE})
-    if foreign and not os.path.exists(saved):
-        raise TrainingError("%s: not empty and not an fcn_tf1 run folder (no %s, holds %s); "
-                            "choose another --run" % (run_dir, CONFIG_FILE, foreign[0]))
+    if os.path.isdir(run_dir):
+        foreign = sorted(set(os.listdir(run_dir)) - {LOCK_FILE})
+        if foreign and not os.path.exists(saved):
+            raise TrainingError("%s: not empty and not an fcn_tf1 run folder (no %s, holds %s); "
+                                "choose another --run" % (run_dir, CONFIG_FILE, foreign[0]))
+        if os.path.exists(saved) and ModelConfig.load(run_dir) != config:
+            raise TrainingError("%s holds a different model (%s); use another --run or delete it"
+                                % (run_dir, saved))
+    os.makedirs(run_dir, exist_ok=True)
     fileutil.lock_for_process(os.path.join(run_dir, LOCK_FILE),
                               "%s: another training is using this run folder" % run_dir)
-    if os.path.exists(saved) and ModelConfig.load(run_dir) != config:
-        raise TrainingError("%s holds a different model (%s); use another --run or delete it"
-                            % (run_dir, saved))
     config.save(run_dir)
 
 
@@ -95,6 +134,9 @@ def _open(run_dir, config, options, log):
     if start >= options["steps"]:
         log("%s is already at step %d (>= --steps %d): nothing to train"
             % (run_dir, start, options["steps"]))
+    elif start:
+        log("resuming %s from step %d (its latest checkpoint) to step %d"
+            % (run_dir, start, options["steps"]))
     return start
 
 
@@ -139,16 +181,21 @@ def _run(graph, run_dir, options, chief, server, session_options):
     one-line ``TrainingError``s saying what is kept."""
     ops, progress = graph.ops, graph.progress
     try:
-        with tf.train.MonitoredTrainingSession(
+        with StopRequests() as stop, tf.train.MonitoredTrainingSession(
                 master=server.target if server else "", is_chief=chief, checkpoint_dir=run_dir,
                 scaffold=graph.scaffold, hooks=graph.hooks,
                 save_checkpoint_steps=options["save_every"],
                 save_summaries_steps=options["summary_every"], log_step_count_steps=0,
                 config=session_options) as session:
-            while not session.should_stop():
+            while not session.should_stop() and stop.signum is None:
                 for _ in range(options["accumulate"] - 1):
                     session.run_step_fn(lambda step_context: step_context.session.run(ops.accumulate))
                 session.run(ops.train)
+        # Leaving the session normally ran the hooks' end(): the checkpoint hook saved this step.
+        if stop.signum is not None:
+            raise Interrupted("interrupted at step %d; %s; the same command resumes from there"
+                              % (progress.step or 0, "checkpoint saved in %s" % run_dir if chief
+                                 else "the chief keeps the checkpoints"), stop.signum)
     except tf.errors.InvalidArgumentError as error:
         if NOT_FINITE not in error.message:
             raise
