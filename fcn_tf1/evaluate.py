@@ -16,6 +16,8 @@ def parser():
     model = p.add_mutually_exclusive_group(required=True)
     model.add_argument("--checkpoint-dir", help="a run folder of fcn_tf1.train (latest checkpoint)")
     model.add_argument("--graph", help="an export: frozen graph (.pb) or ONNX (.onnx)")
+    p.add_argument("--checkpoint", help="with --checkpoint-dir: a checkpoint prefix of the run "
+                   "(default: the latest)")
     cli.add_runtime_flags(p)
     p.add_argument("--data", choices=DATA_SETS, default="synthetic", help="the data set")
     p.add_argument("--data-dir", help="VOC2012 (or VOCdevkit) folder, or SBD's dataset folder "
@@ -50,7 +52,7 @@ def run(args):
     if not args.graph and (args.runtime or args.precision != "fp32"):
         raise ValueError("--runtime/--precision: only for an export (--graph)")
     with (FrozenModel(args.graph, args.runtime, args.precision) if args.graph
-          else CheckpointModel(args.checkpoint_dir)) as model:
+          else CheckpointModel(args.checkpoint_dir, args.checkpoint)) as model:
         if args.graph:
             print("runtime: %s" % model.describe(), file=sys.stderr)
         classes = model.config.class_names

@@ -31,3 +31,11 @@ def test_scores_match_the_paper_definitions():
 def test_empty_confusion_is_an_error():
     with pytest.raises(ValueError, match="empty"):
         scores(np.zeros((3, 3)))
+
+
+def test_a_prediction_outside_the_classes_is_refused():
+    with pytest.raises(ValueError, match="a prediction of class 4, outside 0..2"):
+        confusion(np.array([0, 1]), np.array([4, 1]), 3)  # once counted in cell (1, 1)
+    with pytest.raises(ValueError, match="class -1"):
+        confusion(np.array([0]), np.array([-1]), 3)
+    assert confusion(np.array([255]), np.array([7]), 3).sum() == 0  # a void pixel is not scored

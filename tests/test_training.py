@@ -1,6 +1,7 @@
 """Training: learning, recipes, resume, kill -9, NaN stops, init from a coarser FCN, the CLI."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import pytest
 
 from fcn_tf1 import cli
 from fcn_tf1.data.synthetic import SyntheticDataset
+from fcn_tf1.ground import fileutil
+from fcn_tf1.ground.names import LOCK_FILE
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.train import main as train_main
@@ -148,6 +151,34 @@ def test_a_second_interrupt_exits_at_once(monkeypatch):
     assert stop.signum == signal.SIGTERM and exits == []
     stop.handle(signal.SIGINT)
     assert exits == [128 + signal.SIGINT]
+
+
+def test_a_moved_run_exports_and_resumes_and_a_damaged_checkpoint_is_named(tmp_path):
+    from fcn_tf1.workflows import exporting
+    config, options = tiny(steps=2, save_every=1)
+    old = str(tmp_path / "old" / "run")
+    training.train(old, config, SyntheticDataset("train", 8), options)
+    # As a run of 0.3.0 wrote it: absolute paths in TensorFlow's checkpoint file.
+    tf.train.update_checkpoint_state(old, old + "/model.ckpt-2", [old + "/model.ckpt-1",
+                                                                  old + "/model.ckpt-2"])
+    run = str(tmp_path / "moved")
+    # As another process would: this one's lock on the folder ends with it.
+    fileutil._LOCKS.pop(os.path.realpath(os.path.join(old, LOCK_FILE))).close()
+    shutil.move(old, run)
+    exporting.export_frozen(run, str(tmp_path / "m.pb"))  # found where it is now
+    training.train(run, config, SyntheticDataset("train", 8), dict(options, steps=3))
+    assert training.latest_step(run) == 3  # resumed at 2, not started again
+    assert "/old/" not in open(os.path.join(run, "checkpoint")).read()
+    data = [n for n in os.listdir(run) if n.startswith("model.ckpt-3.data")][0]
+    with open(os.path.join(run, data), "r+b") as f:
+        f.truncate(100)
+    latest = os.path.join(run, "model.ckpt-3")
+    with pytest.raises(ValueError, match="%s: cannot be read, truncated or damaged .*pass "
+                                         "--checkpoint %s" % (latest, latest[:-1] + "2")):
+        exporting.export_frozen(run, str(tmp_path / "m2.pb"))
+    with pytest.raises(training.TrainingError, match="%s: cannot be read" % latest):
+        training.train(run, config, SyntheticDataset("train", 8), dict(options, steps=4))
+    exporting.export_frozen(run, str(tmp_path / "m2.pb"), checkpoint=latest[:-1] + "2")
 
 
 def _run_cli(args, **kwargs):

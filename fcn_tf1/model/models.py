@@ -13,7 +13,7 @@ import numpy as np
 
 from fcn_tf1.ground.names import CONFIG_NODE, INPUT, LOGITS, MARKER, PREDICTION, VERSION
 from fcn_tf1.ground.tf_compat import TF_VERSION, tf
-from fcn_tf1.model import runtimes
+from fcn_tf1.model import checkpoints, runtimes
 from fcn_tf1.model.exports import checked_copy, read_frozen
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_inference_graph
@@ -58,7 +58,7 @@ class CheckpointModel(LoadedModel):
 
     def __init__(self, run_dir, checkpoint=None, config=None):
         self.config = config or ModelConfig.load(run_dir)
-        self.checkpoint = checkpoint or tf.train.latest_checkpoint(run_dir)
+        self.checkpoint = checkpoint or checkpoints.latest(run_dir)
         if not self.checkpoint:
             raise ValueError("%s: no checkpoint (model.ckpt-*) in the run folder" % run_dir)
         self.metadata = graph_metadata(self.config, self.checkpoint)
@@ -67,7 +67,7 @@ class CheckpointModel(LoadedModel):
             self.input, logits, prediction = build_inference_graph(self.config)
             tf.constant(json.dumps(self.metadata, sort_keys=True), name=CONFIG_NODE)
             self.session = tf.Session()
-            tf.train.Saver().restore(self.session, self.checkpoint)
+            checkpoints.restore(tf.train.Saver(), self.session, self.checkpoint)
         self.outputs = [logits, prediction]
 
     def global_step(self):

@@ -4,10 +4,16 @@ import numpy as np
 
 def confusion(labels, predictions, num_classes):
     """[num_classes, num_classes] counts, rows = true class, columns = predicted; as the reference's
-    score.py, labels outside [0, num_classes) (255 among them) are skipped."""
+    score.py, labels outside [0, num_classes) (255 among them) are skipped. A prediction outside
+    [0, num_classes) is refused (ValueError): no model of that many classes gives one, and counted
+    it would land in another class's cell."""
     labels = np.asarray(labels).ravel()
     predictions = np.asarray(predictions).ravel()
     keep = (labels >= 0) & (labels < num_classes)
+    bad = (predictions[keep] < 0) | (predictions[keep] >= num_classes)
+    if bad.any():
+        raise ValueError("a prediction of class %d, outside 0..%d: the predictions are not of a "
+                         "%d-class model" % (predictions[keep][bad][0], num_classes - 1, num_classes))
     return np.bincount(num_classes * labels[keep].astype(np.int64) + predictions[keep],
                        minlength=num_classes ** 2).reshape(num_classes, num_classes)
 

@@ -12,6 +12,7 @@ from fcn_tf1.ground import fileutil
 from fcn_tf1.ground.names import (CAFFE_BGR, CONFIG_FILE, CONFIG_NODE, INPUT, LOGITS,
                                   PREDICTION, SAVED_MODEL_MARKER, SLIM_RGB, VARIANTS)
 from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.model import checkpoints
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_inference_graph
 from fcn_tf1.model.exports import read_frozen
@@ -78,7 +79,7 @@ def export_frozen(run_dir, output, checkpoint=None, force=False):
 
 def _inputs(run_dir, checkpoint=None):
     """The files an export reads: never to be written over."""
-    prefix = checkpoint or tf.train.latest_checkpoint(run_dir) or ""
+    prefix = checkpoint or checkpoints.latest(run_dir) or ""
     return [run_dir, os.path.join(run_dir, CONFIG_FILE)] + glob.glob(glob.escape(prefix) + ".*")
 
 

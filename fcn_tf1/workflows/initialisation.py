@@ -5,6 +5,7 @@ fills them once the session exists (``fill(session)``), or None when their initi
 import logging
 
 from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.model import checkpoints
 from fcn_tf1.numbers.vgg16_weights import WeightsError, read_vgg16
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ class CheckpointInit(object):
     ``tf.train.init_from_checkpoint`` with one entry per variable (the others start fresh)."""
 
     def __init__(self, checkpoint_dir, log=print):
-        self.path = tf.train.latest_checkpoint(checkpoint_dir) or checkpoint_dir
+        self.path = checkpoints.latest(checkpoint_dir) or checkpoint_dir
         try:
             self.shapes = tf.train.NewCheckpointReader(self.path).get_variable_to_shape_map()
         except Exception as error:  # the reader raises several error types for a bad file

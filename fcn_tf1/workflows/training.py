@@ -13,6 +13,7 @@ from fcn_tf1.data.pipeline import make_dataset
 from fcn_tf1.ground import fileutil
 from fcn_tf1.ground.names import CONFIG_FILE, LOCK_FILE, OPTIONS_FILE
 from fcn_tf1.ground.tf_compat import error_line, tf
+from fcn_tf1.model import checkpoints
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.workflows import cluster, hooks
 from fcn_tf1.workflows.optimisation import NOT_FINITE, build_train_op, combine_towers, tower_losses
@@ -83,8 +84,7 @@ def open_run_dir(run_dir, config):
 
 
 def latest_step(run_dir):
-    path = tf.train.latest_checkpoint(run_dir)
-    return int(path.rsplit("-", 1)[1]) if path else 0
+    return checkpoints.step_of(checkpoints.latest(run_dir))
 
 
 def train(run_dir, config, source, options, init=None, log=print, task=None, devices=None):
@@ -130,6 +130,7 @@ def _open(run_dir, config, options, log):
         raise ValueError("save_every must be >= 1, got %r" % (options["save_every"],))
     open_run_dir(run_dir, config)
     fileutil.write_json(os.path.join(run_dir, OPTIONS_FILE), options)
+    checkpoints.relocate(run_dir)  # a run moved since it was trained resumes where it is now
     start = latest_step(run_dir)
     if start >= options["steps"]:
         log("%s is already at step %d (>= --steps %d): nothing to train"
@@ -172,7 +173,7 @@ def _build(config, source, options, task, devices, init):
     if isinstance(ops.optimizer, tf.train.SyncReplicasOptimizer):
         run_hooks.append(hooks.SyncReplicasHook(ops.optimizer, task is None or task.is_chief))
     scaffold = tf.train.Scaffold(init_fn=(lambda scaffold, session: fill(session)) if fill else None,
-                                 saver=tf.train.Saver(max_to_keep=3))
+                                 saver=tf.train.Saver(max_to_keep=3, save_relative_paths=True))
     return Built(ops, progress, run_hooks, variables + [global_step], scaffold)
 
 
@@ -202,6 +203,10 @@ def _run(graph, run_dir, options, chief, server, session_options):
         raise TrainingError("%s at step %d: training stopped before the update; the last "
                             "checkpoint (step %d) in %s is kept" % (
                                 NOT_FINITE, (progress.step or 0) + 1, latest_step(run_dir), run_dir))
+    except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as error:
+        if "Restore" not in getattr(error.op, "name", ""):
+            raise
+        raise TrainingError(checkpoints.damaged(checkpoints.latest(run_dir), error))
     except tf.errors.ResourceExhaustedError as error:
         full = "No space left on device" in error.message
         raise TrainingError("%s: %s at step %d; the last complete checkpoint (step %d) is kept"
