@@ -1,4 +1,5 @@
 """Data sets: the synthetic generator, VOC and SBD readers, the checks, the tf.data pipeline."""
+import inspect
 import os
 
 import numpy as np
@@ -126,6 +127,17 @@ def test_pipeline_whole_images_and_crops(session):
     assert (label == 255).any()  # the padding of images shorter than 100 is void
     with pytest.raises(ValueError, match="crop_size"):
         make_dataset(source, batch_size=2)
+
+
+def test_the_pipeline_calls_readers_as_plain_python(session, tmp_path):
+    # AutoGraph let into a reader converts it anew at every call: a VOC folder trained 50x slower
+    # than the synthetic set. The reader must run as written, with no AutoGraph frame above it.
+    source = VOCDataset(write_voc(str(tmp_path / "voc"), ["a", "b"]), "train")
+    stacks = []
+    load = source.load
+    source.load = lambda i: stacks.append([f.filename for f in inspect.stack()]) or load(i)
+    session.run(tf.data.make_one_shot_iterator(make_dataset(source, 2, (16, 16), True)).get_next())
+    assert stacks and not any("autograph" in name for stack in stacks for name in stack)
 
 
 def test_shards_are_disjoint(session):
