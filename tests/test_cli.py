@@ -206,4 +206,5 @@ def test_console_scripts_run_the_commands():
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True)
     assert result.returncode == 1 and result.stderr.strip().splitlines() == [
-        "fcn_tf1.export: error: nowhere: not an fcn_tf1 run folder (no model.json)"]
+        "fcn_tf1.export: error: nowhere: no such run folder (a folder that fcn_tf1.train wrote, "
+        "such as checkpoints/synthetic-fcn8s)"]
