@@ -140,6 +140,42 @@ def test_the_pipeline_calls_readers_as_plain_python(session, tmp_path):
     assert stacks and not any("autograph" in name for stack in stacks for name in stack)
 
 
+class _Encoded(object):
+    """Images whose label is written in their own pixels (red = 40 x label), in blocks of 16 px:
+    whatever an augmentation does, image and label must still say the same thing."""
+    num_classes, class_names = 4, ["a", "b", "c", "d"]
+
+    def __len__(self):
+        return 4
+
+    def load(self, i):
+        rng = np.random.RandomState(i)
+        ids = rng.choice([0, 3], (3, 5))  # what lies between them (1, 2) would be a mixed id
+        label = np.kron(ids, np.ones((16, 16), int)).astype(np.uint8)
+        image = np.stack([label * 40, np.tile(np.arange(80, dtype=np.uint8), (48, 1)),
+                          np.full_like(label, 7)], -1)
+        return image, label
+
+
+def test_augmentations_move_image_and_label_together(session):
+    source = _Encoded()
+    ids = {0, 3, 255}
+    for flip, scale in [(True, None), (True, (0.5, 1.7))]:
+        data = make_dataset(source, 4, (40, 56), flip, scale, seed=3)
+        images, labels = session.run(tf.data.make_one_shot_iterator(data).get_next())
+        for image, label in zip(images, labels):
+            assert set(np.unique(label)) <= ids  # nearest neighbour: no mixed ids at edges
+            real = label != 255
+            agree = (image[..., 0][real] == 40 * label[real]).mean()
+            # bilinear image edges differ from nearest labels by at most a pixel's width
+            assert agree >= (1.0 if scale is None else 0.85), (flip, scale, agree)
+    # flips happen, and to both: the green ramp runs right to left in a flipped crop
+    data = make_dataset(source, 8, (48, 80), True, seed=1)
+    images, _ = session.run(tf.data.make_one_shot_iterator(data).get_next())
+    ramps = np.sign(images[:, 0, -1, 1].astype(int) - images[:, 0, 0, 1])
+    assert set(ramps) == {-1, 1}
+
+
 def test_shards_are_disjoint(session):
     source = SyntheticDataset("train", 10)
     seen = []

@@ -213,10 +213,22 @@ def _write(model, path):
 
 @needs_onnx
 def test_onnx_custom_ops_and_external_data_are_refused(exports, tmp_path):
+    import onnx
     model = _onnx_model(exports)
     model.graph.node[0].domain = "com.example.evil"
     with pytest.raises(untrusted.UntrustedFileError, match="domain 'com.example.evil'"):
         FrozenModel(_write(model, str(tmp_path / "custom.onnx")), "onnxruntime")
+    # Hidden in a branch of an If (Loop and Scan bodies are graph attributes the same way).
+    import onnx.helper as helper
+    model = _onnx_model(exports)
+    hidden = helper.make_node("Evil", [], ["y"], domain="com.example.evil", name="hidden")
+    branch = helper.make_graph([hidden], "then", [], [helper.make_tensor_value_info(
+        "y", onnx.TensorProto.FLOAT, [1])])
+    model.graph.node.extend([helper.make_node("If", [model.graph.input[0].name], ["z"],
+                                              then_branch=branch, else_branch=branch)])
+    with pytest.raises(untrusted.UntrustedFileError, match="domain 'com.example.evil' \\(node "
+                                                            "'hidden'\\)"):
+        FrozenModel(_write(model, str(tmp_path / "branch.onnx")), "onnxruntime")
     model = _onnx_model(exports)
     tensor = max(model.graph.initializer, key=lambda t: len(t.raw_data))
     tensor.data_location = untrusted.ONNX_EXTERNAL

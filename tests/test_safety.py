@@ -229,6 +229,17 @@ def test_predict_refuses_outputs_that_collide_or_replace_inputs(frozen, tmp_path
     assert tree(tmp_path) == before  # nothing written, nothing replaced
 
 
+def test_an_output_is_never_an_input_under_relative_paths(frozen, tmp_path, monkeypatch, capsys):
+    folder = _images(tmp_path / "in", ["x.png"])
+    monkeypatch.chdir(str(folder))
+    before = tree(folder)
+    for inputs, out in [(["x.png"], "."), (["./x.png"], os.path.join("..", "in")),
+                        (["."], "./"), ([os.path.join("..", "in")], ".")]:
+        assert predict_main(["--graph", frozen, "--output-dir", out] + inputs) == 1
+        assert "an input; choose another --output-dir" in capsys.readouterr().err
+    assert tree(folder) == before
+
+
 def test_inputs_that_misled_get_lines_saying_what_is_wrong_and_what_to_do(frozen, run_dir,
                                                                           tmp_path, capsys):
     images = _images(tmp_path / "in", ["p.png"])
