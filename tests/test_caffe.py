@@ -92,6 +92,68 @@ def test_converted_reference_fcn_computes_what_caffe_computes(tmp_path, variant,
     assert_close({"score": logits}, {"score": theirs["score"]})
 
 
+def _coordinate_offsets():
+    """The crops of voc-fcn*s/net.py derived as Caffe's coord_map derives them, from each layer's
+    kernel, stride and pad (a layer maps y to a * y + b in its input's coordinates)."""
+    from fractions import Fraction
+
+    def conv(k, s=1, p=0):
+        return Fraction(s), Fraction(k - 1, 2) - p
+
+    def deconv(k, s):
+        a, b = conv(k, s)
+        return 1 / a, -b / a
+
+    def to_data(maps):
+        a_total, b_total = Fraction(1), Fraction(0)
+        for a, b in maps:
+            a_total, b_total = a_total * a, a_total * b + b_total
+        return a_total, b_total
+    blocks = [[conv(3, 1, 100), conv(3, 1, 1)], [conv(3, 1, 1)] * 2] + [[conv(3, 1, 1)] * 3] * 3
+    pools = []
+    for block in blocks:
+        pools.append((pools[-1] if pools else []) + block + [conv(2, 2)])
+    score_fr = pools[4] + [conv(7), conv(1), conv(1)]
+    up2, up4 = score_fr + [deconv(4, 2)], score_fr + [deconv(4, 2), deconv(4, 2)]
+    offsets = {}
+    for name, upper, lower in (("fuse_pool4", up2, pools[3]), ("fuse_pool3", up4, pools[2])):
+        (a1, b1), (a2, b2) = to_data(upper), to_data(lower + [conv(1)])
+        offsets[name] = (b1 - b2) / a2
+    for name, path in (("upscore32", score_fr + [deconv(64, 32)]),
+                       ("upscore16", up2 + [deconv(32, 16)]), ("upscore8", up4 + [deconv(16, 8)])):
+        a, b = to_data(path)
+        offsets[name] = -b / a
+    return offsets
+
+
+def test_the_reference_geometry_holds_without_opencv(tmp_path):
+    """Crops, BGR order and mean pinned by first principles, where no OpenCV is installed."""
+    from fcn_tf1.model.upsample import Pad100
+    offsets = _coordinate_offsets()
+    assert offsets == {"fuse_pool4": 5, "fuse_pool3": 9, "upscore32": 19, "upscore16": 27,
+                       "upscore8": 31} == Pad100.OFFSETS
+    model, _ = caffe_files(tmp_path, "fcn8s", 1 / 16., (35, 41))
+    run = str(tmp_path / "run")
+    conversion.convert_fcn(model, run)
+    frozen = str(tmp_path / "frozen.pb")
+    exporting.export_frozen(run, frozen)
+    image = np.random.RandomState(2).randint(0, 256, (35, 41, 3)).astype(np.uint8)
+    with FrozenModel(frozen, "tf") as exported:
+        graph = exported.engine.graph
+        first = [op for op in graph.get_operations() if op.type == "Conv2D"][0]
+        crops = {op.name.split("/")[-1]: op.inputs[0].op for op in graph.get_operations()
+                 if op.type == "Identity" and op.inputs and op.inputs[0].op.type == "StridedSlice"}
+        seen = {name: exported.session.run(slice_op.inputs[1])[1:3].tolist()
+                for name, slice_op in crops.items()}
+        fed = exported.session.run(first.inputs[0], {exported.input: image})
+    assert seen == {"fuse_pool4_crop": [5, 5], "fuse_pool3_crop": [9, 9], "score": [31, 31]}
+    # The export does the reference's preparation inside: BGR, its mean, no scaling, pad 100.
+    mean_bgr = np.array([104.00699, 116.66877, 122.67892], np.float32)
+    expected = np.pad(image[..., ::-1].astype(np.float32) - mean_bgr, [(100, 100), (100, 100), (0, 0)],
+                      mode="constant")
+    np.testing.assert_allclose(fed[0], expected, atol=1e-4)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("size", [(333, 500), (500, 375)])
 def test_full_width_fcn8s_matches_caffe_at_odd_sizes(tmp_path, size):
