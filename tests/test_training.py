@@ -153,7 +153,7 @@ def test_a_second_interrupt_exits_at_once(monkeypatch):
     assert exits == [128 + signal.SIGINT]
 
 
-def test_a_moved_run_exports_and_resumes_and_a_damaged_checkpoint_is_named(tmp_path):
+def test_a_moved_run_exports_and_resumes_and_a_damaged_checkpoint_is_named(tmp_path, monkeypatch):
     from fcn_tf1.workflows import exporting
     config, options = tiny(steps=2, save_every=1)
     old = str(tmp_path / "old" / "run")
@@ -161,14 +161,15 @@ def test_a_moved_run_exports_and_resumes_and_a_damaged_checkpoint_is_named(tmp_p
     # As a run of 0.3.0 wrote it: absolute paths in TensorFlow's checkpoint file.
     tf.train.update_checkpoint_state(old, old + "/model.ckpt-2", [old + "/model.ckpt-1",
                                                                   old + "/model.ckpt-2"])
-    run = str(tmp_path / "moved")
+    monkeypatch.chdir(str(tmp_path))
+    run = "moved"  # relative, as --checkpoint-root's default is
     # As another process would: this one's lock on the folder ends with it.
     fileutil._LOCKS.pop(os.path.realpath(os.path.join(old, LOCK_FILE))).close()
     shutil.move(old, run)
     exporting.export_frozen(run, str(tmp_path / "m.pb"))  # found where it is now
     training.train(run, config, SyntheticDataset("train", 8), dict(options, steps=3))
     assert training.latest_step(run) == 3  # resumed at 2, not started again
-    assert "/old/" not in open(os.path.join(run, "checkpoint")).read()
+    assert 'model_checkpoint_path: "model.ckpt-3"' in open(os.path.join(run, "checkpoint")).read()
     data = [n for n in os.listdir(run) if n.startswith("model.ckpt-3.data")][0]
     with open(os.path.join(run, data), "r+b") as f:
         f.truncate(100)

@@ -37,8 +37,8 @@ def relocate(run_dir):
     """Rewrite the run's ``checkpoint`` file with names relative to the folder (a run trained
     under an absolute path, then moved, resumes where it is)."""
     paths = listed(run_dir)
-    if paths:
-        tf.train.update_checkpoint_state(run_dir, os.path.basename(paths[-1]),
+    if paths:  # an absolute folder: TensorFlow rewrites names relative to a relative one
+        tf.train.update_checkpoint_state(os.path.abspath(run_dir), os.path.basename(paths[-1]),
                                          [os.path.basename(p) for p in paths])
 
 
