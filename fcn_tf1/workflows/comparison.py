@@ -30,27 +30,34 @@ def _run(session, logits, images, size, seed):
 
 def probe(variant, upsampling, shape_fix, sizes=SIZES, dynamic=False, width=1 / 16.,
           num_classes=3, seed=0):
-    """Build and run one model per size (static input) or one for all sizes (dynamic input).
+    """Build and run one model per size (static input) or one for all sizes (dynamic input); the
+    static models share one graph and their weights (building dominates the cost).
 
     Returns a list of ``Outcome(size, status, shape, error)`` with status one of ``OK``, ``WRONG``,
     ``BUILD_ERROR`` (ValueError while building) or ``RUN_ERROR`` (InvalidArgumentError at run).
     """
-    outcomes = []
-    graph_sizes = [None] if dynamic else list(sizes)
-    for graph_size in graph_sizes:
-        with tf.Graph().as_default():
-            tf.set_random_seed(seed)
-            shape = [1, None, None, 3] if dynamic else [1, graph_size[0], graph_size[1], 3]
-            images = tf.placeholder(tf.float32, shape, name="images")
+    graph_sizes = [None] if dynamic else [tuple(size) for size in sizes]
+    outcomes, models = [], []
+    with tf.Graph().as_default():
+        tf.set_random_seed(seed)
+        for size in graph_sizes:
+            shape = [1, None, None, 3] if dynamic else [1, size[0], size[1], 3]
             try:
-                logits = build_fcn(images, num_classes, variant, upsampling, shape_fix, width)
+                with tf.variable_scope("fcn", reuse=tf.AUTO_REUSE):
+                    images = tf.placeholder(tf.float32, shape, name="images")
+                    logits = build_fcn(images, num_classes, variant, upsampling, shape_fix, width)
             except ValueError as error:
-                outcomes.append(Outcome(graph_size, BUILD_ERROR, None, error_line(error)))
+                models.append((size, images, None, error_line(error)))
                 continue
-            with tf.Session() as session:
-                session.run(tf.global_variables_initializer())
-                for size in (sizes if dynamic else [graph_size]):
-                    outcomes.append(_run(session, logits, images, size, seed))
+            models.append((size, images, logits, None))
+        with tf.Session() as session:
+            session.run(tf.global_variables_initializer())
+            for size, images, logits, error in models:
+                if logits is None:
+                    outcomes.append(Outcome(size, BUILD_ERROR, None, error))
+                    continue
+                outcomes += [_run(session, logits, images, run_size, seed)
+                             for run_size in (sizes if dynamic else [size])]
     return outcomes
 
 
