@@ -18,7 +18,8 @@ setup(
     packages=find_packages(include=["fcn_tf1", "fcn_tf1.*"]),
     package_data={"fcn_tf1.ground": ["export_ops.json"], "fcn_tf1.data": ["seg11valid.txt"]},
     # fcn-train etc. beside python -m fcn_tf1.train etc.
-    entry_points={"console_scripts": ["fcn-%s = fcn_tf1.%s:main" % (c, c) for c in COMMANDS]},
+    entry_points={"console_scripts": ["fcn-%s = fcn_tf1.%s:main" % (c, c) for c in COMMANDS] +
+                  ["fcn-data = fcn_tf1.data.__main__:main"]},
     license="Apache-2.0",
     # TensorFlow 1.15 has wheels for 3.5-3.7 only; on 3.8+ the same code runs on TF 2.x's v1 API.
     python_requires=">=3.6",

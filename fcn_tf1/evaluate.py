@@ -6,7 +6,7 @@
 import sys
 
 from fcn_tf1 import cli
-from fcn_tf1.ground.names import DATA_SETS
+from fcn_tf1.ground.names import DATA_SETS, IGNORE_LABEL
 
 
 def parser():
@@ -20,9 +20,16 @@ def parser():
                    "(default: the latest)")
     cli.add_runtime_flags(p)
     p.add_argument("--data", choices=DATA_SETS, default="synthetic", help="the data set")
-    p.add_argument("--data-dir", help="VOC2012 (or VOCdevkit) folder, or SBD's dataset folder "
-                   "(needed for voc and sbd)")
+    p.add_argument("--data-dir", help="VOC2012 (or VOCdevkit) folder, SBD's dataset folder, or a "
+                   "folder data set (needed for voc, sbd and folder)")
     p.add_argument("--split", default="val", help="the split to evaluate on")
+    p.add_argument("--val-fraction", type=cli.bounded(float, 0, 1, high_open=True), default=0.1,
+                   help="a folder data set without split files: its seeded split, as train's "
+                        "(with --checkpoint-dir, the split the run stored wins)")
+    p.add_argument("--seed", type=cli.nonnegative_int, default=0,
+                   help="the seed of that split (train's --seed)")
+    p.add_argument("--ignore-label", type=cli.bounded(int, 0, 255), default=IGNORE_LABEL,
+                   help="the value of ignored pixels in a folder data set's index masks")
     p.add_argument("--json", help="also write the report as JSON here")
     p.add_argument("--force", action="store_true",
                    help="replace a --json file that fcn_tf1 did not write")
@@ -30,15 +37,11 @@ def parser():
 
 
 def open_source(args):
-    import os
-    from fcn_tf1.data.sbd import SBDDataset
-    from fcn_tf1.data.synthetic import SyntheticDataset
-    from fcn_tf1.data.voc import VOCDataset
-    if args.data == "synthetic":
-        return SyntheticDataset(args.split)
-    if not args.data_dir or not os.path.isdir(args.data_dir):
-        raise ValueError("--data %s needs --data-dir, an existing folder" % args.data)
-    return (VOCDataset if args.data == "voc" else SBDDataset)(args.data_dir, args.split)
+    """The split to evaluate on; a run's stored folder split when there is one."""
+    from fcn_tf1.data import registry
+    options = registry.DataOptions(args.data_dir, args.seed, None, args.val_fraction,
+                                   args.ignore_label, registry.stored_split(args.checkpoint_dir))
+    return registry.open_split(args.data, args.split, options)
 
 
 def run(args):

@@ -8,8 +8,8 @@ import sys
 
 from fcn_tf1 import cli
 from fcn_tf1.ground.names import (CLUSTER_JOBS, DATA_SETS, DEFAULT_SHAPE_FIX, FIXING, FROZEN_NAME,
-                                  LOSSES, OPTIMIZERS, PRESETS, SHAPE_FIXES, TRAIN_UPSAMPLING,
-                                  UPSAMPLINGS, VARIANTS)
+                                  IGNORE_LABEL, LOSSES, OPTIMIZERS, PRESETS, SHAPE_FIXES,
+                                  TRAIN_UPSAMPLING, UPSAMPLINGS, VARIANTS)
 from fcn_tf1.workflows import recipes
 from fcn_tf1.workflows.recipes import PRESET_WIDTHS
 
@@ -20,8 +20,8 @@ def parser():
         "synthetic data set (quick preset), then evaluation and a frozen-graph export."))
     data = p.add_argument_group("data")
     data.add_argument("--data", choices=DATA_SETS, default="synthetic", help="the data set")
-    data.add_argument("--data-dir", help="VOC2012 (or VOCdevkit) folder, or SBD's dataset folder "
-                      "(needed for voc and sbd)")
+    data.add_argument("--data-dir", help="VOC2012 (or VOCdevkit) folder, SBD's dataset folder, or "
+                      "a folder data set (images/, masks/, classes.txt; README 'Your own data')")
     data.add_argument("--train-split", default="train", help="the split file to train on")
     data.add_argument("--val-split", default="val", help="the split file to evaluate on")
     data.add_argument("--val-data", choices=("same", "voc"), default="same",
@@ -29,6 +29,12 @@ def parser():
     data.add_argument("--val-dir", help="VOC folder for --val-data voc")
     data.add_argument("--synthetic-size", type=cli.positive_int, default=400,
                       help="synthetic training images")
+    data.add_argument("--val-fraction", type=cli.bounded(float, 0, 1, high_open=True), default=0.1,
+                      help="a folder data set without train.txt / val.txt: the share of its images "
+                           "held out for validation (a seeded split, kept in the run folder)")
+    data.add_argument("--ignore-label", type=cli.bounded(int, 0, 255), default=IGNORE_LABEL,
+                      help="the value of ignored pixels in a folder data set's index masks (not "
+                           "trained on, not scored)")
     data.add_argument("--check-data", action="store_true",
                       help="only check the data set (every file readable and consistent), then exit")
     model = p.add_argument_group("model")
@@ -109,26 +115,18 @@ def add_cluster_flags(dist):
                            "without GPUs (for trying it; not faster)")
 
 
-def open_data(args):
-    """(train source, val source) for the flags."""
-    from fcn_tf1.data.sbd import SBDDataset
-    from fcn_tf1.data.synthetic import SyntheticDataset
-    from fcn_tf1.data.voc import VOCDataset
-    if args.data == "synthetic":
-        seed = args.seed or 0
-        return (SyntheticDataset("train", args.synthetic_size, seed),
-                SyntheticDataset("val", seed=seed))
-    if not args.data_dir:
-        raise ValueError("--data %s needs --data-dir" % args.data)
-    if not os.path.isdir(args.data_dir):
-        raise ValueError("--data-dir %s: no such directory" % args.data_dir)
-    kind = VOCDataset if args.data == "voc" else SBDDataset
-    train = kind(args.data_dir, args.train_split)
+def open_data(args, splits=None):
+    """(train source, val source) for the flags; ``splits``: a run's stored folder split."""
+    from fcn_tf1.data import registry
+    options = registry.DataOptions(args.data_dir, args.seed or 0, args.synthetic_size,
+                                   args.val_fraction, args.ignore_label, splits)
+    train = registry.open_split(args.data, args.train_split, options)
     if args.val_data == "voc":
         if not args.val_dir:
             raise ValueError("--val-data voc needs --val-dir")
-        return train, VOCDataset(args.val_dir, args.val_split)
-    return train, kind(args.data_dir, args.val_split)
+        return train, registry.open_split("voc", args.val_split, options._replace(
+            data_dir=args.val_dir))
+    return train, registry.open_split(args.data, args.val_split, options)
 
 
 def tower_devices(args):
@@ -158,16 +156,21 @@ def check_data(train_source, val_source, with_val):
         raise ValueError("%d problem(s) in the data set (listed above)" % len(problems))
 
 
-def initialiser(args, init_from, chief):
-    """(input convention, initialiser or None) of a stage: a coarser run, else a VGG16 file. In a
-    cluster only the chief fills the variables; the others need the convention only."""
+def initialiser(args, init_from, chief, width):
+    """(input convention, initialiser or None) of a stage: a coarser run (of the same backbone
+    width; its class count may differ: the class-sized layers then start fresh), else a VGG16
+    file. In a cluster only the chief fills the variables; the others need the convention only."""
     from fcn_tf1.ground.names import SLIM_RGB
     from fcn_tf1.model.config import ModelConfig
     from fcn_tf1.numbers.vgg16_weights import file_convention
     from fcn_tf1.workflows.initialisation import CheckpointInit, VGG16Init
     if init_from:
-        return (ModelConfig.load(init_from).convention,
-                CheckpointInit(init_from) if chief else None)
+        source = ModelConfig.load(init_from)
+        if source.width != width:
+            raise ValueError("--init-from %s: its backbone has width %g, this model %g; train at "
+                             "--width %g to start from it" % (init_from, source.width, width,
+                                                             source.width))
+        return source.convention, CheckpointInit(init_from) if chief else None
     if args.vgg16_weights:
         return (file_convention(args.vgg16_weights),
                 VGG16Init(args.vgg16_weights) if chief else None)
@@ -193,7 +196,9 @@ def run(args):
         raise ValueError("--staged runs its stages one after another in one process; in a cluster "
                          "run each stage with --variant and --init-from")
     devices = tower_devices(args)
-    train_source, val_source = open_data(args)
+    from fcn_tf1.data.registry import stored_split
+    first = stage_dir(args, VARIANTS[0] if args.staged else args.variant)
+    train_source, val_source = open_data(args, stored_split(first))
     check_data(train_source, val_source, not args.no_eval)
     if args.check_data:
         print("data ok: %d training and %d validation images" % (len(train_source),
@@ -211,14 +216,24 @@ def run(args):
         if task is not None and not task.is_chief:
             return 0
         init_from = run_dir
-    print(next_steps(run_dir, args.no_export))
+    print(next_steps(run_dir, args.no_export, data_flags(args)))
     return 0
 
 
-def next_steps(run_dir, no_export):
+def data_flags(args):
+    """The flags that name the data set again, for evaluate."""
+    if args.data == "synthetic":
+        return ""
+    flags = " --data %s --data-dir %s" % (args.data, args.data_dir)
+    if args.data == "folder" and args.ignore_label != IGNORE_LABEL:
+        flags += " --ignore-label %d" % args.ignore_label
+    return flags
+
+
+def next_steps(run_dir, no_export, data=""):
     """What to run next on the run, as a fresh shell here types it."""
     python = cli.python_command()
-    lines = ["next:", "  %s -m fcn_tf1.evaluate --checkpoint-dir %s" % (python, run_dir)]
+    lines = ["next:", "  %s -m fcn_tf1.evaluate --checkpoint-dir %s%s" % (python, run_dir, data)]
     if no_export:
         lines.append("  %s -m fcn_tf1.export --checkpoint-dir %s --output %s"
                      % (python, run_dir, os.path.join(run_dir, FROZEN_NAME)))
@@ -238,9 +253,10 @@ def train_stage(args, variant, width, preset, options, run_dir, init_from, train
     from fcn_tf1.model.config import ModelConfig
     from fcn_tf1.workflows import evaluation, exporting, recipes, training
     chief = task is None or task.is_chief
-    convention, init = initialiser(args, init_from, chief)
+    convention, init = initialiser(args, init_from, chief, width)
     config = ModelConfig(train_source.num_classes, variant, width, args.upsampling,
-                         args.shape_fix, convention, train_source.class_names, args.at_once)
+                         args.shape_fix, convention, train_source.class_names, args.at_once,
+                         getattr(train_source, "class_colours", None))
     print("run %s: %s, width %g, %s + %s, preset %s, lr %g, %d steps" % (
         run_dir, variant, width, config.upsampling, config.shape_fix, preset,
         recipes.learning_rate_for(options, variant), options["steps"]))

@@ -28,6 +28,8 @@ def layer(module):
     parts = module.split(".")
     if len(parts) == 1:
         return 5  # the package itself: the public API above everything
+    if parts[-1] == "__main__":
+        return dict(LAYERS)["commands"]  # python -m fcn_tf1.<package>: that package's command
     if len(parts) == 2 and parts[1] not in dict(LAYERS):
         return dict(LAYERS)["commands"]
     return dict(LAYERS)[parts[1]]

@@ -200,7 +200,8 @@ def test_console_scripts_run_the_commands():
     except pkg_resources.DistributionNotFound:
         pytest.skip("fcn_tf1 is not installed (only importable)")
     scripts = {name: str(point) for name, point in dist.get_entry_map("console_scripts").items()}
-    assert scripts == {"fcn-%s" % c: "fcn-%s = fcn_tf1.%s:main" % (c, c) for c in TOOLS}
+    assert scripts == dict({"fcn-%s" % c: "fcn-%s = fcn_tf1.%s:main" % (c, c) for c in TOOLS},
+                           **{"fcn-data": "fcn-data = fcn_tf1.data.__main__:main"})
     script = os.path.join(os.path.dirname(sys.executable), "fcn-export")
     result = subprocess.run([script, "--checkpoint-dir", "nowhere", "--output", "x.pb"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -9,9 +9,9 @@ from fcn_tf1.ground.names import IGNORE_LABEL
 
 def check_dataset(source, progress=False):
     """Every problem of ``source`` as a list of one-line messages (empty when all is well)."""
+    problems = list(getattr(source, "unpaired", list)())  # a folder set's lone images and masks
     if len(source) == 0:
-        return ["%s: the split is empty" % getattr(source, "split_file", source)]
-    problems = []
+        return problems + ["%s: the split is empty" % getattr(source, "split_file", source)]
     for i in tqdm(range(len(source)), desc="check data", unit="image", disable=not progress):
         try:
             image, label = source.load(i)
@@ -37,3 +37,15 @@ def sample_problems(image, label, num_classes):
         return ["label values %s outside 0..%d (and %d, void)" % (
             ", ".join(str(v) for v in bad[:5]), num_classes - 1, IGNORE_LABEL)]
     return []
+
+
+def class_counts(source):
+    """{class name: (pixels, images)} over ``source``; what --check-data prints."""
+    pixels = np.zeros(source.num_classes, np.int64)
+    images = np.zeros(source.num_classes, np.int64)
+    for i in range(len(source)):
+        label = source.load(i)[1]
+        counts = np.bincount(label[label < source.num_classes], minlength=source.num_classes)
+        pixels += counts
+        images += counts > 0
+    return {name: (int(p), int(n)) for name, p, n in zip(source.class_names, pixels, images)}

@@ -26,7 +26,8 @@ class ModelConfig(object):
               "class_names", "scale_skips")
 
     def __init__(self, num_classes, variant="fcn8s", width=1.0, upsampling="nn",
-                 shape_fix=None, convention=SLIM_RGB, class_names=None, scale_skips=False):
+                 shape_fix=None, convention=SLIM_RGB, class_names=None, scale_skips=False,
+                 class_colours=None):
         _check_choice("variant", variant, VARIANTS)
         _check_choice("upsampling", upsampling, UPSAMPLINGS)
         shape_fix = shape_fix or DEFAULT_SHAPE_FIX[upsampling]
@@ -50,6 +51,8 @@ class ModelConfig(object):
         self.scale_skips = bool(scale_skips)
         if len(self.class_names) != self.num_classes:
             raise ValueError("%d class names for %d classes" % (len(self.class_names), num_classes))
+        # The colours of a data set's classes (its masks, predict's palette); None: VOC's colours.
+        self.class_colours = _colours(class_colours, self.num_classes)
 
     def build(self, images, is_training=False, **kwargs):
         """Logits of this model on preprocessed ``images``."""
@@ -62,7 +65,8 @@ class ModelConfig(object):
                 "width": self.width, "upsampling": self.upsampling, "shape_fix": self.shape_fix,
                 "convention": {"channel_order": self.convention.channel_order,
                                "mean": list(self.convention.mean)},
-                "class_names": self.class_names, "scale_skips": self.scale_skips}
+                "class_names": self.class_names, "scale_skips": self.scale_skips,
+                "class_colours": self.class_colours}
 
     @classmethod
     def from_dict(cls, data, source="model config"):
@@ -72,7 +76,8 @@ class ModelConfig(object):
         missing = [key for key in cls.FIELDS if key not in data]
         if missing:
             raise ValueError("%s: the model config lacks %s" % (source, ", ".join(missing)))
-        data = {key: data[key] for key in cls.FIELDS}
+        data = dict({key: data[key] for key in cls.FIELDS},
+                    class_colours=data.get("class_colours"))  # optional: 0.3 wrote none
         try:
             data["convention"] = _convention(data["convention"])
             return cls(**data)
@@ -94,6 +99,16 @@ class ModelConfig(object):
 
     def __eq__(self, other):
         return isinstance(other, ModelConfig) and self.to_dict() == other.to_dict()
+
+
+def _colours(colours, num_classes):
+    if colours is None:
+        return None
+    colours = [[int(c) for c in colour] for colour in colours]
+    if len(colours) != num_classes or any(len(c) != 3 or not all(0 <= v <= 255 for v in c)
+                                          for c in colours):
+        raise ValueError("class_colours must be %d RGB triples of 0-255" % num_classes)
+    return colours
 
 
 def _convention(data):

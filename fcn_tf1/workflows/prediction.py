@@ -93,14 +93,22 @@ def save_png(image, path):
         image.save(tmp, format="PNG", pnginfo=info)
 
 
-def save_mask(labels, path):
+def palette(class_colours=None):
+    """[256, 3] uint8: the model's class colours (a folder data set's) over VOC's colour map."""
+    colours = voc_colormap()
+    if class_colours:
+        colours[:len(class_colours)] = class_colours
+    return colours
+
+
+def save_mask(labels, path, colours=None):
     mask = Image.fromarray(labels.astype("uint8"), mode="P")
-    mask.putpalette(voc_colormap().ravel().tolist())
+    mask.putpalette((voc_colormap() if colours is None else colours).ravel().tolist())
     save_png(mask, path)
 
 
-def save_overlay(image, labels, path, alpha=0.5):
-    colours = voc_colormap()[labels].astype(np.float32)
+def save_overlay(image, labels, path, alpha=0.5, colours=None):
+    colours = (voc_colormap() if colours is None else colours)[labels].astype(np.float32)
     blend = np.where(labels[..., None] > 0, (1 - alpha) * image + alpha * colours, image)
     save_png(Image.fromarray(blend.astype(np.uint8)), path)
 
@@ -127,11 +135,11 @@ def _read(path, max_pixels):
         return None, str(error)
 
 
-def _write(image, labels, mask_path, overlay_path):
+def _write(image, labels, mask_path, overlay_path, colours):
     os.makedirs(os.path.dirname(os.path.abspath(mask_path)), exist_ok=True)
-    save_mask(labels, mask_path)
+    save_mask(labels, mask_path, colours)
     if overlay_path:
-        save_overlay(image, labels, overlay_path)
+        save_overlay(image, labels, overlay_path, colours=colours)
 
 
 def _ahead(pool, fn, items, depth):
@@ -152,6 +160,7 @@ def predict_files(model, plans, overlay=False, max_pixels=MAX_PIXELS,
     GIL); at most ``threads`` + 1 decoded images wait. Returns (the failures as one-line messages,
     the seconds it took)."""
     failures, start = [], time.perf_counter()
+    colours = palette(model.config.class_colours)
     with ThreadPoolExecutor(threads) as readers, ThreadPoolExecutor(threads) as writers:
         images = _ahead(readers, lambda plan: _read(plan[0], max_pixels), plans, threads)
         writes = collections.deque()
@@ -165,7 +174,7 @@ def predict_files(model, plans, overlay=False, max_pixels=MAX_PIXELS,
             if size != image.shape[:2]:
                 log("%s: %dx%d labelled at %dx%d (--max-inference-pixels %d)"
                     % ((path,) + image.shape[:2] + size + (max_inference_pixels,)))
-            writes.append(writers.submit(_write, image, labels, mask_path, overlay_path))
+            writes.append(writers.submit(_write, image, labels, mask_path, overlay_path, colours))
             while len(writes) > threads:
                 writes.popleft().result()
         for write in writes:

@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 
+from fcn_tf1.data import registry
 from fcn_tf1.data.pipeline import make_dataset
 from fcn_tf1.ground import fileutil
 from fcn_tf1.ground.names import CONFIG_FILE, LOCK_FILE, OPTIONS_FILE
@@ -97,7 +98,7 @@ def train(run_dir, config, source, options, init=None, log=print, task=None, dev
     each on its own batch. Returns the last global step.
     """
     chief = task is None or task.is_chief
-    start = _open(run_dir, config, options, log) if chief else 0  # the chief restores for all
+    start = _open(run_dir, config, options, source, log) if chief else 0  # the chief restores
     if start >= options["steps"]:
         return start
     replicas = task.num_replicas if task else 1
@@ -124,12 +125,14 @@ def train(run_dir, config, source, options, init=None, log=print, task=None, dev
     return latest_step(run_dir) if chief else progress.step
 
 
-def _open(run_dir, config, options, log):
-    """Open the run folder, write the options; the step to start from."""
+def _open(run_dir, config, options, source, log):
+    """Open the run folder, write the options (and a folder data set's split); the step to
+    start from."""
     if options["save_every"] < 1:
         raise ValueError("save_every must be >= 1, got %r" % (options["save_every"],))
     open_run_dir(run_dir, config)
     fileutil.write_json(os.path.join(run_dir, OPTIONS_FILE), options)
+    registry.save_split(run_dir, source)
     checkpoints.relocate(run_dir)  # a run moved since it was trained resumes where it is now
     start = latest_step(run_dir)
     if start >= options["steps"]:

@@ -1,0 +1,76 @@
+"""python -m fcn_tf1.data: data-set tools (``fcn-data`` once installed).
+
+    python -m fcn_tf1.data example DIR                    # the synthetic set as a folder data set
+    python -m fcn_tf1.data check --data folder --data-dir DIR   # as train --check-data, with counts
+
+The command of the ``data`` package: it sits in ``__main__`` so that ``python -m fcn_tf1.data``
+runs it, and is a command like the modules directly in ``fcn_tf1`` (flags, library, print).
+"""
+import sys
+
+from fcn_tf1 import cli
+from fcn_tf1.ground.names import DATA_SETS, IGNORE_LABEL
+
+
+def parser():
+    p = cli.ArgumentParser(prog="python -m fcn_tf1.data", description=(
+        "Data-set tools: write an example folder data set, or check a data set's files and "
+        "count its classes."))
+    tools = p.add_subparsers(dest="tool")
+    example = tools.add_parser("example", help="write the synthetic set as a folder data set "
+                               "(JPEG images, colour masks, classes.txt, train.txt / val.txt)")
+    example.add_argument("output", help="a new (or empty) folder")
+    example.add_argument("--train", type=cli.positive_int, default=60, help="training images")
+    example.add_argument("--val", type=cli.positive_int, default=12, help="validation images")
+    check = tools.add_parser("check", help="every image and mask readable and consistent; the "
+                             "pixels and images of each class")
+    check.add_argument("--data", choices=DATA_SETS, default="folder", help="the data set")
+    check.add_argument("--data-dir", help="its folder")
+    check.add_argument("--split", default="train", help="the split to check")
+    check.add_argument("--val-fraction", type=cli.bounded(float, 0, 1, high_open=True),
+                       default=0.1, help="a folder data set without split files: its seeded split")
+    check.add_argument("--seed", type=cli.nonnegative_int, default=0, help="the split's seed")
+    check.add_argument("--ignore-label", type=cli.bounded(int, 0, 255), default=IGNORE_LABEL,
+                       help="the value of ignored pixels in index masks")
+    return p
+
+
+def check_args(p, args):
+    if not args.tool:
+        p.error("choose a tool: example or check")
+
+
+def run(args):
+    if args.tool == "example":
+        from fcn_tf1.data.example import write_example
+        write_example(args.output, args.train, args.val)
+        print("wrote %s: %d training and %d validation images; train on it with\n"
+              "  python -m fcn_tf1.train --data folder --data-dir %s"
+              % (args.output, args.train, args.val, args.output))
+        return 0
+    from fcn_tf1.data import registry
+    from fcn_tf1.data.validate import check_dataset, class_counts
+    source = registry.open_split(args.data, args.split, registry.DataOptions(
+        args.data_dir, args.seed, None, args.val_fraction, args.ignore_label))
+    problems = check_dataset(source, progress=len(source) > 1000)
+    for line in problems:
+        print(line, file=sys.stderr)
+    if problems:
+        raise ValueError("%d problem(s) in the data set (listed above)" % len(problems))
+    print(format_counts(class_counts(source), len(source)))
+    return 0
+
+
+def format_counts(counts, images):
+    lines = ["%d images; per class: pixels, images" % images]
+    for name, (pixels, seen) in counts.items():
+        lines.append("  %-20s %12d %6d%s" % (name, pixels, seen, "   never occurs" if not seen
+                                              else ""))
+    return "\n".join(lines)
+
+
+main = cli.command(parser, run, check=check_args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

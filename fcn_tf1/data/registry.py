@@ -1,0 +1,68 @@
+"""Every data set by its name (``names.DATA_SETS``): how a split of it opens from the flags'
+values. ``train``, ``evaluate`` and ``--check-data`` open data only here, so adding a data set is
+one entry."""
+import collections
+import json
+import os
+
+from fcn_tf1.data.folder import FolderDataset
+from fcn_tf1.data.sbd import SBDDataset
+from fcn_tf1.data.synthetic import SyntheticDataset
+from fcn_tf1.data.voc import VOCDataset
+from fcn_tf1.ground import fileutil
+from fcn_tf1.ground.names import IGNORE_LABEL, MARKER, VERSION
+
+# What the flags say about data; a data set reads the fields it needs.
+DataOptions = collections.namedtuple(
+    "DataOptions", "data_dir seed synthetic_size val_fraction ignore_label splits")
+DataOptions.__new__.__defaults__ = (None, 0, None, 0.1, IGNORE_LABEL, None)
+
+# A run of a folder data set keeps the split it trained on, so that evaluate uses the same images.
+SPLIT_FILE = "split.json"
+
+
+def _synthetic(options, split):
+    return SyntheticDataset(split, options.synthetic_size if split == "train" else None,
+                            options.seed)
+
+
+def _folder(options, split):
+    return FolderDataset(options.data_dir, split, options.val_fraction, options.seed,
+                         options.ignore_label, options.splits)
+
+
+# name -> (opener(options, split), needs --data-dir)
+REGISTRY = collections.OrderedDict([
+    ("synthetic", (_synthetic, False)),
+    ("voc", (lambda options, split: VOCDataset(options.data_dir, split), True)),
+    ("sbd", (lambda options, split: SBDDataset(options.data_dir, split), True)),
+    ("folder", (_folder, True)),
+])
+
+
+def open_split(kind, split, options):
+    """The ``split`` of data set ``kind``; one-line errors for a missing --data-dir."""
+    opener, needs_dir = REGISTRY[kind]
+    if needs_dir and not options.data_dir:
+        raise ValueError("--data %s needs --data-dir" % kind)
+    if needs_dir and not os.path.isdir(options.data_dir):
+        raise ValueError("--data-dir %s: no such directory" % options.data_dir)
+    return opener(options, split)
+
+
+def save_split(run_dir, source):
+    """Keep a folder data set's train / val stems in the run folder (others have split files)."""
+    splits = getattr(source, "splits", None)
+    if splits is not None:
+        fileutil.write_json(os.path.join(run_dir, SPLIT_FILE),
+                            dict(splits, **{MARKER: VERSION, "data_dir": source.root}))
+
+
+def stored_split(run_dir):
+    """The split a run trained on ({"train": [...], "val": [...]}) or None."""
+    path = os.path.join(run_dir or "", SPLIT_FILE)
+    if not run_dir or not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        data = json.load(f)
+    return {key: data[key] for key in ("train", "val") if key in data}

@@ -1,0 +1,194 @@
+"""Your own data: a folder of images and masks (index or colour, any classes), the class files of
+users and of CVAT, splits, checks; training on it from scratch and fine-tuned from a run of other
+classes, then evaluate and predict in the data set's colours. The files are written here with
+Pillow and by hand, independently of the readers."""
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fcn_tf1.data import registry
+from fcn_tf1.data.folder import FolderDataset, split_stems
+from fcn_tf1.data.images import DataError
+from fcn_tf1.data.synthetic import SyntheticDataset
+from fcn_tf1.data.validate import check_dataset
+from fcn_tf1.ground.names import DATA_SETS
+from fcn_tf1.model.config import ModelConfig
+
+# Three classes of the user's: the synthetic disks, and every other object as one class.
+COLOURS = [(10, 20, 30), (250, 40, 40), (40, 40, 250)]
+VOID = (255, 255, 255)
+TO_THREE = np.array([0, 1, 2, 2, 2] + [0] * 250 + [255], np.uint8)
+
+
+def write_folder(root, n=24, colour=True, class_file="classes.txt", sizes=None):
+    """A folder data set from synthetic scenes: JPEG images, colour (RGB) or index (L) masks."""
+    os.makedirs(os.path.join(root, "images"))
+    os.makedirs(os.path.join(root, "masks"))
+    source = SyntheticDataset("train", n, seed=7)
+    for i in range(n):
+        image, label = source.load(i)
+        label = TO_THREE[label]
+        if sizes:
+            image, label = image[:sizes[i][0], :sizes[i][1]], label[:sizes[i][0], :sizes[i][1]]
+        Image.fromarray(image).save(os.path.join(root, "images", "s%02d.jpg" % i), quality=95)
+        if colour:
+            rgb = np.array(COLOURS + [VOID], np.uint8)[np.where(label == 255, 3, label)]
+            Image.fromarray(rgb).save(os.path.join(root, "masks", "s%02d.png" % i))
+        else:
+            Image.fromarray(label, mode="L").save(os.path.join(root, "masks", "s%02d.png" % i))
+    names = ["ground", "disk", "other"]
+    if class_file == "classes.txt":
+        lines = ["%s %d %d %d" % ((n,) + c) for n, c in zip(names, COLOURS)] + ["void 255 255 255"]
+    elif class_file == "labelmap.txt":  # CVAT's Segmentation mask 1.1, as it writes it
+        lines = ["# label:color_rgb:parts:actions"] + ["%s:%d,%d,%d::" % ((n,) + c)
+                                                        for n, c in zip(names, COLOURS)]
+        lines.append("void:255,255,255::")
+    if class_file:
+        with open(os.path.join(root, class_file), "w") as f:
+            f.write("\n".join(lines) + "\n")
+    return root
+
+
+def test_every_data_set_name_has_one_registry_entry():
+    assert tuple(registry.REGISTRY) == DATA_SETS
+
+
+@pytest.mark.parametrize("class_file", ["classes.txt", "labelmap.txt"])
+def test_colour_masks_become_class_ids_through_the_class_file(tmp_path, class_file):
+    root = write_folder(str(tmp_path / "set"), n=6, class_file=class_file)
+    source = FolderDataset(root, "train", val_fraction=0.34)
+    assert source.class_names == ["ground", "disk", "other"] and source.num_classes == 3
+    assert source.class_colours == [list(c) for c in COLOURS] or source.class_colours == COLOURS
+    for i in range(len(source)):
+        image, label = source.load(i)
+        truth = TO_THREE[SyntheticDataset("train", 6, seed=7).load(int(source.ids[i][1:]))[1]]
+        np.testing.assert_array_equal(label, truth)  # colour -> id, and void -> 255
+        assert image.shape[:2] == label.shape
+    assert check_dataset(source) == []
+
+
+def test_index_masks_without_a_class_file_and_another_ignore_value(tmp_path):
+    root = write_folder(str(tmp_path / "set"), n=4, colour=False, class_file=None)
+    source = FolderDataset(root, "train", val_fraction=0.25)
+    assert source.class_names == ["class_0", "class_1", "class_2"]
+    mask = os.path.join(root, "masks", source.ids[0] + ".png")
+    label = np.asarray(Image.open(mask)).copy()
+    label[0, :5] = 9  # this user's ignore value
+    Image.fromarray(label, mode="L").save(mask)
+    assert FolderDataset(root, "train", 0.25, ignore_label=9).load(0)[1][0, :5].tolist() == [255] * 5
+    assert FolderDataset(root, "train", 0.25).num_classes == 10  # up to the largest id found
+    with open(os.path.join(root, "classes.txt"), "w") as f:
+        f.write("ground\ndisk\nother\n")  # names only: index masks
+    assert "label values 9 outside 0..2" in " ".join(check_dataset(FolderDataset(root, "train",
+                                                                                0.25)))
+
+
+def test_bad_folders_are_one_line_naming_the_file(tmp_path):
+    root = write_folder(str(tmp_path / "set"), n=4)
+    mask = os.path.join(root, "masks", "s00.png")
+    rgb = np.asarray(Image.open(mask)).copy()
+    rgb[:2, :3] = (1, 2, 3)
+    Image.fromarray(rgb).save(mask)
+    source = FolderDataset(root, "train", splits={"train": ["s00"]})
+    with pytest.raises(DataError, match=r"s00.png: colour \(1, 2, 3\) in 6 pixel\(s\) is not a "
+                                        r"class of the class file"):
+        source.load(0)
+    os.remove(os.path.join(root, "images", "s01.jpg"))
+    os.remove(os.path.join(root, "masks", "s02.png"))
+    problems = check_dataset(FolderDataset(root, "train", val_fraction=0))
+    assert any("s02.jpg: no mask" in p for p in problems)
+    assert any("s01.png: no image" in p for p in problems)
+    with open(os.path.join(root, "classes.txt"), "a") as f:
+        f.write("ground 7 7 7\n")
+    with pytest.raises(DataError, match="classes.txt: class name ground appears twice"):
+        FolderDataset(root, "train")
+    with open(os.path.join(root, "classes.txt"), "w") as f:
+        f.write("# nothing\n")
+    with pytest.raises(DataError, match="classes.txt: the class file names no class"):
+        FolderDataset(root, "train")
+    os.remove(os.path.join(root, "classes.txt"))
+    with pytest.raises(DataError, match="a colour mask, but no classes.txt"):
+        FolderDataset(root, "train", splits={"train": ["s03"]}).load(0)
+
+
+def test_the_split_is_seeded_and_split_files_win(tmp_path):
+    stems = ["a%02d" % i for i in range(20)]
+    first = split_stems(stems, 0.1, seed=0)
+    assert first == split_stems(list(reversed(stems)), 0.1, seed=0)
+    assert len(first["val"]) == 2 and not set(first["val"]) & set(first["train"])
+    assert first != split_stems(stems, 0.1, seed=1)
+    root = write_folder(str(tmp_path / "set"), n=4)
+    with open(os.path.join(root, "train.txt"), "w") as f:
+        f.write("s01\ns02\n")
+    with open(os.path.join(root, "val.txt"), "w") as f:
+        f.write("s03\n")
+    assert FolderDataset(root, "train").ids == ["s01", "s02"]
+    assert FolderDataset(root, "val").ids == ["s03"]
+
+
+def test_a_folder_set_trains_fine_tunes_evaluates_and_predicts(tmp_path, capsys):
+    """3 colour-mask classes at odd sizes, fine-tuned from a 5-class run: it learns; the class-
+    sized layers start fresh and the rest is copied; evaluate uses the run's validation images
+    and names the classes; predict paints them in the data set's colours."""
+    from fcn_tf1.evaluate import main as evaluate_main
+    from fcn_tf1.predict import main as predict_main
+    from fcn_tf1.train import main as train_main
+    from tests.helpers import trained_run
+    root = write_folder(str(tmp_path / "set"), n=48)
+    five = trained_run(str(tmp_path / "five"), width=0.125, steps=2)
+    ck = str(tmp_path / "ck")
+    assert train_main(["--data", "folder", "--data-dir", root, "--preset", "quick", "--steps",
+                       "150", "--checkpoint-root", ck, "--init-from", five, "--val-fraction",
+                       "0.25"]) == 0
+    out = capsys.readouterr().out
+    run = os.path.join(ck, "folder-fcn8s")
+    assert "new: score_fr/bias, score_fr/kernel, score_pool3/bias" in out
+    assert "conv1_1" not in out.split("new:")[1].splitlines()[0]  # the backbone came along
+    split = json.load(open(os.path.join(run, "split.json")))
+    assert len(split["val"]) == 12 and len(split["train"]) == 36
+    config = ModelConfig.load(run)
+    assert config.class_names == ["ground", "disk", "other"]
+    assert config.class_colours == [list(c) for c in COLOURS]
+    assert evaluate_main(["--checkpoint-dir", run, "--data", "folder", "--data-dir", root,
+                          "--json", str(tmp_path / "m.json")]) == 0
+    result = json.load(open(str(tmp_path / "m.json")))
+    assert result["mean_iou"] > 0.6, result  # chance is ~0.33
+    assert set(result["per_class_iou"]) == {"ground", "disk", "other"}
+    photo = tmp_path / "photos"
+    photo.mkdir()
+    image = SyntheticDataset("val", 1, seed=3).load(0)[0]
+    Image.fromarray(image).save(str(photo / "p.png"))
+    assert predict_main(["--graph", os.path.join(run, "frozen_model.pb"), str(photo),
+                         "--output-dir", str(tmp_path / "masks"), "--runtime", "tf"]) == 0
+    mask = Image.open(str(tmp_path / "masks" / "p.png"))
+    assert mask.getpalette()[:9] == [c for colour in COLOURS for c in colour]
+
+
+def test_init_from_a_run_of_another_width_is_refused_before_anything_is_written(tmp_path, capsys):
+    from fcn_tf1.train import main as train_main
+    from tests.helpers import trained_run
+    five = trained_run(str(tmp_path / "five"), width=1 / 16., steps=1)
+    assert train_main(["--width", "0.125", "--init-from", five, "--checkpoint-root",
+                       str(tmp_path / "ck")]) == 1
+    assert ("--init-from %s: its backbone has width 0.0625, this model 0.125" % five
+            in capsys.readouterr().err)
+    assert not os.path.exists(str(tmp_path / "ck"))
+
+
+def test_the_data_command_writes_an_example_and_checks_it(tmp_path, capsys):
+    from fcn_tf1.data.__main__ import main as data_main
+    example = str(tmp_path / "example")
+    assert data_main(["example", example, "--train", "6", "--val", "2"]) == 0
+    assert "--data folder --data-dir %s" % example in capsys.readouterr().out
+    source = FolderDataset(example, "val")
+    assert len(source) == 2 and source.class_names == list(SyntheticDataset.class_names)
+    np.testing.assert_array_equal(source.load(1)[1], SyntheticDataset("val", 2).load(1)[1])
+    assert data_main(["check", "--data-dir", example, "--split", "val"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 images; per class: pixels, images")
+    assert "never occurs" in out or all(line.split()[-1] != "0" for line in out.splitlines()[1:])
+    assert data_main(["example", example]) == 1  # not over a folder that holds something
+    assert "not empty" in capsys.readouterr().err
