@@ -117,7 +117,7 @@ def _coordinate_offsets():
     up2, up4 = score_fr + [deconv(4, 2)], score_fr + [deconv(4, 2), deconv(4, 2)]
     offsets = {}
     for name, upper, lower in (("fuse_pool4", up2, pools[3]), ("fuse_pool3", up4, pools[2])):
-        (a1, b1), (a2, b2) = to_data(upper), to_data(lower + [conv(1)])
+        (_, b1), (a2, b2) = to_data(upper), to_data(lower + [conv(1)])
         offsets[name] = (b1 - b2) / a2
     for name, path in (("upscore32", score_fr + [deconv(64, 32)]),
                        ("upscore16", up2 + [deconv(32, 16)]), ("upscore8", up4 + [deconv(16, 8)])):
