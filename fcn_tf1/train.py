@@ -91,6 +91,10 @@ def add_learning_flags(learn):
     flag("--loss", "normalised or Caffe's summed loss", choices=LOSSES)
     flag("--accumulate", "images per update (gradient accumulation)", type=cli.positive_int)
     flag("--train-upsampling", "which transposed convs learn", choices=TRAIN_UPSAMPLING)
+    learn.add_argument("--class-weights", default="none", metavar="{none,median-freq,FILE}",
+                       help="weigh each class in the loss: median frequency balancing over the "
+                            "training split (Eigen & Fergus; printed and kept in options.json) or "
+                            "one number a line from FILE")
     flag("--seed", "random seed of the data order, crops and initialisation",
          type=cli.nonnegative_int)
     flag("--save-every", "checkpoint every N steps", type=cli.positive_int)
@@ -177,6 +181,38 @@ def initialiser(args, init_from, chief, width):
     return SLIM_RGB, None
 
 
+def class_weights(choice, source):
+    """The loss's class weights of --class-weights: None, median frequency balancing over the
+    training split, or one number a line from a file."""
+    if choice == "none":
+        return None
+    if choice == "median-freq":
+        from fcn_tf1.data.validate import class_statistics
+        from fcn_tf1.numbers.metrics import median_frequency_weights
+        pixels, _, image_pixels = class_statistics(source)
+        weights = [round(float(w), 6) for w in median_frequency_weights(pixels, image_pixels)]
+    else:
+        weights = read_weights(choice)
+    if len(weights) != source.num_classes:
+        raise ValueError("--class-weights %s: %d weights for %d classes"
+                         % (choice, len(weights), source.num_classes))
+    print("class weights: %s" % ", ".join("%s %.4g" % pair
+                                          for pair in zip(source.class_names, weights)))
+    return weights
+
+
+def read_weights(path):
+    try:
+        with open(path) as f:
+            weights = [float(line) for line in f if line.strip()]
+    except (OSError, ValueError) as error:
+        raise ValueError("--class-weights %s: not a file of one number a line (%s)"
+                         % (path, error))
+    if any(w < 0 or w != w for w in weights):
+        raise ValueError("--class-weights %s: weights must be numbers >= 0" % path)
+    return weights
+
+
 def serve_parameters(task):
     server = task.server()
     print("%r: parameter server at %s (serving until stopped)" % (task, task.cluster["ps"][task.index]))
@@ -205,8 +241,9 @@ def run(args):
                                                                  len(val_source)))
         return 0
     preset = args.preset or ("quick" if args.data == "synthetic" else "heavy")
-    options = recipes.options_for(preset, **{k: getattr(args, k) for k in recipes.DEFAULTS
-                                             if hasattr(args, k)})
+    options = recipes.options_for(preset, **dict(
+        {k: getattr(args, k) for k in recipes.DEFAULTS if hasattr(args, k)},
+        class_weights=class_weights(args.class_weights, train_source)))
     width = recipes.width_for(preset, args.width)
     init_from = args.init_from
     for variant in VARIANTS if args.staged else (args.variant,):

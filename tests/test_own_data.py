@@ -192,3 +192,19 @@ def test_the_data_command_writes_an_example_and_checks_it(tmp_path, capsys):
     assert "never occurs" in out or all(line.split()[-1] != "0" for line in out.splitlines()[1:])
     assert data_main(["example", example]) == 1  # not over a folder that holds something
     assert "not empty" in capsys.readouterr().err
+
+
+def test_class_weights_median_frequency_and_from_a_file(tmp_path, capsys):
+    from fcn_tf1.train import main as train_main
+    root = write_folder(str(tmp_path / "set"), n=8)
+    args = ["--data", "folder", "--data-dir", root, "--preset", "quick", "--steps", "1",
+            "--width", "0.0625", "--no-eval", "--no-export", "--checkpoint-root",
+            str(tmp_path / "ck")]
+    assert train_main(args + ["--class-weights", "median-freq"]) == 0
+    assert "class weights: ground " in capsys.readouterr().out
+    stored = json.load(open(str(tmp_path / "ck" / "folder-fcn8s" / "options.json")))
+    assert len(stored["class_weights"]) == 3 and stored["class_weights"][0] < 1 < \
+        max(stored["class_weights"])  # the common background weighs least
+    (tmp_path / "w.txt").write_text("1\n2\n")
+    assert train_main(args + ["--class-weights", str(tmp_path / "w.txt"), "--run", "b"]) == 1
+    assert "2 weights for 3 classes" in capsys.readouterr().err

@@ -31,6 +31,28 @@ def test_the_loss_skips_void_pixels_whatever_their_scores(session, reduction):
     assert session.run(changed) == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_class_weights_scale_each_pixel_by_its_true_class(session, reduction):
+    rng = np.random.RandomState(1)
+    logits = rng.normal(0, 3, (1, 2, 3, 4)).astype(np.float32)
+    labels = np.array([[[0, 3, 255], [1, 2, 1]]])
+    weights = [0.5, 2.0, 1.0, 4.0]
+    loss = segmentation_loss(tf.constant(logits), tf.constant(labels), 4, reduction, weights)
+    pixels = [(i, j) for i in range(2) for j in range(3) if labels[0, i, j] != 255]
+    terms = [weights[labels[0, i, j]] * softmax_xent(logits[0, i, j], labels[0, i, j])
+             for i, j in pixels]
+    expected = np.sum(terms) / (1 if reduction == "sum" else len(pixels))
+    assert session.run(loss) == pytest.approx(expected, rel=1e-5)
+
+
+def test_median_frequency_weights_by_hand():
+    from fcn_tf1.numbers.metrics import median_frequency_weights
+    # class 0: 60 px of 100 labelled in the images it is in; 1: 10 of 100; 2: 30 of 50; 3: absent
+    weights = median_frequency_weights([60, 10, 30, 0], [100, 100, 50, 0])
+    frequencies = [0.6, 0.1, 0.6]  # median 0.6
+    assert weights.tolist() == pytest.approx([0.6 / f for f in frequencies] + [0.0])
+
+
 def test_biases_learn_at_twice_the_rate_without_decay(session):
     """One SGD step: kernel -= lr * (grad + decay * kernel); bias -= lr * 2 * grad, no decay."""
     kernel_grad, bias_grad = np.array([1.0, -2.0], np.float32), np.array([0.5], np.float32)

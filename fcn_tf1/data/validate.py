@@ -39,13 +39,20 @@ def sample_problems(image, label, num_classes):
     return []
 
 
-def class_counts(source):
-    """{class name: (pixels, images)} over ``source``; what --check-data prints."""
-    pixels = np.zeros(source.num_classes, np.int64)
-    images = np.zeros(source.num_classes, np.int64)
+def class_statistics(source):
+    """Per class over ``source``'s labelled pixels: (pixels, images it occurs in, labelled pixels
+    of those images), three int arrays."""
+    pixels, images, image_pixels = (np.zeros(source.num_classes, np.int64) for _ in range(3))
     for i in range(len(source)):
         label = source.load(i)[1]
         counts = np.bincount(label[label < source.num_classes], minlength=source.num_classes)
         pixels += counts
         images += counts > 0
+        image_pixels += (counts > 0) * counts.sum()
+    return pixels, images, image_pixels
+
+
+def class_counts(source):
+    """{class name: (pixels, images)} over ``source``; what --check-data prints."""
+    pixels, images, _ = class_statistics(source)
     return {name: (int(p), int(n)) for name, p, n in zip(source.class_names, pixels, images)}

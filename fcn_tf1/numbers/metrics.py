@@ -18,6 +18,21 @@ def confusion(labels, predictions, num_classes):
                        minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 
+def median_frequency_weights(pixels, image_pixels):
+    """Median frequency balancing (Eigen & Fergus, ICCV 2015): a class's frequency is its pixels
+    over the labelled pixels of the images it occurs in; its weight the median frequency over its
+    own. A class that never occurs gets 0 (it has no pixel to weigh)."""
+    pixels, image_pixels = (np.asarray(a, np.float64) for a in (pixels, image_pixels))
+    present = pixels > 0
+    if not present.any():
+        raise ValueError("no class occurs in the training split: no weights to balance")
+    frequency = np.zeros_like(pixels)
+    frequency[present] = pixels[present] / image_pixels[present]
+    weights = np.zeros_like(pixels)
+    weights[present] = np.median(frequency[present]) / frequency[present]
+    return weights
+
+
 def per_class_iou(confusion_matrix):
     """IU of each class; NaN for a class in neither the labels nor the predictions."""
     hist = np.asarray(confusion_matrix, np.float64)

@@ -9,7 +9,7 @@ from fcn_tf1.model.preprocessing import preprocess
 NOT_FINITE = "loss is NaN or Inf"
 
 
-def tower_losses(config, batches, devices, loss="mean", **build_kwargs):
+def tower_losses(config, batches, devices, loss="mean", class_weights=None, **build_kwargs):
     """One copy of the model per device, each on its own (images, labels) batch, all sharing the
     variables that tower 0 creates. Returns ([loss per tower], tower 0's logits)."""
     losses = []
@@ -18,7 +18,8 @@ def tower_losses(config, batches, devices, loss="mean", **build_kwargs):
         with tf.device(device), tf.name_scope("tower_%d" % i if i else None), \
                 tf.variable_scope(tf.get_variable_scope(), reuse=bool(i)):
             tower_logits = config.build(preprocess(images, config.convention), **build_kwargs)
-            losses.append(segmentation_loss(tower_logits, labels, config.num_classes, loss))
+            losses.append(segmentation_loss(tower_logits, labels, config.num_classes, loss,
+                                            class_weights))
         if i == 0:
             logits = tower_logits
     return losses, logits

@@ -7,6 +7,7 @@ DEFAULTS = {
     "optimizer": "momentum", "learning_rate": 1e-4, "momentum": 0.9, "weight_decay": 5e-4,
     "bias_lr_mult": 2.0, "loss": "mean", "accumulate": 1, "train_upsampling": "2x",
     "save_every": 500, "summary_every": 100, "seed": 0, "threads": 0, "sync_replicas": False,
+    "class_weights": None,  # one weight per class in the loss (--class-weights), or none
 }
 PRESETS = {
     # Small crops and Adam: FCN-8s learns the synthetic set in minutes on a laptop CPU (at the

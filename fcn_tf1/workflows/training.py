@@ -159,6 +159,7 @@ def _build(config, source, options, task, devices, init):
             iterator = tf.data.make_one_shot_iterator(dataset)
             batches = [iterator.get_next() for _ in tower_devices]
         losses, logits = tower_losses(config, batches, tower_devices, options["loss"],
+                                      class_weights=options.get("class_weights"),
                                       is_training=True,
                                       train_upsampling=options["train_upsampling"])
         variables = [v for v in tf.global_variables() if v is not global_step]
