@@ -208,3 +208,78 @@ def test_class_weights_median_frequency_and_from_a_file(tmp_path, capsys):
     (tmp_path / "w.txt").write_text("1\n2\n")
     assert train_main(args + ["--class-weights", str(tmp_path / "w.txt"), "--run", "b"]) == 1
     assert "2 weights for 3 classes" in capsys.readouterr().err
+
+
+def _deeplab_example(image, label, name):
+    """A record as DeepLab's build_data.py makes it (JPEG image bytes, PNG mask bytes)."""
+    import io
+    from fcn_tf1.ground.tf_compat import tf
+
+    def encoded(array, fmt, mode=None):
+        out = io.BytesIO()
+        Image.fromarray(array, mode).save(out, format=fmt, **({"quality": 95} if fmt == "JPEG"
+                                                              else {}))
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[out.getvalue()]))
+
+    def text(value):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
+
+    def number(value):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+    return tf.train.Example(features=tf.train.Features(feature={
+        "image/encoded": encoded(image, "JPEG"), "image/filename": text(name),
+        "image/format": text("jpeg"), "image/height": number(image.shape[0]),
+        "image/width": number(image.shape[1]), "image/channels": number(3),
+        "image/segmentation/class/encoded": encoded(label, "PNG", "L"),
+        "image/segmentation/class/format": text("png")}))
+
+
+def test_tfrecord_shards_read_as_the_folder_and_as_deeplab_writes_them(tmp_path):
+    from fcn_tf1.data.__main__ import main as data_main
+    from fcn_tf1.data.pipeline import make_dataset
+    from fcn_tf1.ground.tf_compat import tf
+    root = write_folder(str(tmp_path / "set"), n=10)
+    shards = str(tmp_path / "shards")
+    assert data_main(["tfrecord", "--data", "folder", "--data-dir", root, "--output", shards,
+                      "--shards", "3", "--val-fraction", "0.2"]) == 0
+    assert sorted(os.listdir(shards)) == ["classes.txt"] + [
+        "train-%05d-of-00003.tfrecord" % k for k in range(3)]
+    folder = FolderDataset(root, "train", 0.2)
+    records = registry.open_split("tfrecord", "train", registry.DataOptions(
+        os.path.join(shards, "train-*.tfrecord")))
+    assert len(records) == len(folder) == 8 and records.class_names == folder.class_names
+    batches = []
+    for source in (folder, records):  # the same images in the same shuffled order for a seed
+        with tf.Graph().as_default(), tf.Session() as own:
+            batch = tf.data.make_one_shot_iterator(make_dataset(source, seed=5)).get_next()
+            batches.append([own.run(batch) for _ in range(len(source))])
+    for (image_a, label_a), (image_b, label_b) in zip(*batches):
+        np.testing.assert_array_equal(image_a, image_b)
+        np.testing.assert_array_equal(label_a, label_b)
+    # A worker of two reads its own shards only.
+    assert records.shard(2, 1).files == records.files[1::2]
+    # Shards written by DeepLab's own script (JPEG inside), read the same way.
+    deeplab = tmp_path / "deeplab"
+    deeplab.mkdir()
+    (deeplab / "classes.txt").write_text("ground\ndisk\nother\n")
+    image, label = folder.load(0)
+    with tf.python_io.TFRecordWriter(str(deeplab / "train-00000-of-00001.tfrecord")) as writer:
+        writer.write(_deeplab_example(image, label, "x").SerializeToString())
+    got_image, got_label = registry.open_split("tfrecord", "train", registry.DataOptions(
+        str(deeplab))).load(0)
+    np.testing.assert_array_equal(got_label, label)
+    assert np.abs(got_image.astype(int) - image).mean() < 3  # JPEG
+    # A glob that matches nothing, a record without a key, a cut file: one line each.
+    with pytest.raises(DataError, match="no TFRecord file matches"):
+        registry.open_split("tfrecord", "train", registry.DataOptions(str(tmp_path / "no-*")))
+    broken = _deeplab_example(image, label, "x")
+    del broken.features.feature["image/segmentation/class/encoded"]
+    with tf.python_io.TFRecordWriter(str(deeplab / "train-00000-of-00001.tfrecord")) as writer:
+        writer.write(broken.SerializeToString())
+    with pytest.raises(DataError, match="has no image/segmentation/class/encoded"):
+        registry.open_split("tfrecord", "train", registry.DataOptions(str(deeplab))).load(0)
+    path = str(deeplab / "train-00000-of-00001.tfrecord")
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) - 10)
+    with pytest.raises(DataError, match="truncated TFRecord"):
+        registry.open_split("tfrecord", "train", registry.DataOptions(str(deeplab)))

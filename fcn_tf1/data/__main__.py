@@ -6,6 +6,7 @@
 The command of the ``data`` package: it sits in ``__main__`` so that ``python -m fcn_tf1.data``
 runs it, and is a command like the modules directly in ``fcn_tf1`` (flags, library, print).
 """
+import os
 import sys
 
 from fcn_tf1 import cli
@@ -22,6 +23,18 @@ def parser():
     example.add_argument("output", help="a new (or empty) folder")
     example.add_argument("--train", type=cli.positive_int, default=60, help="training images")
     example.add_argument("--val", type=cli.positive_int, default=12, help="validation images")
+    records = tools.add_parser("tfrecord", help="write a split of any data set as TFRecord "
+                               "shards in DeepLab's format (and the class file beside them)")
+    records.add_argument("--data", choices=DATA_SETS, required=True, help="the data set")
+    records.add_argument("--data-dir", help="its folder")
+    records.add_argument("--split", default="train", help="the split to write")
+    records.add_argument("--output", required=True, help="the folder of the shards")
+    records.add_argument("--shards", type=cli.positive_int, default=4, help="how many files")
+    records.add_argument("--val-fraction", type=cli.bounded(float, 0, 1, high_open=True),
+                         default=0.1, help="a folder data set without split files: its split")
+    records.add_argument("--seed", type=cli.nonnegative_int, default=0, help="the split's seed")
+    records.add_argument("--ignore-label", type=cli.bounded(int, 0, 255), default=IGNORE_LABEL,
+                         help="the value of ignored pixels in index masks")
     check = tools.add_parser("check", help="every image and mask readable and consistent; the "
                              "pixels and images of each class")
     check.add_argument("--data", choices=DATA_SETS, default="folder", help="the data set")
@@ -37,7 +50,7 @@ def parser():
 
 def check_args(p, args):
     if not args.tool:
-        p.error("choose a tool: example or check")
+        p.error("choose a tool: example, tfrecord or check")
 
 
 def run(args):
@@ -52,6 +65,13 @@ def run(args):
     from fcn_tf1.data.validate import check_dataset, class_counts
     source = registry.open_split(args.data, args.split, registry.DataOptions(
         args.data_dir, args.seed, None, args.val_fraction, args.ignore_label))
+    if args.tool == "tfrecord":
+        from fcn_tf1.data.tfrecord import write_shards
+        paths = write_shards(source, args.output, args.split, args.shards)
+        print("wrote %d images of %s in %d shards: %s" % (len(source), args.split, len(paths),
+                                                         os.path.join(args.output, "%s-*.tfrecord"
+                                                                      % args.split)))
+        return 0
     problems = check_dataset(source, progress=len(source) > 1000)
     for line in problems:
         print(line, file=sys.stderr)

@@ -60,6 +60,8 @@ def make_dataset(source, batch_size=1, crop_size=None, flip=False, scale_range=N
     if batch_size > 1 and not crop_size:
         raise ValueError("batch_size %d needs crop_size: whole images of different sizes go at "
                          "batch 1 (use gradient accumulation for larger batches)" % batch_size)
+    if hasattr(source, "shard") and num_shards > 1:  # TFRecords: a worker opens its own shards
+        source, num_shards, shard_index = source.shard(num_shards, shard_index), 1, 0
     if len(source) == 0:
         raise ValueError("the data set is empty")
     indices = tf.data.Dataset.from_tensor_slices(np.arange(len(source), dtype=np.int64))

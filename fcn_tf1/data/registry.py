@@ -8,6 +8,7 @@ import os
 from fcn_tf1.data.folder import FolderDataset
 from fcn_tf1.data.sbd import SBDDataset
 from fcn_tf1.data.synthetic import SyntheticDataset
+from fcn_tf1.data.tfrecord import TFRecordDataset
 from fcn_tf1.data.voc import VOCDataset
 from fcn_tf1.ground import fileutil
 from fcn_tf1.ground.names import IGNORE_LABEL, MARKER, VERSION
@@ -26,26 +27,42 @@ def _synthetic(options, split):
                             options.seed)
 
 
+def _tfrecord(options, split):
+    """A folder of shards (its <split>-*.tfrecord) or a glob of shards; a glob given for the
+    training split names the other splits by putting their name in place of it."""
+    path = options.data_dir
+    if os.path.isdir(path):
+        pattern = os.path.join(path, "%s-*.tfrecord" % split)
+    elif split == "train" or "train" not in os.path.basename(path):
+        pattern = path
+    else:
+        pattern = os.path.join(os.path.dirname(path), os.path.basename(path).replace(
+            "train", split, 1))
+    return TFRecordDataset(pattern, split)
+
+
 def _folder(options, split):
     return FolderDataset(options.data_dir, split, options.val_fraction, options.seed,
                          options.ignore_label, options.splits)
 
 
-# name -> (opener(options, split), needs --data-dir)
+# name -> (opener(options, split), what --data-dir must be: "dir", "path" (a folder or a glob),
+# or None when it is not needed)
 REGISTRY = collections.OrderedDict([
-    ("synthetic", (_synthetic, False)),
-    ("voc", (lambda options, split: VOCDataset(options.data_dir, split), True)),
-    ("sbd", (lambda options, split: SBDDataset(options.data_dir, split), True)),
-    ("folder", (_folder, True)),
+    ("synthetic", (_synthetic, None)),
+    ("voc", (lambda options, split: VOCDataset(options.data_dir, split), "dir")),
+    ("sbd", (lambda options, split: SBDDataset(options.data_dir, split), "dir")),
+    ("folder", (_folder, "dir")),
+    ("tfrecord", (_tfrecord, "path")),
 ])
 
 
 def open_split(kind, split, options):
     """The ``split`` of data set ``kind``; one-line errors for a missing --data-dir."""
-    opener, needs_dir = REGISTRY[kind]
-    if needs_dir and not options.data_dir:
+    opener, needs = REGISTRY[kind]
+    if needs and not options.data_dir:
         raise ValueError("--data %s needs --data-dir" % kind)
-    if needs_dir and not os.path.isdir(options.data_dir):
+    if needs == "dir" and not os.path.isdir(options.data_dir):
         raise ValueError("--data-dir %s: no such directory" % options.data_dir)
     return opener(options, split)
 
