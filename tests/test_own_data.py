@@ -4,6 +4,7 @@ classes, then evaluate and predict in the data set's colours. The files are writ
 Pillow and by hand, independently of the readers."""
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -190,6 +191,9 @@ def test_the_data_command_writes_an_example_and_checks_it(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("2 images; per class: pixels, images")
     assert "never occurs" in out or all(line.split()[-1] != "0" for line in out.splitlines()[1:])
+    assert data_main(["speed", "--data-dir", example, "--batch-size", "2", "--crop-size", "32",
+                      "--batches", "2"]) == 0
+    assert re.match(r"folder train: [\d.]+ images/s \(batch 2, 32x32 crops", capsys.readouterr().out)
     assert data_main(["example", example]) == 1  # not over a folder that holds something
     assert "not empty" in capsys.readouterr().err
 

@@ -35,6 +35,17 @@ def parser():
     records.add_argument("--seed", type=cli.nonnegative_int, default=0, help="the split's seed")
     records.add_argument("--ignore-label", type=cli.bounded(int, 0, 255), default=IGNORE_LABEL,
                          help="the value of ignored pixels in index masks")
+    speed = tools.add_parser("speed", help="images/s that the input pipeline (read, decode, "
+                             "augment, batch) delivers, to set beside bench's training step")
+    for flag, kwargs in (("--data", dict(choices=DATA_SETS, default="folder", help="the data set")),
+                         ("--data-dir", dict(help="its folder (or a glob of TFRecord shards)")),
+                         ("--split", dict(default="train", help="the split to read"))):
+        speed.add_argument(flag, **kwargs)
+    speed.add_argument("--batch-size", type=cli.positive_int, default=8, help="images per batch")
+    speed.add_argument("--crop-size", type=cli.size_pair, default=(320, 320), help="random crops")
+    speed.add_argument("--batches", type=cli.positive_int, default=20, help="batches timed")
+    speed.add_argument("--threads", type=cli.positive_int, default=2,
+                       help="the pipeline's parallel calls, as training runs it")
     check = tools.add_parser("check", help="every image and mask readable and consistent; the "
                              "pixels and images of each class")
     check.add_argument("--data", choices=DATA_SETS, default="folder", help="the data set")
@@ -50,7 +61,7 @@ def parser():
 
 def check_args(p, args):
     if not args.tool:
-        p.error("choose a tool: example, tfrecord or check")
+        p.error("choose a tool: example, tfrecord, speed or check")
 
 
 def run(args):
@@ -64,7 +75,16 @@ def run(args):
     from fcn_tf1.data import registry
     from fcn_tf1.data.validate import check_dataset, class_counts
     source = registry.open_split(args.data, args.split, registry.DataOptions(
-        args.data_dir, args.seed, None, args.val_fraction, args.ignore_label))
+        args.data_dir, getattr(args, "seed", 0), None, getattr(args, "val_fraction", 0.1),
+        getattr(args, "ignore_label", IGNORE_LABEL)))
+    if args.tool == "speed":
+        from fcn_tf1.data.pipeline import images_per_second
+        rate = images_per_second(source, args.batch_size, args.crop_size, args.batches,
+                                 args.threads)
+        print("%s %s: %.1f images/s (batch %d, %dx%d crops, flips, scale 0.5-1.5, %d threads)"
+              % (args.data, args.split, rate, args.batch_size, args.crop_size[0],
+                 args.crop_size[1], args.threads))
+        return 0
     if args.tool == "tfrecord":
         from fcn_tf1.data.tfrecord import write_shards
         paths = write_shards(source, args.output, args.split, args.shards)
