@@ -237,8 +237,10 @@ def run(args):
     train_source, val_source = open_data(args, stored_split(first))
     check_data(train_source, val_source, not args.no_eval)
     if args.check_data:
+        from fcn_tf1.data.validate import class_counts, format_counts
         print("data ok: %d training and %d validation images" % (len(train_source),
                                                                  len(val_source)))
+        print("training split: " + format_counts(class_counts(train_source), len(train_source)))
         return 0
     preset = args.preset or ("quick" if args.data == "synthetic" else "heavy")
     options = recipes.options_for(preset, **dict(

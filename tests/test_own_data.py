@@ -147,7 +147,18 @@ def test_a_folder_set_trains_fine_tunes_evaluates_and_predicts(tmp_path, capsys)
     out = capsys.readouterr().out
     run = os.path.join(ck, "folder-fcn8s")
     assert "new: score_fr/bias, score_fr/kernel, score_pool3/bias" in out
-    assert "conv1_1" not in out.split("new:")[1].splitlines()[0]  # the backbone came along
+    new = out.split("new:")[1].splitlines()[0].replace(",", " ").split()
+    assert all(name.startswith(("score_", "upscore")) for name in new)
+    from fcn_tf1.ground.tf_compat import tf
+    start, five_ckpt = (tf.train.NewCheckpointReader(p) for p in (
+        os.path.join(ck, "folder-fcn8s", "model.ckpt-0"), tf.train.latest_checkpoint(five)))
+    copied = [n for n in five_ckpt.get_variable_to_shape_map() if n not in new and "Adam" not in n
+              and "_power" not in n  # the optimiser's state starts fresh
+              and n in start.get_variable_to_shape_map() and n != "global_step"]
+    assert "conv1_1/kernel" in copied and "fc7/kernel" in copied
+    for name in copied:  # exactly the values of the run it started from
+        np.testing.assert_array_equal(start.get_tensor(name), five_ckpt.get_tensor(name))
+    assert start.get_tensor("score_fr/kernel").shape[-1] == 3
     split = json.load(open(os.path.join(run, "split.json")))
     assert len(split["val"]) == 12 and len(split["train"]) == 36
     config = ModelConfig.load(run)

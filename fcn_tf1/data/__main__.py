@@ -73,7 +73,7 @@ def run(args):
               % (args.output, args.train, args.val, args.output))
         return 0
     from fcn_tf1.data import registry
-    from fcn_tf1.data.validate import check_dataset, class_counts
+    from fcn_tf1.data.validate import check_dataset, class_counts, format_counts
     source = registry.open_split(args.data, args.split, registry.DataOptions(
         args.data_dir, getattr(args, "seed", 0), None, getattr(args, "val_fraction", 0.1),
         getattr(args, "ignore_label", IGNORE_LABEL)))
@@ -99,14 +99,6 @@ def run(args):
         raise ValueError("%d problem(s) in the data set (listed above)" % len(problems))
     print(format_counts(class_counts(source), len(source)))
     return 0
-
-
-def format_counts(counts, images):
-    lines = ["%d images; per class: pixels, images" % images]
-    for name, (pixels, seen) in counts.items():
-        lines.append("  %-20s %12d %6d%s" % (name, pixels, seen, "   never occurs" if not seen
-                                              else ""))
-    return "\n".join(lines)
 
 
 main = cli.command(parser, run, check=check_args)

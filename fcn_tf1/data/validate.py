@@ -52,6 +52,15 @@ def class_statistics(source):
     return pixels, images, image_pixels
 
 
+def format_counts(counts, images):
+    """--check-data's table: per class its pixels and images, classes that never occur flagged."""
+    lines = ["%d images; per class: pixels, images" % images]
+    for name, (pixels, seen) in counts.items():
+        lines.append("  %-20s %12d %6d%s" % (name, pixels, seen, "   never occurs" if not seen
+                                              else ""))
+    return "\n".join(lines)
+
+
 def class_counts(source):
     """{class name: (pixels, images)} over ``source``; what --check-data prints."""
     pixels, images, _ = class_statistics(source)
