@@ -1,4 +1,5 @@
 """Frozen graphs, SavedModels and fcn_tf1.predict on images of any size."""
+import io
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from fcn_tf1.ground import fileutil
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.models import CheckpointModel
+from fcn_tf1.numbers.palette import palette
 from fcn_tf1.predict import FrozenModel, main as predict_main
 from fcn_tf1.workflows import exporting
 from tests.helpers import trained_run
@@ -61,6 +63,59 @@ def test_frozen_savedmodel_and_checkpoint_agree(run_dir, frozen, tmp_path):
     assert graph.metadata["variant"] == "fcn8s" and graph.metadata["shape_fix"] == "output_shape"
     assert ModelConfig.from_dict({k: graph.metadata[k] for k in ModelConfig.load(run_dir).to_dict()
                                   }) == ModelConfig.load(run_dir)
+
+
+def _png_bytes(image):
+    out = io.BytesIO()
+    Image.fromarray(image).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    """A reference FCN-8s converted from a .caffemodel of random weights: labels that vary over
+    the image, BGR input and pad 100 (the preprocessing has something to get wrong)."""
+    from fcn_tf1.workflows import conversion
+    from tests.caffe_files import fcn_layers, write_caffemodel
+    work = tmp_path_factory.mktemp("reference")
+    write_caffemodel(str(work / "fcn8s.caffemodel"), fcn_layers("fcn8s", 5, 1 / 16., seed=3))
+    conversion.convert_fcn(str(work / "fcn8s.caffemodel"), str(work / "run"))
+    return str(work / "run")
+
+
+def test_the_serving_bytes_signature_labels_encoded_images_of_any_sizes(reference_run, tmp_path):
+    """TF Serving's way in: a batch of encoded images of different sizes, through TensorFlow's
+    own loader and saved_model_cli, gives the labels of the checkpoint, and PNG masks of them."""
+    run_dir = reference_run
+    saved = str(tmp_path / "saved")
+    exporting.export_saved_model(run_dir, saved)
+    pictures = [images(seed)[i] for seed, i in ((0, 0), (1, 1), (2, 2))]  # three sizes
+    encoded = [_png_bytes(p) for p in pictures]
+    with CheckpointModel(run_dir) as checkpoint:
+        expected = [checkpoint.predict(p) for p in pictures]
+    assert len(np.unique(np.concatenate([e.ravel() for e in expected]))) >= 3  # not trivial
+    colours = palette()
+    with tf.Graph().as_default(), tf.Session() as session:
+        signature = tf.saved_model.loader.load(session, ["serve"], saved).signature_def[
+            "serving_bytes"]
+        fetch = {k: v.name for k, v in signature.outputs.items()}
+        served = session.run(fetch, {signature.inputs["image_bytes"].name: encoded})
+    for i, labels in enumerate(expected):
+        h, w = labels.shape
+        assert (served["height"][i], served["width"][i]) == (h, w)
+        np.testing.assert_array_equal(served["prediction"][i, :h, :w], labels)
+        assert (served["prediction"][i, h:] == -1).all() and (served["prediction"][i, :, w:] == -1).all()
+        mask = np.asarray(Image.open(io.BytesIO(served["prediction_png_bytes"][i])))
+        np.testing.assert_array_equal(mask, colours[labels])
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    np.save(str(tmp_path / "in.npy"), np.array(encoded[:2]))
+    result = subprocess.run([cli, "run", "--dir", saved, "--tag_set", "serve", "--signature_def",
+                             "serving_bytes", "--inputs", "image_bytes=%s" % (tmp_path / "in.npy"),
+                             "--outdir", str(tmp_path / "out")], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True)
+    assert result.returncode == 0, result.stdout[-2000:]
+    got = np.load(str(tmp_path / "out" / "prediction.npy"))
+    np.testing.assert_array_equal(got[1, :expected[1].shape[0], :expected[1].shape[1]], expected[1])
 
 
 def test_frozen_graph_has_no_variables_and_loads_in_a_fresh_process(frozen):

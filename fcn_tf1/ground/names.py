@@ -53,6 +53,9 @@ FROZEN_NAME = "frozen_model.pb"
 SAVED_MODEL_MARKER = "fcn_tf1.json"
 CONFIG_NODE = "fcn_tf1_config"
 INPUT, LOGITS, PREDICTION = "image", "logits", "prediction"
+# A SavedModel's signatures: the uint8 tensor one, and TF Serving's encoded images (names ending in
+# _bytes are base64 in its REST API).
+BYTES_INPUT, BYTES_SIGNATURE = "image_bytes", "serving_bytes"
 # The version of the model config in model.json and in exports; 1 had no "format" field.
 FORMAT_VERSION = 2
 

@@ -3,7 +3,7 @@
 The same graph is used for evaluation, export (frozen GraphDef / SavedModel) and benchmarks, so the
 preprocessing (channel order, mean) always travels inside it.
 """
-from fcn_tf1.ground.names import INPUT, LOGITS, PREDICTION
+from fcn_tf1.ground.names import BYTES_INPUT, INPUT, LOGITS, PREDICTION
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.preprocessing import preprocess
 
@@ -29,3 +29,34 @@ def build_inference_graph(config, input_shape=None):
         logits.set_shape(list(input_shape[:-1]) + [config.num_classes])
     prediction = tf.cast(tf.argmax(logits, -1), tf.int32, name=PREDICTION)
     return image, logits, prediction
+
+
+def build_bytes_graph(config, palette):
+    """TF Serving's encoded-image interface on the variables ``build_inference_graph`` made:
+    ``image_bytes`` (string [N]: JPEG, PNG, BMP or GIF files, any sizes in one batch) ->
+    ``prediction`` (int32 [N, H_max, W_max], -1 beyond each image), ``height`` and ``width`` (int32
+    [N]) and ``prediction_png_bytes`` (string [N]: each mask as an RGB PNG in ``palette``'s colours,
+    [256, 3] uint8). Returns (inputs, outputs) dicts for a signature."""
+    encoded = tf.placeholder(tf.string, [None], name=BYTES_INPUT)
+    colours = tf.constant(palette, tf.uint8)
+
+    def decode(data):
+        image = tf.image.decode_image(data, channels=3, expand_animations=False)
+        image.set_shape([None, None, 3])
+        return image
+
+    sizes = tf.map_fn(lambda data: tf.shape(decode(data))[:2], encoded, dtype=tf.int32)
+    biggest = tf.reduce_max(sizes, 0)
+
+    def label(data):
+        with tf.variable_scope(tf.get_variable_scope(), reuse=True):
+            scores = config.build(preprocess(decode(data)[None], config.convention))[0]
+        labels = tf.cast(tf.argmax(scores, -1), tf.int32)
+        padding = [[0, biggest[0] - tf.shape(labels)[0]], [0, biggest[1] - tf.shape(labels)[1]]]
+        return (tf.pad(labels, padding, constant_values=-1),
+                tf.image.encode_png(tf.gather(colours, labels)))
+
+    labels, pngs = tf.map_fn(label, encoded, dtype=(tf.int32, tf.string), back_prop=False)
+    outputs = {PREDICTION: labels, "height": sizes[:, 0], "width": sizes[:, 1],
+               "prediction_png_bytes": pngs}
+    return {BYTES_INPUT: encoded}, outputs

@@ -14,3 +14,11 @@ def voc_colormap(size=256):
             c >>= 3
         colours[index] = r, g, b
     return colours
+
+
+def palette(class_colours=None):
+    """[256, 3] uint8: a model's class colours (a folder data set's) over VOC's colour map."""
+    colours = voc_colormap()
+    if class_colours:
+        colours[:len(class_colours)] = class_colours
+    return colours

@@ -9,15 +9,16 @@ import json
 import os
 
 from fcn_tf1.ground import fileutil
-from fcn_tf1.ground.names import (CAFFE_BGR, CONFIG_FILE, CONFIG_NODE, INPUT, LOGITS,
-                                  PREDICTION, SAVED_MODEL_MARKER, SLIM_RGB, VARIANTS)
+from fcn_tf1.ground.names import (BYTES_SIGNATURE, CAFFE_BGR, CONFIG_FILE, CONFIG_NODE, INPUT,
+                                  LOGITS, PREDICTION, SAVED_MODEL_MARKER, SLIM_RGB, VARIANTS)
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model import checkpoints
 from fcn_tf1.model.config import ModelConfig
-from fcn_tf1.model.inference import build_inference_graph
+from fcn_tf1.model.inference import build_bytes_graph, build_inference_graph
 from fcn_tf1.model.exports import read_frozen
 from fcn_tf1.model.models import CheckpointModel
 from fcn_tf1.model.upsample import valid_combinations
+from fcn_tf1.numbers.palette import palette
 
 
 def sidecar_path(graph_path):
@@ -118,19 +119,23 @@ def check_saved_model_output(export_dir, run_dir, checkpoint=None, force=False):
 
 
 def export_saved_model(run_dir, export_dir, checkpoint=None, force=False):
-    """A SavedModel with the ``serving_default`` signature image -> logits, prediction; an
-    existing ``export_dir`` is replaced only when fcn_tf1 wrote it (or ``force``)."""
+    """A SavedModel with the signatures ``serving_default`` (image -> logits, prediction) and
+    ``serving_bytes`` (TF Serving's encoded images, ``inference.build_bytes_graph``); an existing
+    ``export_dir`` is replaced only when fcn_tf1 wrote it (or ``force``)."""
     check_saved_model_output(export_dir, run_dir, checkpoint, force)
     with CheckpointModel(run_dir, checkpoint) as model, model.graph.as_default():
         logits, prediction = model.outputs
         signature = tf.saved_model.signature_def_utils.predict_signature_def(
             inputs={INPUT: model.input}, outputs={LOGITS: logits, PREDICTION: prediction})
+        inputs, outputs = build_bytes_graph(model.config, palette(model.config.class_colours))
+        signatures = {"serving_default": signature, BYTES_SIGNATURE:
+                      tf.saved_model.signature_def_utils.predict_signature_def(inputs, outputs)}
 
         def build(directory):
             builder = tf.saved_model.builder.SavedModelBuilder(directory)
             builder.add_meta_graph_and_variables(
                 model.session, [tf.saved_model.tag_constants.SERVING],
-                signature_def_map={"serving_default": signature}, strip_default_attrs=True)
+                signature_def_map=signatures, strip_default_attrs=True)
             builder.save()
             fileutil.write_json(os.path.join(directory, SAVED_MODEL_MARKER), model.metadata)
 

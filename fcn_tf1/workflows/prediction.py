@@ -12,7 +12,7 @@ from tqdm import tqdm
 from fcn_tf1.data.images import MAX_PIXELS, DataError, read_image
 from fcn_tf1.ground import fileutil
 from fcn_tf1.ground.names import MARKER, VERSION
-from fcn_tf1.numbers.palette import voc_colormap
+from fcn_tf1.numbers.palette import palette, voc_colormap
 
 # Larger images are labelled on a downscaled copy, so that memory stays near the model's own
 # (the README's "Images as users have them" has the figures).
@@ -91,14 +91,6 @@ def save_png(image, path):
     info.add_text(MARKER, VERSION)
     with fileutil.atomic_path(path) as tmp:
         image.save(tmp, format="PNG", pnginfo=info)
-
-
-def palette(class_colours=None):
-    """[256, 3] uint8: the model's class colours (a folder data set's) over VOC's colour map."""
-    colours = voc_colormap()
-    if class_colours:
-        colours[:len(class_colours)] = class_colours
-    return colours
 
 
 def save_mask(labels, path, colours=None):
