@@ -131,13 +131,14 @@ def test_pipeline_whole_images_and_crops(session):
 
 def test_the_pipeline_calls_readers_as_plain_python(session, tmp_path):
     # AutoGraph let into a reader converts it anew at every call: a VOC folder trained 50x slower
-    # than the synthetic set. The reader must run as written, with no AutoGraph frame above it.
+    # than the synthetic set. The reader must run as written, not under AutoGraph's converted_call.
     source = VOCDataset(write_voc(str(tmp_path / "voc"), ["a", "b"]), "train")
     stacks = []
     load = source.load
-    source.load = lambda i: stacks.append([f.filename for f in inspect.stack()]) or load(i)
+    source.load = lambda i: stacks.append([f.function for f in inspect.stack()]) or load(i)
     session.run(tf.data.make_one_shot_iterator(make_dataset(source, 2, (16, 16), True)).get_next())
-    assert stacks and not any("autograph" in name for stack in stacks for name in stack)
+    # (TF 2.x's py_func wraps the function in AutoGraph's do-not-convert wrapper: that one is fine)
+    assert stacks and not any("converted_call" in stack for stack in stacks)
 
 
 class _Encoded(object):
