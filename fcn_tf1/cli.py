@@ -35,10 +35,12 @@ def prepare_tensorflow(prog):
 
 
 # What TensorFlow 2.16+'s CUDA-enabled wheel logs on a machine without a GPU driver, at import
-# (before it reads TF_CPP_MIN_LOG_LEVEL) and at the first look for GPUs.
+# (before it reads TF_CPP_MIN_LOG_LEVEL) and at the first look for GPUs, and its oneDNN note
+# (port.cc: "oneDNN custom operations are on").
 _IMPORT_NOISE = re.compile(r"WARNING: All log messages before absl::InitializeLog\(\)|"
-                           r"[IWE]\d{4} [\d:. ]+\d+ (cudart_stub|cuda_platform|cpu_feature_guard)"
-                           r"\.cc:\d+\]|To enable the following instructions:")
+                           r"[IWE]\d{4} [\d:. ]+\d+ "
+                           r"(cudart_stub|cuda_platform|cpu_feature_guard|port)\.cc:\d+\]|"
+                           r"To enable the following instructions:")
 
 
 @contextlib.contextmanager
