@@ -40,11 +40,27 @@ def _png(array, mode=None):
     return out.getvalue()
 
 
-def example(image, label, filename):
-    """The DeepLab ``tf.train.Example`` of one (uint8 RGB image, uint8 label) pair."""
+def _encoded(source, i, image):
+    """(bytes, format) of sample i's image: its own JPEG or PNG file where that decodes to exactly
+    ``image`` (no EXIF turn to apply; decoding a JPEG is what makes reading fast), else a PNG."""
+    path = source.paths(i)[0] if hasattr(source, "paths") else None
+    fmt = {".jpg": b"jpeg", ".jpeg": b"jpeg", ".png": b"png"}.get(
+        os.path.splitext(str(path))[1].lower())
+    if fmt:
+        with open(path, "rb") as f:
+            data = f.read()
+        if np.array_equal(read_image(io.BytesIO(data)), image):
+            return data, fmt
+    return _png(image), b"png"
+
+
+def example(image, label, filename, encoded=None):
+    """The DeepLab ``tf.train.Example`` of one (uint8 RGB image, uint8 label) pair; ``encoded``:
+    the image's (bytes, format) where they are at hand."""
+    data, fmt = encoded or (_png(image), b"png")
     return tf.train.Example(features=tf.train.Features(feature={
-        "image/encoded": _bytes(_png(image)), "image/filename": _bytes(filename.encode("utf-8")),
-        "image/format": _bytes(b"png"), "image/height": _int(image.shape[0]),
+        "image/encoded": _bytes(data), "image/filename": _bytes(filename.encode("utf-8")),
+        "image/format": _bytes(fmt), "image/height": _int(image.shape[0]),
         "image/width": _int(image.shape[1]), "image/channels": _int(3),
         "image/segmentation/class/encoded": _bytes(_png(label, "L")),
         "image/segmentation/class/format": _bytes(b"png")}))
@@ -62,7 +78,7 @@ def write_shards(source, output, split, shards):
             image, label = source.load(i)
             name = os.path.splitext(os.path.basename(str(source.name(i))))[0]
             writers[i * shards // len(source)].write(
-                example(image, label, name).SerializeToString())
+                example(image, label, name, _encoded(source, i, image)).SerializeToString())
     colours = getattr(source, "class_colours", None)
     lines = [name + (" %d %d %d" % tuple(colours[k]) if colours else "")
              for k, name in enumerate(source.class_names)]
