@@ -137,6 +137,13 @@ def test_bf16_on_a_cpu_without_it_is_one_line(exports, capsys, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_each_runtime_is_one_description_and_one_engine():
+    from fcn_tf1.ground.names import RUNTIME_SPECS
+    assert set(runtimes.ENGINES) == set(RUNTIME_SPECS) == set(RUNTIMES)
+    assert all(set(spec.precisions) <= {"fp32", "bf16"} and "fp32" in spec.precisions
+               for spec in RUNTIME_SPECS.values())
+
+
 def test_the_default_is_the_first_installed_runtime_that_reads_the_file(monkeypatch):
     monkeypatch.setattr(runtimes, "installed", lambda r: r != "openvino")
     assert runtimes.choose(None, "fp32", "m.pb") == "tf"

@@ -59,14 +59,19 @@ BYTES_INPUT, BYTES_SIGNATURE = "image_bytes", "serving_bytes"
 # The version of the model config in model.json and in exports; 1 had no "format" field.
 FORMAT_VERSION = 2
 
-# Inference on an export: the runtimes in the order the default takes them (the first installed that
-# reads the file; README "Runtimes" has the measurements), the pip extra that brings each, the files
-# each reads (a frozen GraphDef, an ONNX export) and the precisions. bf16: OpenVINO only, on CPUs
-# that compute it.
-RUNTIMES = ("openvino", "onnxruntime", "tf")
-RUNTIME_MODULES = {"openvino": "openvino", "onnxruntime": "onnxruntime", "tf": "tensorflow"}
-RUNTIME_EXTRAS = {"openvino": "openvino", "onnxruntime": "onnx", "tf": "tf"}
-RUNTIME_FORMATS = {"openvino": ("pb", "onnx"), "onnxruntime": ("onnx",), "tf": ("pb",)}
+# Inference on an export: one description per runtime, in the order the default takes them (the
+# first installed that reads the file; README "Runtimes" has the measurements). ``module``: what
+# is imported; ``extra``: the pip extra that brings it; ``formats``: the files it reads (a frozen
+# GraphDef "pb", an ONNX export "onnx"); ``precisions``: what it computes in (bf16 on CPUs that
+# do); ``graph_def``: it takes the checked GraphDef itself (else a private copy of the checked
+# file) and runs a batch [N, H, W, 3] whole (else image by image). Adding a runtime is one entry
+# here and its engine class in model/runtimes.py.
+Runtime = collections.namedtuple("Runtime", "name module extra formats precisions graph_def")
+RUNTIME_SPECS = collections.OrderedDict((spec.name, spec) for spec in (
+    Runtime("openvino", "openvino", "openvino", ("pb", "onnx"), ("fp32", "bf16"), False),
+    Runtime("onnxruntime", "onnxruntime", "onnx", ("onnx",), ("fp32",), False),
+    Runtime("tf", "tensorflow", "tf", ("pb",), ("fp32",), True)))
+RUNTIMES = tuple(RUNTIME_SPECS)
 PRECISIONS = ("fp32", "bf16")
 
 # The TensorFlow releases fcn_tf1 runs on (2.16+ through tf-keras), and the newest tested here.

@@ -11,7 +11,8 @@ import tempfile
 
 import numpy as np
 
-from fcn_tf1.ground.names import CONFIG_NODE, INPUT, LOGITS, MARKER, PREDICTION, VERSION
+from fcn_tf1.ground.names import (CONFIG_NODE, INPUT, LOGITS, MARKER, PREDICTION, RUNTIME_SPECS,
+                                  VERSION)
 from fcn_tf1.ground.tf_compat import TF_VERSION, tf
 from fcn_tf1.model import checkpoints, runtimes
 from fcn_tf1.model.exports import checked_copy, read_frozen
@@ -84,9 +85,10 @@ class FrozenModel(LoadedModel):
     def __init__(self, path, runtime=None, precision="fp32"):
         self.runtime = runtimes.choose(runtime, precision, path)
         self.precision, self.path = precision, path
-        if self.runtime == "tf":
+        self.spec = RUNTIME_SPECS[self.runtime]
+        if self.spec.graph_def:
             graph_def, self.metadata = read_frozen(path)
-            self.engine = runtimes.TensorFlowEngine(graph_def)
+            self.engine = runtimes.ENGINES[self.runtime](graph_def, precision)
             self.session, self.input, self.outputs = (self.engine.session, self.engine.input,
                                                       self.engine.outputs)
         else:
@@ -105,7 +107,7 @@ class FrozenModel(LoadedModel):
         if image.dtype != np.uint8 or image.ndim not in (3, 4) or image.shape[-1] != 3:
             raise ValueError("image must be uint8 RGB [H, W, 3] or [N, H, W, 3], not %s %s"
                              % (image.dtype, list(image.shape)))
-        if image.ndim == 3 or self.runtime == "tf":
+        if image.ndim == 3 or self.spec.graph_def:
             return self.engine.run(image)
         logits, labels = zip(*(self.engine.run(one) for one in image))
         return np.stack(logits), np.stack(labels)

@@ -9,8 +9,7 @@ import importlib
 import importlib.util
 import re
 
-from fcn_tf1.ground.names import (INPUT, LOGITS, PRECISIONS, PREDICTION, RUNTIME_EXTRAS,
-                                  RUNTIME_FORMATS, RUNTIME_MODULES, RUNTIMES)
+from fcn_tf1.ground.names import INPUT, LOGITS, PRECISIONS, PREDICTION, RUNTIME_SPECS, RUNTIMES
 from fcn_tf1.ground.tf_compat import tf
 
 
@@ -20,7 +19,7 @@ def file_format(path):
 
 
 def installed(runtime):
-    return importlib.util.find_spec(RUNTIME_MODULES[runtime]) is not None
+    return importlib.util.find_spec(RUNTIME_SPECS[runtime].module) is not None
 
 
 def choose(runtime, precision, path):
@@ -30,21 +29,25 @@ def choose(runtime, precision, path):
     if precision not in PRECISIONS:
         raise ValueError("--precision %s: not one of %s" % (precision, ", ".join(PRECISIONS)))
     if runtime is None:
-        runtime = next((r for r in RUNTIMES if fmt in RUNTIME_FORMATS[r] and installed(r)), None)
+        runtime = next((r for r in RUNTIMES if fmt in RUNTIME_SPECS[r].formats and installed(r)),
+                       None)
         if runtime is None:
             raise ValueError("%s: no installed runtime reads %s files; pip install "
                              "'fcn_tf1[openvino]'" % (path, fmt))
     if runtime not in RUNTIMES:
         raise ValueError("--runtime %s: not one of %s" % (runtime, ", ".join(RUNTIMES)))
+    spec = RUNTIME_SPECS[runtime]
     if not installed(runtime):
         raise ValueError("--runtime %s: not installed; pip install 'fcn_tf1[%s]'"
-                         % (runtime, RUNTIME_EXTRAS[runtime]))
-    if fmt not in RUNTIME_FORMATS[runtime]:
+                         % (runtime, spec.extra))
+    if fmt not in spec.formats:
         raise ValueError("%s: --runtime %s reads only %s files; make one with python -m "
-                         "fcn_tf1.export%s" % (path, runtime, " or ".join(RUNTIME_FORMATS[runtime]),
+                         "fcn_tf1.export%s" % (path, runtime, " or ".join(spec.formats),
                                                " --onnx" if fmt == "pb" else ""))
-    if precision == "bf16" and runtime != "openvino":
-        raise ValueError("--precision bf16: only --runtime openvino computes in bf16")
+    if precision not in spec.precisions:
+        raise ValueError("--precision %s: only --runtime %s computes in %s" % (
+            precision, " or ".join(r for r in RUNTIMES if precision in RUNTIME_SPECS[r].precisions),
+            precision))
     return runtime
 
 

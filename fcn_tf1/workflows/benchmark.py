@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from fcn_tf1.ground.machine import cpu_cores, openmp_settings, peak_rss_mb
-from fcn_tf1.ground.names import INPUT, PREDICTION, RUNTIMES
+from fcn_tf1.ground.names import INPUT, PREDICTION, RUNTIME_SPECS, RUNTIMES
 from fcn_tf1.ground.tf_compat import TF_VERSION, onednn_enabled, optimize_for_inference, tf
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_inference_graph
@@ -188,7 +188,7 @@ def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=Fal
         result["runtimes"] = [_runtime_row(work, runtime, precision, runs)
                               for runtime in ("tf",) + tuple(r for r in runtimes if r != "tf")
                               for precision in precisions
-                              if precision == "fp32" or runtime == "openvino"]
+                              if precision in RUNTIME_SPECS[runtime].precisions]
         if optimisations:
             reference = np.load(os.path.join(work, "tf-fp32.npy"))
             result["optimisations"] = _optimisations(frozen_path, image, reference, runs)
