@@ -12,6 +12,7 @@ import glob
 import io
 import os
 import struct
+import threading
 
 import numpy as np
 from PIL import Image
@@ -141,6 +142,7 @@ class TFRecordDataset(object):
                             "no class file beside the shards (one class name a line)")
         self.class_names, self.num_classes = list(classes.names), len(classes.names)
         self.class_colours = classes.colours
+        self._open = threading.local()  # each reader thread keeps its shards open
 
     def shard(self, count, index):
         """The part a cluster worker reads: every ``count``-th shard file from ``index`` (records
@@ -160,9 +162,11 @@ class TFRecordDataset(object):
 
     def load(self, i):
         path, offset, length = self.records[i]
-        with open(path, "rb") as f:
-            f.seek(offset)
-            data = f.read(length)
+        files = self._open.__dict__.setdefault("files", {})
+        if path not in files:
+            files[path] = open(path, "rb")
+        files[path].seek(offset)
+        data = files[path].read(length)
         try:
             features = tf.train.Example.FromString(data).features.feature
         except Exception:  # protobuf's DecodeError differs between implementations
