@@ -10,7 +10,7 @@ import tempfile
 import warnings
 
 from fcn_tf1.ground import machine, tf_versions
-from fcn_tf1.ground.names import MAX_WIDTH, MIN_WIDTH, PRECISIONS, RUNTIMES
+from fcn_tf1.ground.names import IGNORE_LABEL, MAX_WIDTH, MIN_WIDTH, PRECISIONS, RUNTIMES
 
 
 def prepare_tensorflow(prog):
@@ -128,6 +128,20 @@ def python_command():
     return sys.executable if relative.startswith("..") else relative
 
 
+def add_folder_flags(parser, seed=True):
+    """--val-fraction, --seed and --ignore-label: how a folder data set splits and what its index
+    masks ignore, the same for every command that opens one (train has its own --seed)."""
+    parser.add_argument("--val-fraction", type=bounded(float, 0, 1, high_open=True), default=0.1,
+                        help="a folder data set without train.txt / val.txt: the share of its "
+                             "images held out for validation (a seeded split; a run keeps it)")
+    if seed:
+        parser.add_argument("--seed", type=nonnegative_int, default=0,
+                            help="the seed of that split (train's --seed)")
+    parser.add_argument("--ignore-label", type=bounded(int, 0, 255), default=IGNORE_LABEL,
+                        help="the value of ignored pixels in a folder data set's index masks "
+                             "(not trained on, not scored)")
+
+
 def add_runtime_flags(parser):
     """--runtime and --precision, the same for every command that runs an export."""
     parser.add_argument("--runtime", choices=RUNTIMES, help=(
@@ -143,8 +157,8 @@ class HelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if (action.default in (None, False, argparse.SUPPRESS) or not action.option_strings
-                or "default" in text):
+        if (action.default is None or action.default is False or action.default == argparse.SUPPRESS
+                or not action.option_strings or "default" in text):  # (0 == False: by identity)
             return text
         return text + " (default: %(default)s)"
 

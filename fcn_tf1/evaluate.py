@@ -6,7 +6,7 @@
 import sys
 
 from fcn_tf1 import cli
-from fcn_tf1.ground.names import DATA_SETS, IGNORE_LABEL
+from fcn_tf1.ground.names import DATA_SETS
 
 
 def parser():
@@ -23,13 +23,7 @@ def parser():
     p.add_argument("--data-dir", help="VOC2012 (or VOCdevkit) folder, SBD's dataset folder, or a "
                    "folder data set (needed for voc, sbd and folder)")
     p.add_argument("--split", default="val", help="the split to evaluate on")
-    p.add_argument("--val-fraction", type=cli.bounded(float, 0, 1, high_open=True), default=0.1,
-                   help="a folder data set without split files: its seeded split, as train's "
-                        "(with --checkpoint-dir, the split the run stored wins)")
-    p.add_argument("--seed", type=cli.nonnegative_int, default=0,
-                   help="the seed of that split (train's --seed)")
-    p.add_argument("--ignore-label", type=cli.bounded(int, 0, 255), default=IGNORE_LABEL,
-                   help="the value of ignored pixels in a folder data set's index masks")
+    cli.add_folder_flags(p)
     p.add_argument("--json", help="also write the report as JSON here")
     p.add_argument("--force", action="store_true",
                    help="replace a --json file that fcn_tf1 did not write")

@@ -29,12 +29,7 @@ def parser():
     data.add_argument("--val-dir", help="VOC folder for --val-data voc")
     data.add_argument("--synthetic-size", type=cli.positive_int, default=400,
                       help="synthetic training images")
-    data.add_argument("--val-fraction", type=cli.bounded(float, 0, 1, high_open=True), default=0.1,
-                      help="a folder data set without train.txt / val.txt: the share of its images "
-                           "held out for validation (a seeded split, kept in the run folder)")
-    data.add_argument("--ignore-label", type=cli.bounded(int, 0, 255), default=IGNORE_LABEL,
-                      help="the value of ignored pixels in a folder data set's index masks (not "
-                           "trained on, not scored)")
+    cli.add_folder_flags(data, seed=False)
     data.add_argument("--check-data", action="store_true",
                       help="only check the data set (every file readable and consistent), then exit")
     model = p.add_argument_group("model")

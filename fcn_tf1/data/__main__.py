@@ -30,11 +30,7 @@ def parser():
     records.add_argument("--split", default="train", help="the split to write")
     records.add_argument("--output", required=True, help="the folder of the shards")
     records.add_argument("--shards", type=cli.positive_int, default=4, help="how many files")
-    records.add_argument("--val-fraction", type=cli.bounded(float, 0, 1, high_open=True),
-                         default=0.1, help="a folder data set without split files: its split")
-    records.add_argument("--seed", type=cli.nonnegative_int, default=0, help="the split's seed")
-    records.add_argument("--ignore-label", type=cli.bounded(int, 0, 255), default=IGNORE_LABEL,
-                         help="the value of ignored pixels in index masks")
+    cli.add_folder_flags(records)
     speed = tools.add_parser("speed", help="images/s that the input pipeline (read, decode, "
                              "augment, batch) delivers, to set beside bench's training step")
     for flag, kwargs in (("--data", dict(choices=DATA_SETS, default="folder", help="the data set")),
@@ -51,11 +47,7 @@ def parser():
     check.add_argument("--data", choices=DATA_SETS, default="folder", help="the data set")
     check.add_argument("--data-dir", help="its folder")
     check.add_argument("--split", default="train", help="the split to check")
-    check.add_argument("--val-fraction", type=cli.bounded(float, 0, 1, high_open=True),
-                       default=0.1, help="a folder data set without split files: its seeded split")
-    check.add_argument("--seed", type=cli.nonnegative_int, default=0, help="the split's seed")
-    check.add_argument("--ignore-label", type=cli.bounded(int, 0, 255), default=IGNORE_LABEL,
-                       help="the value of ignored pixels in index masks")
+    cli.add_folder_flags(check)
     return p
 
 
