@@ -65,9 +65,9 @@ def test_frozen_savedmodel_and_checkpoint_agree(run_dir, frozen, tmp_path):
                                   }) == ModelConfig.load(run_dir)
 
 
-def _png_bytes(image):
+def _png_bytes(image, fmt="PNG"):
     out = io.BytesIO()
-    Image.fromarray(image).save(out, format="PNG")
+    Image.fromarray(image).save(out, format=fmt)
     return out.getvalue()
 
 
@@ -90,7 +90,7 @@ def test_the_serving_bytes_signature_labels_encoded_images_of_any_sizes(referenc
     saved = str(tmp_path / "saved")
     exporting.export_saved_model(run_dir, saved)
     pictures = [images(seed)[i] for seed, i in ((0, 0), (1, 1), (2, 2))]  # three sizes
-    encoded = [_png_bytes(p) for p in pictures]
+    encoded = [_png_bytes(p) for p in pictures[:2]] + [_png_bytes(pictures[2], "BMP")]
     with CheckpointModel(run_dir) as checkpoint:
         expected = [checkpoint.predict(p) for p in pictures]
     assert len(np.unique(np.concatenate([e.ravel() for e in expected]))) >= 3  # not trivial
@@ -100,6 +100,9 @@ def test_the_serving_bytes_signature_labels_encoded_images_of_any_sizes(referenc
             "serving_bytes"]
         fetch = {k: v.name for k, v in signature.outputs.items()}
         served = session.run(fetch, {signature.inputs["image_bytes"].name: encoded})
+        jpeg = session.run(fetch, {signature.inputs["image_bytes"].name: [
+            _png_bytes(pictures[1], "JPEG")]})  # lossy: its size, not its labels
+        assert (jpeg["height"][0], jpeg["width"][0]) == pictures[1].shape[:2]
     for i, labels in enumerate(expected):
         h, w = labels.shape
         assert (served["height"][i], served["width"][i]) == (h, w)

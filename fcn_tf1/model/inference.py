@@ -33,7 +33,7 @@ def build_inference_graph(config, input_shape=None):
 
 def build_bytes_graph(config, palette):
     """TF Serving's encoded-image interface on the variables ``build_inference_graph`` made:
-    ``image_bytes`` (string [N]: JPEG, PNG, BMP or GIF files, any sizes in one batch) ->
+    ``image_bytes`` (string [N]: JPEG, PNG or BMP files, any sizes in one batch) ->
     ``prediction`` (int32 [N, H_max, W_max], -1 beyond each image), ``height`` and ``width`` (int32
     [N]) and ``prediction_png_bytes`` (string [N]: each mask as an RGB PNG in ``palette``'s colours,
     [256, 3] uint8). Returns (inputs, outputs) dicts for a signature."""
@@ -41,7 +41,14 @@ def build_bytes_graph(config, palette):
     colours = tf.constant(palette, tf.uint8)
 
     def decode(data):
-        image = tf.image.decode_image(data, channels=3, expand_animations=False)
+        # By the file's first bytes, with the decoders TensorFlow 1.15 has too (decode_image
+        # becomes a DecodeImage op on 2.x, which 1.15 cannot load).
+        head = tf.strings.substr(data, 0, 3)
+        image = tf.cond(tf.equal(head, b"\xff\xd8\xff"),
+                        lambda: tf.image.decode_jpeg(data, channels=3),
+                        lambda: tf.cond(tf.equal(tf.strings.substr(data, 0, 2), b"BM"),
+                                        lambda: tf.image.decode_bmp(data, channels=3),
+                                        lambda: tf.image.decode_png(data, channels=3)))
         image.set_shape([None, None, 3])
         return image
 
