@@ -10,7 +10,7 @@ import os
 import sys
 
 from fcn_tf1 import cli
-from fcn_tf1.ground.names import DATA_SETS, IGNORE_LABEL
+from fcn_tf1.ground.names import DATA_SETS
 
 
 def parser():
@@ -23,32 +23,32 @@ def parser():
     example.add_argument("output", help="a new (or empty) folder")
     example.add_argument("--train", type=cli.positive_int, default=60, help="training images")
     example.add_argument("--val", type=cli.positive_int, default=12, help="validation images")
-    records = tools.add_parser("tfrecord", help="write a split of any data set as TFRecord "
-                               "shards in DeepLab's format (and the class file beside them)")
-    records.add_argument("--data", choices=DATA_SETS, required=True, help="the data set")
-    records.add_argument("--data-dir", help="its folder")
-    records.add_argument("--split", default="train", help="the split to write")
+    records = add_source_flags(tools.add_parser(
+        "tfrecord", help="write a split of any data set as TFRecord shards in DeepLab's format "
+        "(and the class file beside them)"), data_required=True)
     records.add_argument("--output", required=True, help="the folder of the shards")
     records.add_argument("--shards", type=cli.positive_int, default=4, help="how many files")
-    cli.add_folder_flags(records)
-    speed = tools.add_parser("speed", help="images/s that the input pipeline (read, decode, "
-                             "augment, batch) delivers, to set beside bench's training step")
-    for flag, kwargs in (("--data", dict(choices=DATA_SETS, default="folder", help="the data set")),
-                         ("--data-dir", dict(help="its folder (or a glob of TFRecord shards)")),
-                         ("--split", dict(default="train", help="the split to read"))):
-        speed.add_argument(flag, **kwargs)
+    speed = add_source_flags(tools.add_parser(
+        "speed", help="images/s that the input pipeline (read, decode, augment, batch) delivers, "
+        "to set beside bench's training step"))
     speed.add_argument("--batch-size", type=cli.positive_int, default=8, help="images per batch")
     speed.add_argument("--crop-size", type=cli.size_pair, default=(320, 320), help="random crops")
     speed.add_argument("--batches", type=cli.positive_int, default=20, help="batches timed")
     speed.add_argument("--threads", type=cli.positive_int, default=2,
                        help="the pipeline's parallel calls, as training runs it")
-    check = tools.add_parser("check", help="every image and mask readable and consistent; the "
-                             "pixels and images of each class")
-    check.add_argument("--data", choices=DATA_SETS, default="folder", help="the data set")
-    check.add_argument("--data-dir", help="its folder")
-    check.add_argument("--split", default="train", help="the split to check")
-    cli.add_folder_flags(check)
+    add_source_flags(tools.add_parser("check", help="every image and mask readable and "
+                                      "consistent; the pixels and images of each class"))
     return p
+
+
+def add_source_flags(tool, data_required=False):
+    """The flags that open one split of a data set, the same for every tool that reads one."""
+    tool.add_argument("--data", choices=DATA_SETS, required=data_required,
+                      default=None if data_required else "folder", help="the data set")
+    tool.add_argument("--data-dir", help="its folder (or a glob of TFRecord shards)")
+    tool.add_argument("--split", default="train", help="the split to read")
+    cli.add_folder_flags(tool)
+    return tool
 
 
 def check_args(p, args):
@@ -67,8 +67,7 @@ def run(args):
     from fcn_tf1.data import registry
     from fcn_tf1.data.validate import check_dataset, class_counts, format_counts
     source = registry.open_split(args.data, args.split, registry.DataOptions(
-        args.data_dir, getattr(args, "seed", 0), None, getattr(args, "val_fraction", 0.1),
-        getattr(args, "ignore_label", IGNORE_LABEL)))
+        args.data_dir, args.seed, None, args.val_fraction, args.ignore_label))
     if args.tool == "speed":
         from fcn_tf1.data.pipeline import images_per_second
         rate = images_per_second(source, args.batch_size, args.crop_size, args.batches,
