@@ -3,6 +3,7 @@
     python -m fcn_tf1.train                                   # synthetic data, minutes on a CPU
     python -m fcn_tf1.train --data voc --data-dir VOC2012 --vgg16-weights vgg_16.ckpt --staged
 """
+import collections
 import os
 import sys
 
@@ -12,6 +13,9 @@ from fcn_tf1.ground.names import (CLUSTER_JOBS, DATA_SETS, DEFAULT_SHAPE_FIX, FI
                                   TRAIN_UPSAMPLING, UPSAMPLINGS, VARIANTS)
 from fcn_tf1.workflows import recipes
 from fcn_tf1.workflows.recipes import PRESET_WIDTHS
+
+# One stage of a training: the variant, its run folder and its checked ModelConfig.
+Stage = collections.namedtuple("Stage", "variant run_dir config")
 
 
 def parser():
@@ -155,25 +159,43 @@ def check_data(train_source, val_source, with_val):
         raise ValueError("%d problem(s) in the data set (listed above)" % len(problems))
 
 
-def initialiser(args, init_from, chief, width):
-    """(input convention, initialiser or None) of a stage: a coarser run (of the same backbone
-    width; its class count may differ: the class-sized layers then start fresh), else a VGG16
-    file. In a cluster only the chief fills the variables; the others need the convention only."""
+def initialiser(args, chief, width):
+    """(input convention, initialiser or None) of the first stage: a coarser run (of the same
+    backbone width; its class count may differ: the class-sized layers then start fresh), else a
+    VGG16 file, read and checked against ``width``. In a cluster only the chief fills the
+    variables; the others need the convention only."""
     from fcn_tf1.ground.names import SLIM_RGB
     from fcn_tf1.model.config import ModelConfig
     from fcn_tf1.numbers.vgg16_weights import file_convention
     from fcn_tf1.workflows.initialisation import CheckpointInit, VGG16Init
-    if init_from:
-        source = ModelConfig.load(init_from)
+    if args.init_from:
+        source = ModelConfig.load(args.init_from)
         if source.width != width:
             raise ValueError("--init-from %s: its backbone has width %g, this model %g; train at "
-                             "--width %g to start from it" % (init_from, source.width, width,
+                             "--width %g to start from it" % (args.init_from, source.width, width,
                                                              source.width))
-        return source.convention, CheckpointInit(init_from) if chief else None
+        return source.convention, CheckpointInit(args.init_from) if chief else None
     if args.vgg16_weights:
         return (file_convention(args.vgg16_weights),
-                VGG16Init(args.vgg16_weights) if chief else None)
+                VGG16Init(args.vgg16_weights, width) if chief else None)
     return SLIM_RGB, None
+
+
+def plan_stages(args, width, source, chief):
+    """The stages to train, [(variant, run folder, ModelConfig)], and the first one's initialiser:
+    every config and run folder checked (reading only) before any stage writes a file."""
+    from fcn_tf1.model.config import ModelConfig
+    from fcn_tf1.workflows.training import check_run_dir
+    convention, init = initialiser(args, chief, width)
+    stages = []
+    for variant in VARIANTS if args.staged else (args.variant,):
+        config = ModelConfig(source.num_classes, variant, width, args.upsampling, args.shape_fix,
+                             convention, source.class_names, args.at_once,
+                             getattr(source, "class_colours", None))
+        run_dir = stage_dir(args, variant)
+        check_run_dir(run_dir, config)
+        stages.append(Stage(variant, run_dir, config))
+    return stages, init
 
 
 def class_weights(choice, source):
@@ -242,15 +264,15 @@ def run(args):
         {k: getattr(args, k) for k in recipes.DEFAULTS if hasattr(args, k)},
         class_weights=class_weights(args.class_weights, train_source)))
     width = recipes.width_for(preset, args.width)
-    init_from = args.init_from
-    for variant in VARIANTS if args.staged else (args.variant,):
-        run_dir = stage_dir(args, variant)
-        train_stage(args, variant, width, preset, options, run_dir, init_from, train_source,
-                    val_source, task, devices)
-        if task is not None and not task.is_chief:
+    chief = task is None or task.is_chief
+    stages, init = plan_stages(args, width, train_source, chief)
+    for stage in stages:
+        train_stage(args, stage, preset, options, init, train_source, val_source, task, devices)
+        if not chief:
             return 0
-        init_from = run_dir
-    print(next_steps(run_dir, args.no_export, data_flags(args)))
+        from fcn_tf1.workflows.initialisation import CheckpointInit
+        init = CheckpointInit(stage.run_dir)  # the next stage starts from this one
+    print(next_steps(stage.run_dir, args.no_export, data_flags(args)))
     return 0
 
 
@@ -281,21 +303,15 @@ def stage_dir(args, variant):
     return os.path.join(args.checkpoint_root, base, *([variant] if args.staged else []))
 
 
-def train_stage(args, variant, width, preset, options, run_dir, init_from, train_source,
-                val_source, task, devices):
-    """Train one variant into ``run_dir``; the chief then evaluates and exports it."""
-    from fcn_tf1.model.config import ModelConfig
-    from fcn_tf1.workflows import evaluation, exporting, recipes, training
-    chief = task is None or task.is_chief
-    convention, init = initialiser(args, init_from, chief, width)
-    config = ModelConfig(train_source.num_classes, variant, width, args.upsampling,
-                         args.shape_fix, convention, train_source.class_names, args.at_once,
-                         getattr(train_source, "class_colours", None))
+def train_stage(args, stage, preset, options, init, train_source, val_source, task, devices):
+    """Train one stage into its run folder; the chief then evaluates and exports it."""
+    from fcn_tf1.workflows import evaluation, exporting, training
+    config, run_dir = stage.config, stage.run_dir
     print("run %s: %s, width %g, %s + %s, preset %s, lr %g, %d steps" % (
-        run_dir, variant, width, config.upsampling, config.shape_fix, preset,
-        recipes.learning_rate_for(options, variant), options["steps"]))
+        run_dir, stage.variant, config.width, config.upsampling, config.shape_fix, preset,
+        options.rate_for(stage.variant), options.steps))
     step = training.train(run_dir, config, train_source, options, init, task=task, devices=devices)
-    if not chief:
+    if task is not None and not task.is_chief:
         return
     if not args.no_eval:
         result = evaluation.evaluate_run(run_dir, val_source)

@@ -225,7 +225,7 @@ def _one_step(config, devices, batches, options, init_path):
         with tf.device(graph_device):
             losses, _ = optimisation.tower_losses(
                 config, [(tf.constant(i), tf.constant(l)) for i, l in batches], towers,
-                options["loss"], is_training=False)  # no dropout: the two runs must match
+                options.loss, is_training=False)  # no dropout: the two runs must match
             train_op = optimisation.build_train_op(losses, options, 0.01, global_step).train
         placed = {op.name: op.device for op in tf.get_default_graph().get_operations()}
         cpus = sum(1 for d in devices or [] if d.startswith("/cpu"))

@@ -68,11 +68,11 @@ def test_migrate_keeps_every_field_and_sets_the_current_format():
 
 def test_recipes_keep_the_width_out_of_the_learning_options():
     quick = recipes.options_for("quick")
-    assert "width" not in quick and quick["optimizer"] == "adam" and quick["batch_size"] == 8
+    assert "width" not in quick._fields and (quick.optimizer, quick.batch_size) == ("adam", 8)
     assert recipes.width_for("quick") == 0.125 and recipes.width_for("heavy") == 1.0
     assert recipes.width_for("quick", 0.5) == 0.5
-    assert recipes.options_for("heavy", steps=7, momentum=None)["steps"] == 7
-    assert recipes.options_for("heavy", momentum=None)["momentum"] == 0.99  # None: no override
+    assert recipes.options_for("heavy", steps=7, momentum=None).steps == 7
+    assert recipes.options_for("heavy", momentum=None).momentum == 0.99  # None: no override
     with pytest.raises(ValueError, match="not a learning option: width"):
         recipes.options_for("quick", width=0.5)
 

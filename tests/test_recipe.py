@@ -77,6 +77,6 @@ def test_biases_learn_at_twice_the_rate_without_decay(session):
 def test_which_deconvolutions_learn_under_each_preset(graph, preset, learned):
     options = recipes.options_for(preset)
     build_fcn(tf.placeholder(tf.float32, [1, 64, 64, 3]), 3, "fcn8s", width=1 / 16.,
-              is_training=True, train_upsampling=options["train_upsampling"])
+              is_training=True, train_upsampling=options.train_upsampling)
     assert sorted(v.op.name for v in tf.trainable_variables()
                   if v.op.name.startswith("upscore")) == learned

@@ -43,7 +43,7 @@ def test_resume_keeps_the_global_step(tmp_path):
     config, options = tiny(steps=6)
     run = str(tmp_path / "run")
     assert training.train(run, config, SyntheticDataset("train", 8), options) == 6
-    options["steps"] = 9
+    options = options._replace(steps=9)
     assert training.train(run, config, SyntheticDataset("train", 8), options) == 9
     assert training.latest_step(run) == 9
     other, _ = tiny("fcn32s")
@@ -56,7 +56,7 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(tmp_path):
     run = str(tmp_path / "run")
     training.train(run, config, SyntheticDataset("train", 8), options)
     before = tf.train.latest_checkpoint(run)
-    options.update(steps=50, optimizer="sgd", learning_rate=1e30)
+    options = options._replace(steps=50, optimizer="sgd", learning_rate=1e30)
     with pytest.raises(training.TrainingError, match=r"loss is NaN or Inf at step \d+.*kept"):
         training.train(run, config, SyntheticDataset("train", 8), options)
     # The last good checkpoint still loads and holds finite values.
@@ -101,7 +101,7 @@ def test_init_from_a_coarser_fcn_copies_shared_variables(tmp_path):
     init = initialisation.CheckpointInit(run32, log=messages.append)
     config16, _ = tiny("fcn16s")
     run16 = str(tmp_path / "fcn16s")
-    training.train(run16, config16, SyntheticDataset("train", 8), dict(options, steps=1), init)
+    training.train(run16, config16, SyntheticDataset("train", 8), options._replace(steps=1), init)
     assert "new: score_pool4/bias, score_pool4/kernel, upscore16/kernel, upscore2/kernel" in messages[0]
     old = tf.train.NewCheckpointReader(tf.train.latest_checkpoint(run32))
     new = tf.train.NewCheckpointReader(run16 + "/model.ckpt-0")
@@ -137,7 +137,7 @@ def test_ctrl_c_saves_a_checkpoint_and_the_rerun_resumes_from_it(tmp_path, monke
     assert saved in (3, 4)  # the step the signal came in, or the one already running
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler put back
     monkeypatch.undo()
-    training.train(run, config, SyntheticDataset("train", 8), dict(options, steps=saved + 2),
+    training.train(run, config, SyntheticDataset("train", 8), options._replace(steps=saved + 2),
                    log=messages.append)
     assert messages[0].startswith("resuming %s from step %d" % (run, saved))
     assert training.latest_step(run) == saved + 2
@@ -167,7 +167,7 @@ def test_a_moved_run_exports_and_resumes_and_a_damaged_checkpoint_is_named(tmp_p
     fileutil._LOCKS.pop(os.path.realpath(os.path.join(old, LOCK_FILE))).close()
     shutil.move(old, run)
     exporting.export_frozen(run, str(tmp_path / "m.pb"))  # found where it is now
-    training.train(run, config, SyntheticDataset("train", 8), dict(options, steps=3))
+    training.train(run, config, SyntheticDataset("train", 8), options._replace(steps=3))
     assert training.latest_step(run) == 3  # resumed at 2, not started again
     assert 'model_checkpoint_path: "model.ckpt-3"' in open(os.path.join(run, "checkpoint")).read()
     data = [n for n in os.listdir(run) if n.startswith("model.ckpt-3.data")][0]
@@ -178,7 +178,7 @@ def test_a_moved_run_exports_and_resumes_and_a_damaged_checkpoint_is_named(tmp_p
                                          "--checkpoint %s" % (latest, latest[:-1] + "2")):
         exporting.export_frozen(run, str(tmp_path / "m2.pb"))
     with pytest.raises(training.TrainingError, match="%s: cannot be read" % latest):
-        training.train(run, config, SyntheticDataset("train", 8), dict(options, steps=4))
+        training.train(run, config, SyntheticDataset("train", 8), options._replace(steps=4))
     exporting.export_frozen(run, str(tmp_path / "m2.pb"), checkpoint=latest[:-1] + "2")
 
 
@@ -280,6 +280,48 @@ def test_broken_voc_is_refused_before_training(tmp_path, capsys):
     assert not os.path.exists(str(tmp_path / "ck"))
 
 
+def test_every_check_passes_before_a_file_is_written(tmp_path, capsys):
+    from tests.helpers import random_weights, write_caffe_npy
+    root = tmp_path / "ck"
+    write_caffe_npy(str(tmp_path / "vgg16.npy"), random_weights(1 / 16.))
+    # VGG16 weights of another width: refused when read, before the run folder exists.
+    assert train_main(["--vgg16-weights", str(tmp_path / "vgg16.npy"), "--width", "0.125",
+                       "--checkpoint-root", str(root)]) == 1
+    assert "a model of width 0.125 needs (3, 3, 3, 8)" in capsys.readouterr().err
+    # A later stage's folder holding another model: refused before the first stage trains.
+    ModelConfig(3, "fcn16s", 0.0625).save(str(root / "s" / "fcn16s"))
+    assert train_main(["--staged", "--run", "s", "--width", "0.0625", "--steps", "1",
+                       "--checkpoint-root", str(root)]) == 1
+    assert "fcn16s holds a different model" in capsys.readouterr().err
+    assert sorted(os.listdir(str(root / "s"))) == ["fcn16s"]
+
+
+def test_a_failed_first_start_leaves_nothing(tmp_path, monkeypatch):
+    def fails(*args):
+        assert os.path.isfile(str(tmp_path / "ck" / "run" / "model.json"))  # it was written
+        raise RuntimeError("the session could not start")
+    monkeypatch.setattr(training, "_run", fails)
+    config, options = tiny("fcn32s", steps=1)
+    with pytest.raises(RuntimeError, match="could not start"):
+        training.train(str(tmp_path / "ck" / "run"), config, SyntheticDataset("train", 4), options)
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_learning_options_are_checked_whole():
+    assert recipes.options_for("heavy").rate_for("fcn16s") == 1e-12
+    for bad, message in [(dict(steps=0), "--steps must be an integer >= 1, got 0"),
+                         (dict(batch_size=2.5), "--batch-size must be an integer"),
+                         (dict(momentum=1.0), "--momentum must be a number >= 0 and < 1"),
+                         (dict(learning_rate=0.0), "--lr must be a number > 0"),
+                         (dict(scale_range=(1.5, 0.5)), "--scale-range HIGH must be a number >= 1.5"),
+                         (dict(crop_size=(0, 4)), "--crop-size must be an integer >= 1"),
+                         (dict(optimizer="rmsprop"), "--optimizer must be one of momentum"),
+                         (dict(class_weights=[1.0, -1.0]), "--class-weights must be a number >= 0"),
+                         (dict(weight_decay=float("nan")), "--weight-decay must be a number")]:
+        with pytest.raises(ValueError, match=message):
+            recipes.options_for("quick", **bad)
+
+
 @pytest.mark.slow
 def test_training_starts_from_a_pretrained_vgg16_file(tmp_path):
     from tests.helpers import random_weights, write_caffe_npy
@@ -303,6 +345,7 @@ def test_training_starts_from_a_pretrained_vgg16_file(tmp_path):
     with pytest.raises(ValueError, match="pretrained VGG16 weights need a model of width 1$"):
         training.train(str(tmp_path / "half"), ModelConfig(5, "fcn32s", 0.5), SyntheticDataset(
             "train", 4), options, init)
+    assert not os.path.exists(str(tmp_path / "half"))  # refused at the build, before any write
 
 
 def test_evaluate_cli_on_checkpoint_and_frozen_graph(tmp_path, capsys):

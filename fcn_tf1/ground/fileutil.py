@@ -97,6 +97,26 @@ def lock_for_process(path, message):
     _LOCKS[path] = handle
 
 
+def missing_folders(path):
+    """The folders that ``os.makedirs(path)`` would create, deepest first."""
+    made, path = [], os.path.abspath(path)
+    while not os.path.exists(path):
+        made.append(path)
+        path = os.path.dirname(path)
+    return made
+
+
+def remove_made(made):
+    """Undo ``os.makedirs`` of ``missing_folders``' list: the deepest folder (ours, with what we
+    wrote in it) goes, each parent only while empty (another process may have used it since)."""
+    shutil.rmtree(made[0], ignore_errors=True)
+    for path in made[1:]:
+        try:
+            os.rmdir(path)
+        except OSError:
+            return
+
+
 def json_is_ours(path):
     """A JSON object that fcn_tf1 wrote: it has the ``MARKER`` key."""
     try:

@@ -179,7 +179,9 @@ def read_vgg16(path, width=1.0):
         kernel = _to_conv(layer, np.asarray(raw[layer][0], np.float32), shape)
         bias = np.asarray(raw[layer][1], np.float32)
         if kernel.shape != shape or bias.shape != shape[-1:]:
-            raise WeightsError("%s: layer %s has kernel %s and bias %s, expected %s and %s"
-                               % (path, layer, kernel.shape, bias.shape, shape, shape[-1:]))
+            raise WeightsError("%s: layer %s has kernel %s and bias %s, a model of width %g "
+                               "needs %s and %s%s" % (
+                                   path, layer, kernel.shape, bias.shape, width, shape, shape[-1:],
+                                   "" if width == 1 else " (real VGG16 files need --width 1)"))
         weights[layer] = (kernel, bias)
     return weights

@@ -26,16 +26,16 @@ def tower_losses(config, batches, devices, loss="mean", class_weights=None, **bu
 
 
 def make_optimizer(options, rate, replicas=1):
-    if options["optimizer"] == "adam":
+    if options.optimizer == "adam":
         optimizer = tf.train.AdamOptimizer(rate)
-    elif options["optimizer"] == "sgd":
+    elif options.optimizer == "sgd":
         optimizer = tf.train.GradientDescentOptimizer(rate)
-    elif options["optimizer"] == "momentum":
-        optimizer = tf.train.MomentumOptimizer(rate, options["momentum"])
+    elif options.optimizer == "momentum":
+        optimizer = tf.train.MomentumOptimizer(rate, options.momentum)
     else:
         raise ValueError("optimizer must be one of %s, got %r"
-                         % (OPTIMIZERS, options["optimizer"]))
-    if options["sync_replicas"] and replicas > 1:
+                         % (OPTIMIZERS, options.optimizer))
+    if options.sync_replicas and replicas > 1:
         # Every update waits for one gradient from each replica (chief and workers) and applies
         # their mean; the default is asynchronous, each replica updating on its own.
         optimizer = tf.train.SyncReplicasOptimizer(optimizer, replicas_to_aggregate=replicas,
@@ -61,9 +61,9 @@ class TrainOp(object):
 
 def _weight_decay(options):
     kernels = [v for v in tf.trainable_variables() if v.op.name.endswith("kernel")]
-    if not options["weight_decay"] or not kernels:
+    if not options.weight_decay or not kernels:
         return 0.0
-    return options["weight_decay"] * tf.add_n([tf.nn.l2_loss(k) for k in kernels])
+    return options.weight_decay * tf.add_n([tf.nn.l2_loss(k) for k in kernels])
 
 
 def _gradients(optimizer, totals, options):
@@ -76,9 +76,9 @@ def _gradients(optimizer, totals, options):
             tower_grads.append([(g, v) for g, v in optimizer.compute_gradients(
                 tower_total, colocate_gradients_with_ops=True) if g is not None])
     # zip(*tower_grads): one variable's (gradient, variable) pair in every tower.
-    grads = [(combine_towers([g for g, _ in pairs], options["loss"]), pairs[0][1])
+    grads = [(combine_towers([g for g, _ in pairs], options.loss), pairs[0][1])
              for pairs in zip(*tower_grads)]
-    return [(g * options["bias_lr_mult"] if v.op.name.endswith("bias") else g, v)
+    return [(g * options.bias_lr_mult if v.op.name.endswith("bias") else g, v)
             for g, v in grads]
 
 
@@ -89,12 +89,12 @@ def build_train_op(losses, options, rate, global_step, replicas=1, local_device=
     across a cluster; ``local_device`` keeps the accumulation buffers on this task."""
     decay = _weight_decay(options)
     # Each tower's objective carries the decay, weighted so that the combination counts it once.
-    totals = [loss + (decay if options["loss"] == "mean" else decay / len(losses)) for loss in losses]
-    total = tf.identity(combine_towers(totals, options["loss"]), name="total_loss")
+    totals = [loss + (decay if options.loss == "mean" else decay / len(losses)) for loss in losses]
+    total = tf.identity(combine_towers(totals, options.loss), name="total_loss")
     optimizer = make_optimizer(options, rate, replicas)
     grads = _gradients(optimizer, totals, options)
     updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
-    if options["accumulate"] <= 1:
+    if options.accumulate <= 1:
         with tf.control_dependencies(updates):
             return TrainOp(optimizer.apply_gradients(grads, global_step), None, total, optimizer)
     train, accumulate = _accumulated(optimizer, grads, options, global_step, updates, local_device)
@@ -109,7 +109,7 @@ def _accumulated(optimizer, grads, options, global_step, updates, local_device):
                                collections=[tf.GraphKeys.LOCAL_VARIABLES], name="accum")
                    for _, v in grads]
     accumulate_op = tf.group(*[b.assign_add(g) for b, (g, _) in zip(buffers, grads)])
-    scale = 1.0 / options["accumulate"] if options["loss"] == "mean" else 1.0
+    scale = 1.0 / options.accumulate if options.loss == "mean" else 1.0
     with tf.control_dependencies([accumulate_op] + updates):
         apply_op = optimizer.apply_gradients(
             [(b * scale, v) for b, (_, v) in zip(buffers, grads)], global_step)

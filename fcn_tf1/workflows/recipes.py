@@ -1,5 +1,10 @@
 """The learning recipes: defaults, the three presets (the paper's two and a quick one), and the
-rules that combine them with flags. TensorFlow-free, so that ``--help`` can show them."""
+rules that combine them with flags into one checked ``LearningOptions``. TensorFlow-free, so that
+``--help`` can show them."""
+import collections
+import numbers
+
+from fcn_tf1.ground.names import LOSSES, OPTIMIZERS, TRAIN_UPSAMPLING
 
 # Learning options; a preset changes some of them, flags change any of them.
 DEFAULTS = {
@@ -31,8 +36,21 @@ PRESETS = {
 PRESET_WIDTHS = {"quick": 0.125}
 
 
+class LearningOptions(collections.namedtuple("LearningOptions", sorted(DEFAULTS))):
+    """The learning options of a training, checked whole when made (``options_for``); the
+    workflows read its fields. ``learning_rate`` is a number or ``{variant: rate}``."""
+
+    def rate_for(self, variant):
+        rate = self.learning_rate
+        return float(rate[variant] if isinstance(rate, dict) else rate)
+
+    def to_dict(self):
+        """As ``options.json`` stores them."""
+        return dict(self._asdict())
+
+
 def options_for(preset=None, **overrides):
-    """DEFAULTS, then the preset, then every override that is not None."""
+    """DEFAULTS, then the preset, then every override that is not None, checked as a whole."""
     unknown = sorted(set(overrides) - set(DEFAULTS))
     if unknown:
         raise ValueError("not a learning option: %s (the model's width goes to ModelConfig)"
@@ -43,17 +61,54 @@ def options_for(preset=None, **overrides):
             raise ValueError("preset must be one of %s, got %r" % (sorted(PRESETS), preset))
         options.update(PRESETS[preset])
     options.update((k, v) for k, v in overrides.items() if v is not None)
+    return check(LearningOptions(**options))
+
+
+def _number(name, value, low, high=float("inf"), integer=False, low_open=False, high_open=False):
+    kind = numbers.Integral if integer else numbers.Real
+    ok = isinstance(value, kind) and not isinstance(value, bool) and value == value
+    if not (ok and (value > low if low_open else value >= low)
+            and (value < high if high_open else value <= high)):
+        raise ValueError("%s must be %s %s %s%s, got %r" % (
+            name, "an integer" if integer else "a number", ">" if low_open else ">=", low,
+            "" if high == float("inf") else " and %s %s" % ("<" if high_open else "<=", high),
+            value))
+
+
+def check(options):
+    """``options`` when every choice, range and pair is valid; else a ValueError naming the flag."""
+    for name in ("steps", "batch_size", "accumulate", "save_every", "summary_every"):
+        _number("--" + name.replace("_", "-"), getattr(options, name), 1, integer=True)
+    for name in ("seed", "threads"):
+        _number("--" + name, getattr(options, name), 0, integer=True)
+    for name, choices in (("optimizer", OPTIMIZERS), ("loss", LOSSES),
+                          ("train_upsampling", TRAIN_UPSAMPLING)):
+        if getattr(options, name) not in choices:
+            raise ValueError("--%s must be one of %s, got %r" % (
+                name.replace("_", "-"), ", ".join(choices), getattr(options, name)))
+    rates = options.learning_rate
+    for rate in rates.values() if isinstance(rates, dict) else [rates]:
+        _number("--lr", rate, 0, low_open=True)
+    _number("--momentum", options.momentum, 0, 1, high_open=True)
+    _number("--weight-decay", options.weight_decay, 0)
+    _number("--bias-lr-mult", options.bias_lr_mult, 0)
+    if options.crop_size is not None:
+        if len(options.crop_size) != 2:
+            raise ValueError("--crop-size must be H,W, got %r" % (options.crop_size,))
+        for side in options.crop_size:
+            _number("--crop-size", side, 1, integer=True)
+    if options.scale_range is not None:
+        low, high = options.scale_range
+        _number("--scale-range", low, 0, low_open=True)
+        _number("--scale-range HIGH", high, low)
+    for weight in options.class_weights or []:
+        _number("--class-weights", weight, 0)
     return options
 
 
 def width_for(preset=None, width=None):
     """The model width: the flag's, else the preset's, else 1.0."""
     return width if width is not None else PRESET_WIDTHS.get(preset, 1.0)
-
-
-def learning_rate_for(options, variant):
-    rate = options["learning_rate"]
-    return float(rate[variant] if isinstance(rate, dict) else rate)
 
 
 def preset_defaults(key):

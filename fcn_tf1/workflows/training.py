@@ -18,7 +18,6 @@ from fcn_tf1.model import checkpoints
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.workflows import cluster, hooks
 from fcn_tf1.workflows.optimisation import NOT_FINITE, build_train_op, combine_towers, tower_losses
-from fcn_tf1.workflows.recipes import learning_rate_for
 
 
 # The training graph's parts that the session loop needs.
@@ -65,10 +64,8 @@ class StopRequests(object):
             signal.signal(s, handler)
 
 
-def open_run_dir(run_dir, config):
-    """Make or reopen ``run_dir`` for training ``config``: locked for this process's life (a second
-    training on it is refused; the lock goes when the process dies), refused when it holds another
-    model or files that are not a run's. A refusal leaves the folder as it was."""
+def check_run_dir(run_dir, config):
+    """Refuse ``run_dir`` when it holds another model or files that are not a run's; reads only."""
     saved = os.path.join(run_dir, CONFIG_FILE)
     if os.path.isdir(run_dir):
         foreign = sorted(set(os.listdir(run_dir)) - {LOCK_FILE})
@@ -78,6 +75,13 @@ def open_run_dir(run_dir, config):
         if os.path.exists(saved) and ModelConfig.load(run_dir) != config:
             raise TrainingError("%s holds a different model (%s); use another --run or delete it"
                                 % (run_dir, saved))
+
+
+def open_run_dir(run_dir, config):
+    """Make or reopen ``run_dir`` for training ``config``: locked for this process's life (a second
+    training on it is refused; the lock goes when the process dies), refused when it holds another
+    model or files that are not a run's. A refusal leaves the folder as it was."""
+    check_run_dir(run_dir, config)
     os.makedirs(run_dir, exist_ok=True)
     fileutil.lock_for_process(os.path.join(run_dir, LOCK_FILE),
                               "%s: another training is using this run folder" % run_dir)
@@ -89,7 +93,7 @@ def latest_step(run_dir):
 
 
 def train(run_dir, config, source, options, init=None, log=print, task=None, devices=None):
-    """Train ``config`` on ``source`` into ``run_dir`` until ``options['steps']``; resumes if possible.
+    """Train ``config`` on ``source`` into ``run_dir`` until ``options.steps``; resumes if possible.
 
     ``init`` (``initialisation.VGG16Init`` or ``CheckpointInit``) fills a fresh run's variables; it
     is not used when a checkpoint exists. ``task`` (a ``cluster.Task``) trains as one replica of a
@@ -98,22 +102,31 @@ def train(run_dir, config, source, options, init=None, log=print, task=None, dev
     each on its own batch. Returns the last global step.
     """
     chief = task is None or task.is_chief
-    start = _open(run_dir, config, options, source, log) if chief else 0  # the chief restores
-    if start >= options["steps"]:
-        return start
+    if chief:  # the chief restores and writes the run folder; nothing is written before the build
+        check_run_dir(run_dir, config)
+    start = latest_step(run_dir) if chief else 0
+    if start >= options.steps:
+        return _already_done(run_dir, start, options, log)
     replicas = task.num_replicas if task else 1
     if len(source) < replicas:
         raise ValueError("the data set has %d images, fewer than the %d replicas of the cluster"
                          % (len(source), replicas))
-    session_options = cluster.session_config(options["threads"], task, sum(
+    session_options = cluster.session_config(options.threads, task, sum(
         1 for d in devices or [] if d.lower().startswith("/cpu")))
     server = task.server(session_options) if task else None
     with tf.Graph().as_default():
         graph = _build(config, source, options, task, devices, init if chief and not start else None)
+        made = fileutil.missing_folders(run_dir) if chief else []
+        if chief:
+            _open(run_dir, config, options, source, start, log)
         if not chief:
             cluster.wait_for_chief(server.target, graph.variables, session_options)
         try:
             _run(graph, run_dir, options, chief, server, session_options)
+        except BaseException:
+            if made and checkpoints.latest(run_dir) is None:
+                fileutil.remove_made(made)  # a failed first start leaves nothing behind
+            raise
         finally:
             graph.progress.close()
     progress = graph.progress
@@ -125,23 +138,22 @@ def train(run_dir, config, source, options, init=None, log=print, task=None, dev
     return latest_step(run_dir) if chief else progress.step
 
 
-def _open(run_dir, config, options, source, log):
-    """Open the run folder, write the options (and a folder data set's split); the step to
-    start from."""
-    if options["save_every"] < 1:
-        raise ValueError("save_every must be >= 1, got %r" % (options["save_every"],))
+def _already_done(run_dir, start, options, log):
+    log("%s is already at step %d (>= --steps %d): nothing to train"
+        % (run_dir, start, options.steps))
+    return start
+
+
+def _open(run_dir, config, options, source, start, log):
+    """Open the run folder (every check passed and the graph built), write the options (and a
+    folder data set's split)."""
     open_run_dir(run_dir, config)
-    fileutil.write_json(os.path.join(run_dir, OPTIONS_FILE), options)
+    fileutil.write_json(os.path.join(run_dir, OPTIONS_FILE), options.to_dict())
     registry.save_split(run_dir, source)
     checkpoints.relocate(run_dir)  # a run moved since it was trained resumes where it is now
-    start = latest_step(run_dir)
-    if start >= options["steps"]:
-        log("%s is already at step %d (>= --steps %d): nothing to train"
-            % (run_dir, start, options["steps"]))
-    elif start:
+    if start:
         log("resuming %s from step %d (its latest checkpoint) to step %d"
-            % (run_dir, start, options["steps"]))
-    return start
+            % (run_dir, start, options.steps))
 
 
 def _build(config, source, options, task, devices, init):
@@ -149,31 +161,31 @@ def _build(config, source, options, task, devices, init):
     shard = task.replica_index if task else 0
     graph_device, tower_devices, input_device = cluster.placement(task, devices)
     with tf.device(graph_device):
-        tf.set_random_seed(options["seed"] + shard)
+        tf.set_random_seed(options.seed + shard)
         global_step = tf.train.get_or_create_global_step()
         with tf.device(input_device):
-            dataset = make_dataset(source, options["batch_size"], options["crop_size"],
-                                   options["flip"], options["scale_range"],
-                                   seed=options["seed"] + shard, mean_rgb=_mean_rgb(config),
+            dataset = make_dataset(source, options.batch_size, options.crop_size,
+                                   options.flip, options.scale_range,
+                                   seed=options.seed + shard, mean_rgb=_mean_rgb(config),
                                    num_shards=task.num_replicas if task else 1, shard_index=shard)
             iterator = tf.data.make_one_shot_iterator(dataset)
             batches = [iterator.get_next() for _ in tower_devices]
-        losses, logits = tower_losses(config, batches, tower_devices, options["loss"],
-                                      class_weights=options.get("class_weights"),
+        losses, logits = tower_losses(config, batches, tower_devices, options.loss,
+                                      class_weights=options.class_weights,
                                       is_training=True,
-                                      train_upsampling=options["train_upsampling"])
+                                      train_upsampling=options.train_upsampling)
         variables = [v for v in tf.global_variables() if v is not global_step]
         fill = init.prepare(variables) if init else None
-        rate = tf.constant(learning_rate_for(options, config.variant), tf.float32,
+        rate = tf.constant(options.rate_for(config.variant), tf.float32,
                            name="learning_rate")
         ops = build_train_op(losses, options, rate, global_step,
                              task.num_replicas if task else 1, input_device)
-        loss = combine_towers(losses, options["loss"])
+        loss = combine_towers(losses, options.loss)
         hooks.add_summaries(loss, ops.total, rate, batches[0][0], batches[0][1],
                             tf.argmax(logits, -1))
-    progress = hooks.Progress(options["steps"], loss, rate, global_step,
+    progress = hooks.Progress(options.steps, loss, rate, global_step,
                               "train %r" % task if task else "train", show_ran=task is not None)
-    run_hooks = [tf.train.StopAtStepHook(last_step=options["steps"]), progress]
+    run_hooks = [tf.train.StopAtStepHook(last_step=options.steps), progress]
     if isinstance(ops.optimizer, tf.train.SyncReplicasOptimizer):
         run_hooks.append(hooks.SyncReplicasHook(ops.optimizer, task is None or task.is_chief))
     scaffold = tf.train.Scaffold(init_fn=(lambda scaffold, session: fill(session)) if fill else None,
@@ -189,11 +201,11 @@ def _run(graph, run_dir, options, chief, server, session_options):
         with StopRequests() as stop, tf.train.MonitoredTrainingSession(
                 master=server.target if server else "", is_chief=chief, checkpoint_dir=run_dir,
                 scaffold=graph.scaffold, hooks=graph.hooks,
-                save_checkpoint_steps=options["save_every"],
-                save_summaries_steps=options["summary_every"], log_step_count_steps=0,
+                save_checkpoint_steps=options.save_every,
+                save_summaries_steps=options.summary_every, log_step_count_steps=0,
                 config=session_options) as session:
             while not session.should_stop() and stop.signum is None:
-                for _ in range(options["accumulate"] - 1):
+                for _ in range(options.accumulate - 1):
                     session.run_step_fn(lambda step_context: step_context.session.run(ops.accumulate))
                 session.run(ops.train)
         # Leaving the session normally ran the hooks' end(): the checkpoint hook saved this step.
