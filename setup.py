@@ -16,7 +16,7 @@ setup(
     long_description=open("README.md").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["fcn_tf1", "fcn_tf1.*"]),
-    package_data={"fcn_tf1.ground": ["export_ops.json"], "fcn_tf1.data": ["seg11valid.txt"]},
+    package_data={"fcn_tf1.ground": ["export_ops.json", "tflite_ops.json"], "fcn_tf1.data": ["seg11valid.txt"]},
     # fcn-train etc. beside python -m fcn_tf1.train etc.
     entry_points={"console_scripts": ["fcn-%s = fcn_tf1.%s:main" % (c, c) for c in COMMANDS] +
                   ["fcn-data = fcn_tf1.data.__main__:main"]},

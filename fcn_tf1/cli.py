@@ -1,16 +1,15 @@
 """What the commands share: their ``main``, a quiet TensorFlow, flag types, and one-line errors
 with a non-zero exit."""
 import argparse
-import contextlib
 import os
 import re
 import shutil
 import sys
-import tempfile
 import warnings
 
-from fcn_tf1.ground import machine, tf_versions
-from fcn_tf1.ground.names import IGNORE_LABEL, MAX_WIDTH, MIN_WIDTH, PRECISIONS, RUNTIMES
+from fcn_tf1.ground import console, machine, tf_versions
+from fcn_tf1.ground.names import (IGNORE_LABEL, MAX_WIDTH, MIN_WIDTH, PRECISIONS, RUNTIME_SPECS,
+                                  RUNTIMES)
 
 
 def prepare_tensorflow(prog):
@@ -22,7 +21,7 @@ def prepare_tensorflow(prog):
     filter_noise = os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0"  # 0 asks for every C++ log line
     tf_versions.choose_keras_2()
     warnings.simplefilter("ignore", tf_versions.UntestedVersionWarning)  # said in one line below
-    with _stderr_without(_IMPORT_NOISE if filter_noise else None):
+    with console.stderr_without(_IMPORT_NOISE if filter_noise else None):
         try:
             from fcn_tf1.ground import tf_compat
         except ImportError as error:
@@ -41,29 +40,6 @@ _IMPORT_NOISE = re.compile(r"WARNING: All log messages before absl::InitializeLo
                            r"[IWE]\d{4} [\d:. ]+\d+ "
                            r"(cudart_stub|cuda_platform|cpu_feature_guard|port)\.cc:\d+\]|"
                            r"To enable the following instructions:")
-
-
-@contextlib.contextmanager
-def _stderr_without(noise):
-    """Hold back what is written to file descriptor 2 (C++ logs included), then pass it on but for
-    the lines that ``noise`` matches."""
-    if noise is None:
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            held.seek(0)
-            for line in held.read().decode("utf-8", "replace").splitlines(True):
-                if not noise.match(line):
-                    sys.stderr.write(line)
 
 
 def openmp_defaults():
@@ -145,8 +121,9 @@ def add_folder_flags(parser, seed=True):
 def add_runtime_flags(parser):
     """--runtime and --precision, the same for every command that runs an export."""
     parser.add_argument("--runtime", choices=RUNTIMES, help=(
-        "what runs the export; default: the first installed of %s that reads the file "
-        "(onnxruntime reads .onnx exports, tf .pb ones)" % ", ".join(RUNTIMES)))
+        "what runs the export; default: the first installed of %s that reads the file (%s)"
+        % (", ".join(RUNTIMES), "; ".join("%s reads .%s" % (name, " and .".join(spec.formats))
+                                           for name, spec in RUNTIME_SPECS.items()))))
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="bf16: OpenVINO on a CPU that computes it (default: fp32)")
 

@@ -1,7 +1,8 @@
-"""python -m fcn_tf1.export: a frozen GraphDef (and optionally a SavedModel) from a training run.
+"""python -m fcn_tf1.export: a frozen GraphDef (and optionally a SavedModel, ONNX, TFLite) from a
+training run.
 
     python -m fcn_tf1.export --checkpoint-dir checkpoints/synthetic-fcn8s --output model.pb \\
-        --saved-model saved_model/ --onnx model.onnx
+        --saved-model saved_model/ --onnx model.onnx --tflite model.tflite --input-size 375x500
 """
 import json
 import sys
@@ -20,6 +21,10 @@ def parser():
     p.add_argument("--saved-model", metavar="DIR", help="also write a SavedModel here")
     p.add_argument("--onnx", metavar="PATH", help="also convert the frozen graph to ONNX (tf2onnx; "
                    "pip install 'fcn_tf1[onnx]'); input uint8 [H, W, 3], dynamic H and W")
+    p.add_argument("--tflite", metavar="PATH", help="also write a TensorFlow Lite model (fp32, "
+                   "input uint8 [H, W, 3] of --input-size, fixed; its config in PATH.json)")
+    p.add_argument("--input-size", type=cli.size_pair, metavar="HxW",
+                   help="the TFLite model's input size (required with --tflite)")
     p.add_argument("--force", action="store_true",
                    help="replace existing outputs that fcn_tf1 did not write")
     p.add_argument("--list-ops", action="store_true",
@@ -31,6 +36,8 @@ def parser():
 def check(p, args):
     if not args.list_ops and not (args.checkpoint_dir and args.output):
         p.error("--checkpoint-dir and --output are required")
+    if bool(args.tflite) != bool(args.input_size):
+        p.error("--tflite and --input-size go together (a TFLite model's input size is fixed)")
 
 
 def run(args):
@@ -38,7 +45,9 @@ def run(args):
     from fcn_tf1.workflows import exporting
     if args.list_ops:
         from fcn_tf1.ground.tf_compat import TF_VERSION
-        print(json.dumps({".".join(TF_VERSION.split(".")[:2]): exporting.exportable_op_types()}))
+        version = ".".join(TF_VERSION.split(".")[:2])
+        print(json.dumps({"export_ops.json": {version: exporting.exportable_op_types()},
+                          "tflite_ops.json": {version: exporting.exportable_tflite_ops()}}))
         return
     # Every output is checked before anything is written.
     if args.saved_model:
@@ -47,6 +56,8 @@ def run(args):
     if args.onnx:
         fileutil.check_output(args.onnx, fileutil.contains_marker, args.force, [args.output],
                               "ONNX model")
+    if args.tflite:
+        exporting.check_tflite_output(args.tflite, args.checkpoint_dir, args.checkpoint, args.force)
     exporting.export_frozen(args.checkpoint_dir, args.output, args.checkpoint, args.force)
     print("frozen graph: %s (+ %s)" % (args.output, exporting.sidecar_path(args.output)))
     if args.saved_model:
@@ -56,6 +67,11 @@ def run(args):
     if args.onnx:
         exporting.export_onnx(args.output, args.onnx, force=args.force)
         print("ONNX: %s" % args.onnx)
+    if args.tflite:
+        exporting.export_tflite(args.checkpoint_dir, args.tflite, args.input_size, args.checkpoint,
+                                args.force)
+        print("TFLite: %s (+ %s), input %dx%d" % ((args.tflite, exporting.sidecar_path(
+            args.tflite)) + tuple(args.input_size)))
 
 
 main = cli.command(parser, run, check=check)

@@ -24,7 +24,7 @@ def parser():
         "oriented as image viewers show it (EXIF orientation applied)."))
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
     p.add_argument("--graph", required=True, help="an export of fcn_tf1.export / train: frozen "
-                   "graph (.pb) or ONNX (.onnx)")
+                   "graph (.pb), ONNX (.onnx) or TFLite (.tflite)")
     cli.add_runtime_flags(p)
     p.add_argument("--output-dir", required=True, help="where <name>.png masks go; never an "
                    "input's own file")

@@ -126,8 +126,8 @@ def test_tensorflow_version_policy():
 
 def run_export_on(tmp_path, prelude="pass", env=None):
     """``fcn_tf1.export`` on an empty folder after ``prelude``: its stderr lines and exit code."""
-    code = ("import sys\nfrom fcn_tf1 import cli, export\n"
-            "with cli._stderr_without(cli._IMPORT_NOISE):\n    %s\n"
+    code = ("import sys\nfrom fcn_tf1 import cli, export\nfrom fcn_tf1.ground import console\n"
+            "with console.stderr_without(cli._IMPORT_NOISE):\n    %s\n"
             "sys.exit(export.main(['--checkpoint-dir', %r, '--output', %r]))"
             % (prelude, str(tmp_path), str(tmp_path / "m.pb")))
     environ = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}

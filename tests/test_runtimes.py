@@ -9,6 +9,7 @@ from PIL import Image
 
 from fcn_tf1.data.synthetic import SyntheticDataset
 from fcn_tf1.evaluate import main as evaluate_main
+from fcn_tf1.export import main as export_main
 from fcn_tf1.ground import untrusted
 from fcn_tf1.ground.names import CONFIG_NODE, INPUT, LOGITS, PREDICTION, RUNTIMES
 from fcn_tf1.ground.tf_compat import tf
@@ -27,7 +28,7 @@ needs_onnx = pytest.mark.skipif(not HAS_ONNX, reason="no tf2onnx / onnx / onnxru
 
 
 def _export(run, work, name):
-    paths = {"pb": str(work / (name + ".pb"))}
+    paths = {"pb": str(work / (name + ".pb")), "run": run}
     exporting.export_frozen(run, paths["pb"])
     if HAS_ONNX:
         paths["onnx"] = str(work / (name + ".onnx"))
@@ -309,3 +310,62 @@ def test_mixed_sizes_in_one_process_and_in_predict_as_tensorflow(models, mixed_f
     for i, (_, labels) in enumerate(expected):
         mask = np.asarray(Image.open(str(out / ("%02d.png" % i))))
         assert mask.shape == MIXED[i] and (mask == labels).mean() >= AGREEMENT[precision]
+
+
+# TensorFlow Lite: a fixed input size, fixed at export.
+
+@pytest.fixture(scope="module")
+def tflite(models, tmp_path_factory):
+    """The trained model exported by the command as TFLite at SIZES[2], an odd size."""
+    work = tmp_path_factory.mktemp("tflite")
+    args = ["--checkpoint-dir", models["trained"]["run"], "--output", str(work / "m.pb"),
+            "--tflite", str(work / "m.tflite"), "--input-size", "%dx%d" % SIZES[2]]
+    assert export_main(args) == 0
+    assert export_main(args) == 0  # its own earlier output is replaced without --force
+    return str(work / "m.tflite")
+
+
+def test_tflite_labels_as_tensorflow_and_predict_takes_every_size(tflite, references, tmp_path,
+                                                                  capsys):
+    images, expected = references["trained"]
+    with FrozenModel(tflite) as model:
+        assert (model.runtime, model.input_size) == ("tflite", SIZES[2])
+        logits, labels = model.run(images[2])
+    assert np.abs(logits - expected[2][0]).max() <= 1e-4 * np.abs(expected[2][0]).max()
+    assert (labels == expected[2][1]).mean() >= AGREEMENT["fp32"]
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in (0, 2):
+        Image.fromarray(images[i]).save(str(folder / ("%d.png" % i)))
+    assert predict_main(["--graph", tflite, str(folder), "--output-dir", str(tmp_path / "m")]) == 0
+    assert "0.png: 97x131 labelled at 75x101 (the model's input size)" in capsys.readouterr().err
+    assert np.array_equal(np.asarray(Image.open(str(tmp_path / "m" / "2.png"))), labels)
+    assert np.asarray(Image.open(str(tmp_path / "m" / "0.png"))).shape == SIZES[0]
+
+
+def test_tflite_files_are_checked_before_they_load(models, tflite, tmp_path, capsys):
+    import shutil
+    users = tmp_path / "users.tflite"
+    users.write_bytes(b"mine")
+    assert export_main(["--checkpoint-dir", models["trained"]["run"], "--output",
+                        str(tmp_path / "x.pb"), "--tflite", str(users), "--input-size", "8x8"]) == 1
+    assert "users.tflite: exists and was not written by fcn_tf1" in capsys.readouterr().err
+    assert users.read_bytes() == b"mine" and not (tmp_path / "x.pb").exists()
+    data = open(tflite, "rb").read()
+    changed = str(tmp_path / "changed.tflite")
+    shutil.copy(tflite + ".json", changed + ".json")
+    with open(changed, "wb") as f:
+        f.write(data[:-1] + bytes([data[-1] ^ 1]))
+    with pytest.raises(ValueError, match=r"changed.tflite.json: describes another file"):
+        FrozenModel(changed)
+    alone = str(tmp_path / "alone.tflite")
+    shutil.copy(tflite, alone)
+    with pytest.raises(ValueError, match=r"alone.tflite: no alone.tflite.json beside it"):
+        FrozenModel(alone)
+    (tmp_path / "noise.tflite").write_bytes(b"\x10\x00\x00\x00TFL3" + b"\xff" * 16)
+    with pytest.raises(ValueError, match="noise.tflite: not a TensorFlow Lite model"):
+        FrozenModel(str(tmp_path / "noise.tflite"))
+    with pytest.raises(untrusted.UntrustedFileError, match="custom op FlexWriteFile"):
+        untrusted.check_tflite_ops([(3, None), (32, "FlexWriteFile")], "m.tflite")
+    with pytest.raises(untrusted.UntrustedFileError, match="builtin op 200 is not one"):
+        untrusted.check_tflite_ops([(3, None), (200, None)], "m.tflite")

@@ -1,5 +1,6 @@
 """What users hand us: no code runs from a weight file or graph, nothing of theirs is deleted or
 overwritten, images in every mode, flags checked where parsed, faults as one line."""
+import json
 import os
 import shutil
 import stat
@@ -141,6 +142,17 @@ def test_the_op_list_is_what_exports_contain_on_this_tensorflow():
     assert version in stored, ("no op list for TensorFlow %s: add the line of "
                                "`python -m fcn_tf1.export --list-ops` to export_ops.json" % version)
     assert exporting.exportable_op_types() == stored[version]
+
+
+@pytest.mark.slow
+@pytest.mark.per_tensorflow
+def test_the_tflite_op_list_is_what_tflite_exports_contain_on_this_tensorflow():
+    version = ".".join(TF_VERSION.split(".")[:2])
+    with open(untrusted.TFLITE_OPS_FILE) as f:
+        stored = json.load(f)
+    assert version in stored, ("no TFLite op list for TensorFlow %s: add the line of "
+                               "`python -m fcn_tf1.export --list-ops` to tflite_ops.json" % version)
+    assert exporting.exportable_tflite_ops() == stored[version]
 
 
 # 2. Nothing of the user's is deleted or overwritten.
@@ -599,3 +611,38 @@ def test_bench_removes_its_temporary_folders(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     result = benchmark.measure("fcn32s", (32, 32), width=1 / 32., runs=1, train_step=False)
     assert result["runtimes"][0]["same_labels"] == 1.0 and os.listdir(str(tmp_path)) == []
+
+
+def test_tflite_operator_codes_are_read_from_the_flatbuffer():
+    """A Model table written with FlatBuffers' own builder: a code above 127 (only in builtin_code),
+    a custom op, and an old file's int8 code beside a larger op version."""
+    flatbuffers = pytest.importorskip("flatbuffers")
+    from fcn_tf1.numbers.tflite_model import NotTFLite, operator_codes
+    builder = flatbuffers.Builder(0)
+    flex = builder.CreateString("FlexWriteFile")
+
+    def code(deprecated, builtin=None, custom=None, version=1):
+        builder.StartObject(4)
+        builder.PrependInt8Slot(0, deprecated, 0)
+        if custom is not None:
+            builder.PrependUOffsetTRelativeSlot(1, custom, 0)
+        builder.PrependInt32Slot(2, version, 1)
+        if builtin is not None:
+            builder.PrependInt32Slot(3, builtin, 0)
+        return builder.EndObject()
+    codes = [code(127, 150, version=2), code(32, 32, flex), code(3, version=4)]
+    builder.StartVector(4, len(codes), 4)
+    for offset in reversed(codes):
+        builder.PrependUOffsetTRelative(offset)
+    try:
+        vector = builder.EndVector()
+    except TypeError:  # flatbuffers < 2 wants the length
+        vector = builder.EndVector(len(codes))
+    builder.StartObject(8)
+    builder.PrependUint32Slot(0, 3, 0)
+    builder.PrependUOffsetTRelativeSlot(1, vector, 0)
+    builder.Finish(builder.EndObject(), file_identifier=b"TFL3")
+    data = bytes(builder.Output())
+    assert operator_codes(data) == [(150, None), (32, "FlexWriteFile"), (3, None)]
+    with pytest.raises(NotTFLite):
+        operator_codes(data[:len(data) // 2])

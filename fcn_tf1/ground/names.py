@@ -62,7 +62,7 @@ FORMAT_VERSION = 2
 # Inference on an export: one description per runtime, in the order the default takes them (the
 # first installed that reads the file; README "Runtimes" has the measurements). ``module``: what
 # is imported; ``extra``: the pip extra that brings it; ``formats``: the files it reads (a frozen
-# GraphDef "pb", an ONNX export "onnx"); ``precisions``: what it computes in (bf16 on CPUs that
+# GraphDef "pb", an ONNX export "onnx", a TensorFlow Lite export "tflite"); ``precisions``: what it computes in (bf16 on CPUs that
 # do); ``graph_def``: it takes the checked GraphDef itself (else a private copy of the checked
 # file) and runs a batch [N, H, W, 3] whole (else image by image). Adding a runtime is one entry
 # here and its engine class in model/runtimes.py.
@@ -70,7 +70,8 @@ Runtime = collections.namedtuple("Runtime", "name module extra formats precision
 RUNTIME_SPECS = collections.OrderedDict((spec.name, spec) for spec in (
     Runtime("openvino", "openvino", "openvino", ("pb", "onnx"), ("fp32", "bf16"), False),
     Runtime("onnxruntime", "onnxruntime", "onnx", ("onnx",), ("fp32",), False),
-    Runtime("tf", "tensorflow", "tf", ("pb",), ("fp32",), True)))
+    Runtime("tf", "tensorflow", "tf", ("pb",), ("fp32",), True),
+    Runtime("tflite", "tensorflow", "tf", ("tflite",), ("fp32",), False)))
 RUNTIMES = tuple(RUNTIME_SPECS)
 PRECISIONS = ("fp32", "bf16")
 

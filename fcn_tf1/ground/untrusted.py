@@ -21,6 +21,7 @@ PICKLE_GLOBALS = frozenset([
     ("_codecs", "encode"), ("codecs", "encode"),
 ])
 EXPORT_OPS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "export_ops.json")
+TFLITE_OPS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tflite_ops.json")
 
 
 class UntrustedFileError(ValueError):
@@ -83,6 +84,22 @@ def check_graph_def(graph_def, path):
                                  "contains%s" % (path, foreign[0], node.name,
                                                  "" if len(foreign) == 1 else
                                                  " (also %s)" % ", ".join(foreign[1:])))
+
+
+def check_tflite_ops(codes, path):
+    """Refuse a TFLite model (``codes``: its [(builtin code, custom code)]) with a custom op (Flex
+    ops included: they run TensorFlow kernels, file I/O among them) or a builtin op that no
+    fcn_tf1 export holds (``tflite_ops.json``, derived like ``export_ops.json``)."""
+    custom = sorted({name for _, name in codes if name is not None})
+    if custom:
+        raise UntrustedFileError("%s: refused: custom op %s; fcn_tf1's TFLite exports use "
+                                 "TensorFlow Lite's builtin ops only" % (path, custom[0]))
+    with open(TFLITE_OPS_FILE) as f:
+        allowed = {code for version in json.load(f).values() for code in version}
+    foreign = sorted({code for code, _ in codes} - allowed)
+    if foreign:
+        raise UntrustedFileError("%s: refused: builtin op %s is not one an fcn_tf1 TFLite export "
+                                 "contains" % (path, ", ".join(str(c) for c in foreign)))
 
 
 # ONNX's own operator sets: their ops compute on tensors only. Any other domain names a custom op,

@@ -1,13 +1,25 @@
-"""Export files read as untrusted input: a frozen GraphDef or an ONNX model, parsed (nothing of it
-runs), refused in one line unless it is an fcn_tf1 export (its ops checked by ``ground.untrusted``,
-its config read from its own bytes)."""
+"""Export files read as untrusted input: a frozen GraphDef, an ONNX model or a TensorFlow Lite
+model, parsed (nothing of it runs), refused in one line unless it is an fcn_tf1 export (its ops
+checked by ``ground.untrusted``; its config read from its own bytes, or for TFLite from the side-car
+that names the file's SHA-256)."""
+import hashlib
 import json
 import os
 
 from fcn_tf1.ground.names import CONFIG_NODE, INPUT, LOGITS, PREDICTION
 from fcn_tf1.ground.tf_compat import tf
-from fcn_tf1.ground.untrusted import check_graph_def, check_onnx_model
+from fcn_tf1.ground.untrusted import check_graph_def, check_onnx_model, check_tflite_ops
+from fcn_tf1.model.config import read_json_object
 from fcn_tf1.model.runtimes import file_format
+from fcn_tf1.numbers.tflite_model import NotTFLite, operator_codes
+
+WHAT = {"pb": "a frozen graph", "onnx": "an ONNX model", "tflite": "a TFLite model"}
+
+
+def sidecar_path(export_path):
+    """``model.pb`` -> ``model.pb.json``: an export's config beside it (never a run's own
+    ``model.json``)."""
+    return export_path + ".json"
 
 
 def read_frozen(path):
@@ -44,13 +56,39 @@ def _parse_onnx(data, path):
     return model, _parse_metadata(config, path, CONFIG_NODE)
 
 
+def _parse_tflite(data, path):
+    """(None, config dict) of an fcn_tf1 TFLite export's bytes, its ops checked; the config is
+    the side-car's, which must name these bytes' SHA-256."""
+    try:
+        codes = operator_codes(data)
+    except NotTFLite as error:
+        raise ValueError("%s: not a TensorFlow Lite model (%s)" % (path, error))
+    check_tflite_ops(codes, path)
+    sidecar = sidecar_path(path)
+    if not os.path.isfile(sidecar):
+        raise ValueError("%s: no %s beside it; fcn_tf1's TFLite exports carry their config there "
+                         "(python -m fcn_tf1.export --tflite)" % (path, os.path.basename(sidecar)))
+    metadata = read_json_object(sidecar, "fcn_tf1 export config")
+    if metadata.get("tflite", {}).get("sha256") != tflite_digest(data):
+        raise ValueError("%s: describes another file (the SHA-256 of %s differs); export again"
+                         % (sidecar, path))
+    return None, metadata
+
+
+def tflite_digest(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+PARSERS = {"pb": _parse_frozen, "onnx": _parse_onnx, "tflite": _parse_tflite}
+
+
 def checked_copy(path, work):
     """(a copy of the export ``path`` in ``work``, written once its bytes pass the checks; its
     config): a runtime reads what was checked, whatever happens to ``path`` meanwhile. The parsed
     model is dropped before the runtime loads its own (peak memory)."""
     fmt = file_format(path)
-    data = _read_bytes(path, "an ONNX model" if fmt == "onnx" else "a frozen graph")
-    _, metadata = (_parse_onnx if fmt == "onnx" else _parse_frozen)(data, path)
+    data = _read_bytes(path, WHAT[fmt])
+    _, metadata = PARSERS[fmt](data, path)
     copy = os.path.join(work, "model." + fmt)
     with open(copy, "wb") as f:
         f.write(data)
@@ -60,7 +98,7 @@ def checked_copy(path, work):
 # What takes a SavedModel, for the messages that meet one where an export file is wanted.
 SAVED_MODEL_HINT = ("a SavedModel is for TF Serving and tf.saved_model.loader; predict, evaluate "
                     "and bench take the frozen graph (the .pb of fcn_tf1.export --output, or a "
-                    "run's frozen_model.pb) or an .onnx export")
+                    "run's frozen_model.pb), an .onnx or a .tflite export")
 
 
 def _read_bytes(path, what):

@@ -23,6 +23,7 @@ from fcn_tf1.model.inference import build_inference_graph
 class LoadedModel(object):
     """A session with an ``input`` placeholder and ``outputs`` [logits, prediction]."""
     session = input = outputs = config = None
+    input_size = None  # (H, W) of a model that takes one size only
 
     def run(self, image):
         """(logits, labels) for an RGB uint8 image [H, W, 3] or batch [N, H, W, 3]."""
@@ -97,6 +98,8 @@ class FrozenModel(LoadedModel):
                 self.engine = runtimes.ENGINES[self.runtime](copy, precision)
         self.config = ModelConfig.from_dict(self.metadata, path)
         self.num_classes = self.config.num_classes
+        # (H, W) when the engine takes one size only (a TFLite export's, fixed at export).
+        self.input_size = getattr(self.engine, "input_size", None)
 
     def describe(self):
         """What runs the model, for the commands to print: ``openvino 2023.1.0 fp32``."""

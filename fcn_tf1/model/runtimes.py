@@ -1,21 +1,25 @@
 """The engines that run an exported model: TensorFlow (the frozen graph), OpenVINO (the frozen graph
-or the ONNX export) and ONNX Runtime (the ONNX export), fp32 everywhere, bf16 on OpenVINO where the
-CPU computes it. Each is ``run(image) -> (logits, labels)`` for one uint8 RGB [H, W, 3] image and
+or the ONNX export), ONNX Runtime (the ONNX export) and TensorFlow Lite (the TFLite export), fp32
+everywhere, bf16 on OpenVINO where the CPU computes it. Each is ``run(image) -> (logits, labels)`` for one uint8 RGB [H, W, 3] image and
 ``close()``. ``models.FrozenModel`` checks the file first: TensorFlow gets the checked GraphDef, the
 others a private copy of the checked file.
 """
 import collections
 import importlib
 import importlib.util
+import os
 import re
+import warnings
 
+from fcn_tf1.ground import console
 from fcn_tf1.ground.names import INPUT, LOGITS, PRECISIONS, PREDICTION, RUNTIME_SPECS, RUNTIMES
 from fcn_tf1.ground.tf_compat import tf
 
 
 def file_format(path):
-    """"onnx" for an ONNX export (by its name), else "pb" (a frozen GraphDef)."""
-    return "onnx" if path.lower().endswith(".onnx") else "pb"
+    """"onnx" or "tflite" for those exports (by their names), else "pb" (a frozen GraphDef)."""
+    extension = os.path.splitext(path)[1].lower()
+    return extension[1:] if extension in (".onnx", ".tflite") else "pb"
 
 
 def installed(runtime):
@@ -43,7 +47,8 @@ def choose(runtime, precision, path):
     if fmt not in spec.formats:
         raise ValueError("%s: --runtime %s reads only %s files; make one with python -m "
                          "fcn_tf1.export%s" % (path, runtime, " or ".join(spec.formats),
-                                               " --onnx" if fmt == "pb" else ""))
+                                               "" if spec.formats == ("pb",) else
+                                               " --" + spec.formats[-1]))
     if precision not in spec.precisions:
         raise ValueError("--precision %s: only --runtime %s computes in %s" % (
             precision, " or ".join(r for r in RUNTIMES if precision in RUNTIME_SPECS[r].precisions),
@@ -159,4 +164,38 @@ class OnnxRuntimeEngine(object):
         self.session = None
 
 
-ENGINES = {"tf": TensorFlowEngine, "openvino": OpenVINOEngine, "onnxruntime": OnnxRuntimeEngine}
+class TFLiteEngine(object):
+    """TensorFlow Lite's interpreter (the one in TensorFlow) on a model whose input size was fixed
+    at export; an image of another size is refused in one line."""
+
+    # What TF 2.x's interpreter says at every start: it is deprecated from 2.20 (the successor,
+    # LiteRT, is another package), and its delegate's INFO line.
+    NOISE = re.compile(r"INFO: Created TensorFlow Lite")
+
+    def __init__(self, path, precision="fp32"):
+        with warnings.catch_warnings(), console.stderr_without(self.NOISE):
+            warnings.filterwarnings("ignore", "(?s).*tf.lite.Interpreter is deprecated")
+            self.interpreter = tf.lite.Interpreter(model_path=path)
+            self.interpreter.allocate_tensors()
+        image = self.interpreter.get_input_details()[0]
+        self.index, self.shape = image["index"], tuple(int(d) for d in image["shape"])
+        self.input_size = self.shape[:2]
+        by_name = {d["name"].split(":")[0]: d["index"] for d in self.interpreter.get_output_details()}
+        self.outputs = [by_name[name] for name in (LOGITS, PREDICTION)]
+        self.version = tf.__version__.split("-")[0]
+
+    def run(self, image):
+        if image.shape != self.shape:
+            raise ValueError("this TFLite model takes %dx%d images (its input size is fixed at "
+                             "export), not %dx%d: resize them, or export one with --input-size "
+                             "%dx%d" % (self.shape[:2] + image.shape[:2] + image.shape[:2]))
+        self.interpreter.set_tensor(self.index, image)
+        self.interpreter.invoke()
+        return [self.interpreter.get_tensor(index) for index in self.outputs]
+
+    def close(self):
+        self.interpreter = None
+
+
+ENGINES = {"tf": TensorFlowEngine, "openvino": OpenVINOEngine, "onnxruntime": OnnxRuntimeEngine,
+           "tflite": TFLiteEngine}

@@ -182,7 +182,7 @@ def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=Fal
     # About 1 GB per variant and size at full width (2 with ONNX): removed whatever happens.
     work = tempfile.mkdtemp(prefix="fcn_tf1_bench_")
     try:
-        frozen_path = _export(config, size, work, result, "onnxruntime" in runtimes)
+        frozen_path = _export(config, size, work, result, runtimes)
         np.save(os.path.join(work, "image.npy"), image)
         # TensorFlow fp32 first: the labels the others are compared with.
         result["runtimes"] = [_runtime_row(work, runtime, precision, runs)
@@ -199,9 +199,10 @@ def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=Fal
     return result
 
 
-def _export(config, size, work, result, onnx):
+def _export(config, size, work, result, runtimes):
     """FLOPs of the static-shape graph into ``result``; the model (score layers made non-zero, so
-    that runtimes can disagree) exported to ``work``; returns the frozen graph's path."""
+    that runtimes can disagree) exported to ``work`` in every format ``runtimes`` read (the TFLite
+    one at ``size``); returns the frozen graph's path."""
     with tf.Graph().as_default() as graph:
         start = time.time()
         build_inference_graph(config, list(size) + [3])
@@ -212,12 +213,16 @@ def _export(config, size, work, result, onnx):
             _randomise_zeros(session)
             config.save(work)
             tf.train.Saver().save(session, os.path.join(work, "model.ckpt"))
-    frozen_path = os.path.join(work, "frozen.pb")
+    frozen_path = os.path.join(work, "model.pb")
     exporting.export_frozen(work, frozen_path)
-    if onnx:
+    if "onnxruntime" in runtimes:
         start = time.time()
         exporting.export_onnx(frozen_path, os.path.join(work, "model.onnx"))
         result["onnx_export_s"] = time.time() - start
+    if "tflite" in runtimes:
+        start = time.time()
+        exporting.export_tflite(work, os.path.join(work, "model.tflite"), size)
+        result["tflite_export_s"] = time.time() - start
     return frozen_path
 
 
@@ -234,7 +239,7 @@ def _randomise_zeros(session, scale=0.01):
 def _runtime_row(work, runtime, precision, runs):
     """One runtime x precision measured in a fresh process; labels compared with tf fp32's."""
     row = {"runtime": runtime, "precision": precision}
-    path = os.path.join(work, "model.onnx" if runtime == "onnxruntime" else "frozen.pb")
+    path = os.path.join(work, "model." + RUNTIME_SPECS[runtime].formats[0])  # what _export wrote
     labels = os.path.join(work, "%s-%s.npy" % (runtime, precision))
     try:
         row.update(isolated.call("fcn_tf1.workflows.benchmark:runtime_latency", {

@@ -8,22 +8,19 @@ import glob
 import json
 import os
 
-from fcn_tf1.ground import fileutil
-from fcn_tf1.ground.names import (BYTES_SIGNATURE, CAFFE_BGR, CONFIG_FILE, CONFIG_NODE, INPUT,
-                                  LOGITS, PREDICTION, SAVED_MODEL_MARKER, SLIM_RGB, VARIANTS)
-from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.ground import console, fileutil
+from fcn_tf1.ground.names import (BYTES_SIGNATURE, CAFFE_BGR, CONFIG_FILE, CONFIG_NODE, FIXING,
+                                  INPUT, LOGITS, PREDICTION, SAVED_MODEL_MARKER, SLIM_RGB, VARIANTS)
+from fcn_tf1.ground.tf_compat import TF_VERSION, error_line, tf
+from fcn_tf1.ground.untrusted import check_tflite_ops
 from fcn_tf1.model import checkpoints
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_bytes_graph, build_inference_graph
-from fcn_tf1.model.exports import read_frozen
+from fcn_tf1.model.exports import read_frozen, sidecar_path, tflite_digest
 from fcn_tf1.model.models import CheckpointModel
 from fcn_tf1.model.upsample import valid_combinations
 from fcn_tf1.numbers.palette import palette
-
-
-def sidecar_path(graph_path):
-    """``model.pb`` -> ``model.pb.json`` (never a run's own ``model.json``)."""
-    return graph_path + ".json"
+from fcn_tf1.numbers.tflite_model import operator_codes
 
 
 def strip_default_attrs(graph_def):
@@ -171,3 +168,80 @@ def export_onnx(frozen_path, onnx_path, opset=13, force=False):
     entry = model.metadata_props.add()
     entry.key, entry.value = CONFIG_NODE, json.dumps(metadata, sort_keys=True)
     fileutil.write_bytes(onnx_path, model.SerializeToString())
+
+
+def tflite_is_ours(path):
+    """A TFLite file whose side-car fcn_tf1 wrote and names the file's SHA-256."""
+    if not fileutil.json_is_ours(sidecar_path(path)):
+        return False
+    try:
+        with open(path, "rb") as f:
+            digest = tflite_digest(f.read())
+        with open(sidecar_path(path)) as f:
+            return json.load(f)["tflite"]["sha256"] == digest
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def check_tflite_output(output, run_dir, checkpoint=None, force=False):
+    """Refuse (one line) a TFLite path or its side-car that would replace a user's file."""
+    inputs = _inputs(run_dir, checkpoint)
+    fileutil.check_output(output, tflite_is_ours, force, inputs, "TFLite model")
+    fileutil.check_output(sidecar_path(output), fileutil.json_is_ours, force, inputs, "side-car")
+
+
+def to_tflite(graph_def, size):
+    """TensorFlow Lite bytes of a frozen fcn_tf1 graph with its input fixed at ``size`` (H, W):
+    uint8 RGB [H, W, 3] in, ``logits`` [H, W, C] and ``prediction`` [H, W] out."""
+    with tf.Graph().as_default() as graph:
+        image = tf.placeholder(tf.uint8, list(size) + [3], name=INPUT)
+        try:
+            tf.import_graph_def(graph_def, input_map={INPUT + ":0": image}, name="")
+        except ValueError as error:
+            raise ValueError("the model cannot take %dx%d images: %s" % (size + (error_line(error),)))
+        outputs = [graph.get_tensor_by_name(name + ":0") for name in (LOGITS, PREDICTION)]
+        with tf.Session() as session:
+            converter = tf.lite.TFLiteConverter.from_session(session, [image], outputs)
+            if TF_VERSION.startswith("1."):
+                # TOCO makes every input float unless told that this uint8 one stays (scale 1).
+                converter.inference_input_type = tf.uint8
+                converter.quantized_input_stats = {INPUT: (0.0, 1.0)}
+            try:
+                with console.stderr_without(console.EVERYTHING):  # TF 2.15's MLIR statistics
+                    return converter.convert()
+            except Exception as error:  # ConverterError's module differs between releases
+                raise ValueError("TensorFlow Lite's converter failed at %dx%d: %s"
+                                 % (size + (error_line(error),)))
+
+
+def export_tflite(run_dir, output, size, checkpoint=None, force=False):
+    """A TensorFlow Lite model of the run's checkpoint at the input size ``size`` (H, W), fp32,
+    with its config (and the file's SHA-256) in the side-car ``<output>.json``."""
+    check_tflite_output(output, run_dir, checkpoint, force)
+    with CheckpointModel(run_dir, checkpoint) as model:
+        frozen = _freeze(model.session)
+    data = to_tflite(frozen, tuple(size))
+    check_tflite_ops(operator_codes(data), output)  # what predict will check, before writing
+    metadata = dict(model.metadata, tflite={"input_size": list(size), "sha256": tflite_digest(data)},
+                    inputs={INPUT: "uint8 RGB [%d, %d, 3]" % tuple(size)},
+                    outputs={LOGITS: "float32 [H, W, num_classes]", PREDICTION: "int32 [H, W]"})
+    fileutil.write_bytes(output, data)
+    fileutil.write_json(sidecar_path(output), metadata)
+    return metadata
+
+
+def exportable_tflite_ops(width=1 / 32.):
+    """The TFLite builtin operator codes of FCN-8s at-once with the BGR convention (the graph that
+    holds every op type the others hold) for every API x shape fix, on this TensorFlow's
+    converter, at an odd size where the fix allows (``python -m fcn_tf1.export --list-ops``)."""
+    codes = set()
+    for upsampling, shape_fix in valid_combinations():
+        config = ModelConfig(2, "fcn8s", width, upsampling, shape_fix, CAFFE_BGR, scale_skips=True)
+        with tf.Graph().as_default(), tf.Session() as session:
+            build_inference_graph(config)
+            tf.constant("{}", name=CONFIG_NODE)
+            session.run(tf.global_variables_initializer())
+            frozen = _freeze(session)
+        size = (35, 37) if shape_fix in FIXING else (64, 64)
+        codes.update(code for code, _ in operator_codes(to_tflite(frozen, size)))
+    return sorted(codes)

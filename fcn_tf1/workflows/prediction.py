@@ -106,17 +106,20 @@ def save_overlay(image, labels, path, alpha=0.5, colours=None):
 
 
 def label_image(model, image, max_pixels=MAX_INFERENCE_PIXELS):
-    """Labels [H, W] of ``image``; one of more than ``max_pixels`` pixels is labelled on a copy
-    downscaled to that many and the labels enlarged back (nearest neighbour), so memory stays
-    bounded whatever the image size. Returns (labels, the size it was labelled at)."""
+    """Labels [H, W] of ``image``. A model whose input size is fixed (a TFLite export) labels a
+    copy resized to it; an image of more than ``max_pixels`` pixels is labelled on a copy
+    downscaled to that many, so memory stays bounded whatever the image size; the labels are
+    enlarged back (nearest neighbour). Returns (labels, the size it was labelled at)."""
     height, width = image.shape[:2]
-    if height * width <= max_pixels:
+    size = model.input_size
+    if size is None and height * width > max_pixels:
+        scale = (max_pixels / float(height * width)) ** 0.5
+        size = (max(1, int(height * scale)), max(1, int(width * scale)))
+    if size is None or tuple(size) == (height, width):
         return model.predict(image), (height, width)
-    scale = (max_pixels / float(height * width)) ** 0.5
-    size = (max(1, int(height * scale)), max(1, int(width * scale)))
     small = np.asarray(Image.fromarray(image).resize(size[::-1], Image.BILINEAR))
     labels = Image.fromarray(model.predict(small).astype(np.uint8))
-    return np.asarray(labels.resize((width, height), Image.NEAREST)).astype(np.int32), size
+    return np.asarray(labels.resize((width, height), Image.NEAREST)).astype(np.int32), tuple(size)
 
 
 def _read(path, max_pixels):
@@ -164,8 +167,9 @@ def predict_files(model, plans, overlay=False, max_pixels=MAX_PIXELS,
                 continue
             labels, size = label_image(model, image, max_inference_pixels)
             if size != image.shape[:2]:
-                log("%s: %dx%d labelled at %dx%d (--max-inference-pixels %d)"
-                    % ((path,) + image.shape[:2] + size + (max_inference_pixels,)))
+                log("%s: %dx%d labelled at %dx%d (%s)" % ((path,) + image.shape[:2] + size + (
+                    "the model's input size" if model.input_size else
+                    "--max-inference-pixels %d" % max_inference_pixels,)))
             writes.append(writers.submit(_write, image, labels, mask_path, overlay_path, colours))
             while len(writes) > threads:
                 writes.popleft().result()
