@@ -1,8 +1,9 @@
-"""python -m fcn_tf1.export: a frozen GraphDef (and optionally a SavedModel, ONNX, TFLite) from a
-training run.
+"""python -m fcn_tf1.export: a frozen GraphDef (and optionally a SavedModel, ONNX, TFLite, OpenCV
+graph) from a training run.
 
     python -m fcn_tf1.export --checkpoint-dir checkpoints/synthetic-fcn8s --output model.pb \\
-        --saved-model saved_model/ --onnx model.onnx --tflite model.tflite --input-size 375x500
+        --saved-model saved_model/ --onnx model.onnx \\
+        --tflite model.tflite --opencv opencv.pb --input-size 375x500
 """
 import json
 import sys
@@ -23,8 +24,11 @@ def parser():
                    "pip install 'fcn_tf1[onnx]'); input uint8 [H, W, 3], dynamic H and W")
     p.add_argument("--tflite", metavar="PATH", help="also write a TensorFlow Lite model (fp32, "
                    "input uint8 [H, W, 3] of --input-size, fixed; its config in PATH.json)")
+    p.add_argument("--opencv", metavar="PATH", help="also write a frozen graph for OpenCV's "
+                   "cv2.dnn.readNetFromTensorflow (float NCHW blob of --input-size in, logits out; "
+                   "its blobFromImage parameters and config in PATH.json)")
     p.add_argument("--input-size", type=cli.size_pair, metavar="HxW",
-                   help="the TFLite model's input size (required with --tflite)")
+                   help="the input size of the TFLite and OpenCV exports, fixed (required with them)")
     p.add_argument("--force", action="store_true",
                    help="replace existing outputs that fcn_tf1 did not write")
     p.add_argument("--list-ops", action="store_true",
@@ -36,8 +40,9 @@ def parser():
 def check(p, args):
     if not args.list_ops and not (args.checkpoint_dir and args.output):
         p.error("--checkpoint-dir and --output are required")
-    if bool(args.tflite) != bool(args.input_size):
-        p.error("--tflite and --input-size go together (a TFLite model's input size is fixed)")
+    if bool(args.tflite or args.opencv) != bool(args.input_size):
+        p.error("--input-size goes with --tflite or --opencv (their input size is fixed), and they "
+                "need it")
 
 
 def run(args):
@@ -56,8 +61,10 @@ def run(args):
     if args.onnx:
         fileutil.check_output(args.onnx, fileutil.contains_marker, args.force, [args.output],
                               "ONNX model")
-    if args.tflite:
-        exporting.check_tflite_output(args.tflite, args.checkpoint_dir, args.checkpoint, args.force)
+    for path, what in ((args.tflite, "TFLite model"), (args.opencv, "OpenCV graph")):
+        if path:
+            exporting.check_described_output(path, args.checkpoint_dir, args.checkpoint,
+                                             args.force, what)
     exporting.export_frozen(args.checkpoint_dir, args.output, args.checkpoint, args.force)
     print("frozen graph: %s (+ %s)" % (args.output, exporting.sidecar_path(args.output)))
     if args.saved_model:
@@ -72,6 +79,11 @@ def run(args):
                                 args.force)
         print("TFLite: %s (+ %s), input %dx%d" % ((args.tflite, exporting.sidecar_path(
             args.tflite)) + tuple(args.input_size)))
+    if args.opencv:
+        exporting.export_opencv(args.checkpoint_dir, args.opencv, args.input_size, args.checkpoint,
+                                args.force)
+        print("OpenCV: %s (+ %s), input %dx%d" % ((args.opencv, exporting.sidecar_path(
+            args.opencv)) + tuple(args.input_size)))
 
 
 main = cli.command(parser, run, check=check)

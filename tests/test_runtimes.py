@@ -2,6 +2,7 @@
 trained model at odd sizes (fp32: labels and logits; bf16: labels and mean IU), the default is the
 first installed runtime, and what cannot run is refused in one line."""
 import importlib.util
+import json
 
 import numpy as np
 import pytest
@@ -369,3 +370,23 @@ def test_tflite_files_are_checked_before_they_load(models, tflite, tmp_path, cap
         untrusted.check_tflite_ops([(3, None), (32, "FlexWriteFile")], "m.tflite")
     with pytest.raises(untrusted.UntrustedFileError, match="builtin op 200 is not one"):
         untrusted.check_tflite_ops([(3, None), (200, None)], "m.tflite")
+
+
+# OpenCV's dnn module: the graph of export --opencv, preprocessed by blobFromImage as its side-car
+# says (RGB convention and output_shape; Caffe's BGR convention and pad100).
+
+@pytest.mark.parametrize("name", ["trained", "reference"])
+def test_opencv_dnn_labels_the_opencv_export_as_tensorflow(models, references, tmp_path, name):
+    cv2 = pytest.importorskip("cv2")
+    images, expected = references[name]
+    path = str(tmp_path / "opencv.pb")
+    exporting.export_opencv(models[name]["run"], path, SIZES[2])
+    with open(path + ".json") as f:
+        blob = json.load(f)["opencv"]["blobFromImage"]
+    net = cv2.dnn.readNetFromTensorflow(path)
+    bgr = np.ascontiguousarray(images[2][..., ::-1])  # as cv2.imread gives it
+    net.setInput(cv2.dnn.blobFromImage(bgr, blob["scalefactor"], SIZES[2][::-1], blob["mean"],
+                                       blob["swapRB"]))
+    logits = net.forward()[0].transpose(1, 2, 0)
+    assert np.abs(logits - expected[2][0]).max() <= 1e-4 * np.abs(expected[2][0]).max()
+    assert (logits.argmax(-1) == expected[2][1]).mean() >= AGREEMENT["fp32"]

@@ -69,13 +69,13 @@ def _parse_tflite(data, path):
         raise ValueError("%s: no %s beside it; fcn_tf1's TFLite exports carry their config there "
                          "(python -m fcn_tf1.export --tflite)" % (path, os.path.basename(sidecar)))
     metadata = read_json_object(sidecar, "fcn_tf1 export config")
-    if metadata.get("tflite", {}).get("sha256") != tflite_digest(data):
+    if metadata.get("sha256") != file_digest(data):
         raise ValueError("%s: describes another file (the SHA-256 of %s differs); export again"
                          % (sidecar, path))
     return None, metadata
 
 
-def tflite_digest(data):
+def file_digest(data):
     return hashlib.sha256(data).hexdigest()
 
 

@@ -70,7 +70,7 @@ def transposed_conv(x, channels, stride, name, api, padding, output_size, traina
         kernel = tf.get_variable("kernel", [size, size, channels, channels], initializer=init,
                                  trainable=trainable)
         h, w = output_size
-        batch = tf.shape(x)[0]
+        batch = x.shape.as_list()[0] or tf.shape(x)[0]  # static where known: shapes fold
         out = tf.nn.conv2d_transpose(x, kernel, tf.stack([batch, h, w, channels]),
                                      [1, stride, stride, 1], padding=padding)
         out.set_shape([x.shape[0], _static(h), _static(w), channels])

@@ -12,12 +12,12 @@ from fcn_tf1.ground import console, fileutil
 from fcn_tf1.ground.names import (BYTES_SIGNATURE, CAFFE_BGR, CONFIG_FILE, CONFIG_NODE, FIXING,
                                   INPUT, LOGITS, PREDICTION, SAVED_MODEL_MARKER, SLIM_RGB, VARIANTS)
 from fcn_tf1.ground.tf_compat import TF_VERSION, error_line, tf
-from fcn_tf1.ground.untrusted import check_tflite_ops
+from fcn_tf1.ground.untrusted import check_graph_def, check_tflite_ops
 from fcn_tf1.model import checkpoints
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_bytes_graph, build_inference_graph
-from fcn_tf1.model.exports import read_frozen, sidecar_path, tflite_digest
-from fcn_tf1.model.models import CheckpointModel
+from fcn_tf1.model.exports import file_digest, read_frozen, sidecar_path
+from fcn_tf1.model.models import CheckpointModel, graph_metadata
 from fcn_tf1.model.upsample import valid_combinations
 from fcn_tf1.numbers.palette import palette
 from fcn_tf1.numbers.tflite_model import operator_codes
@@ -170,24 +170,30 @@ def export_onnx(frozen_path, onnx_path, opset=13, force=False):
     fileutil.write_bytes(onnx_path, model.SerializeToString())
 
 
-def tflite_is_ours(path):
-    """A TFLite file whose side-car fcn_tf1 wrote and names the file's SHA-256."""
+def described_is_ours(path):
+    """An export whose side-car fcn_tf1 wrote and names the export's SHA-256 (TFLite, OpenCV)."""
     if not fileutil.json_is_ours(sidecar_path(path)):
         return False
     try:
         with open(path, "rb") as f:
-            digest = tflite_digest(f.read())
+            digest = file_digest(f.read())
         with open(sidecar_path(path)) as f:
-            return json.load(f)["tflite"]["sha256"] == digest
+            return json.load(f)["sha256"] == digest
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
 
-def check_tflite_output(output, run_dir, checkpoint=None, force=False):
-    """Refuse (one line) a TFLite path or its side-car that would replace a user's file."""
+def check_described_output(output, run_dir, checkpoint=None, force=False, what="export"):
+    """Refuse (one line) an export path or its side-car that would replace a user's file."""
     inputs = _inputs(run_dir, checkpoint)
-    fileutil.check_output(output, tflite_is_ours, force, inputs, "TFLite model")
+    fileutil.check_output(output, described_is_ours, force, inputs, what)
     fileutil.check_output(sidecar_path(output), fileutil.json_is_ours, force, inputs, "side-car")
+
+
+def _write_described(output, data, metadata):
+    """The export's bytes, then its side-car: the config plus the bytes' SHA-256."""
+    fileutil.write_bytes(output, data)
+    fileutil.write_json(sidecar_path(output), dict(metadata, sha256=file_digest(data)))
 
 
 def to_tflite(graph_def, size):
@@ -217,16 +223,15 @@ def to_tflite(graph_def, size):
 def export_tflite(run_dir, output, size, checkpoint=None, force=False):
     """A TensorFlow Lite model of the run's checkpoint at the input size ``size`` (H, W), fp32,
     with its config (and the file's SHA-256) in the side-car ``<output>.json``."""
-    check_tflite_output(output, run_dir, checkpoint, force)
+    check_described_output(output, run_dir, checkpoint, force, "TFLite model")
     with CheckpointModel(run_dir, checkpoint) as model:
         frozen = _freeze(model.session)
     data = to_tflite(frozen, tuple(size))
     check_tflite_ops(operator_codes(data), output)  # what predict will check, before writing
-    metadata = dict(model.metadata, tflite={"input_size": list(size), "sha256": tflite_digest(data)},
+    metadata = dict(model.metadata, tflite={"input_size": list(size)},
                     inputs={INPUT: "uint8 RGB [%d, %d, 3]" % tuple(size)},
                     outputs={LOGITS: "float32 [H, W, num_classes]", PREDICTION: "int32 [H, W]"})
-    fileutil.write_bytes(output, data)
-    fileutil.write_json(sidecar_path(output), metadata)
+    _write_described(output, data, metadata)
     return metadata
 
 
@@ -245,3 +250,44 @@ def exportable_tflite_ops(width=1 / 32.):
         size = (35, 37) if shape_fix in FIXING else (64, 64)
         codes.update(code for code, _ in operator_codes(to_tflite(frozen, size)))
     return sorted(codes)
+
+
+def opencv_graph(run_dir, size, checkpoint=None):
+    """(GraphDef, config) of a graph that OpenCV's ``cv2.dnn.readNetFromTensorflow`` loads: float32
+    ``image`` [1, H, W, 3] of the fixed ``size``, preprocessed outside (``blob_parameters``),
+    ``logits`` out; built with tf.nn.conv2d_transpose whatever the run's API (the variables are the
+    same), so that every shape is a constant and no op is foreign to OpenCV."""
+    config = ModelConfig.load(run_dir)
+    path = checkpoint or checkpoints.latest(run_dir)
+    if not path:
+        raise ValueError("%s: no checkpoint (model.ckpt-*) in the run folder" % run_dir)
+    with tf.Graph().as_default() as graph, tf.Session() as session:
+        image = tf.placeholder(tf.float32, [1] + list(size) + [3], name=INPUT)
+        nn = ModelConfig.from_dict(dict(config.to_dict(), upsampling="nn"))
+        tf.identity(nn.build(image), name=LOGITS)
+        checkpoints.restore(tf.train.Saver(), session, path)
+        frozen = tf.graph_util.convert_variables_to_constants(session, graph.as_graph_def(),
+                                                              [LOGITS])
+    return strip_default_attrs(frozen), graph_metadata(config, path)
+
+
+def blob_parameters(convention):
+    """What ``cv2.dnn.blobFromImage`` takes to prepare a BGR image (``cv2.imread``'s) for the
+    model: OpenCV subtracts ``mean`` after swapping to RGB when ``swapRB``."""
+    return {"scalefactor": 1.0, "mean": list(convention.mean),
+            "swapRB": convention.channel_order == "RGB"}
+
+
+def export_opencv(run_dir, output, size, checkpoint=None, force=False):
+    """A frozen graph for OpenCV's dnn module (``opencv_graph``) with its config, the
+    ``blobFromImage`` parameters and the file's SHA-256 in the side-car ``<output>.json``."""
+    check_described_output(output, run_dir, checkpoint, force, "OpenCV graph")
+    graph_def, metadata = opencv_graph(run_dir, tuple(size), checkpoint)
+    check_graph_def(graph_def, output)  # only ops an fcn_tf1 export holds
+    config = ModelConfig.from_dict(metadata)
+    metadata = dict(metadata, opencv={"input_size": list(size),
+                                      "blobFromImage": blob_parameters(config.convention)},
+                    inputs={INPUT: "float32 NCHW blob [1, 3, %d, %d] from blobFromImage" % size},
+                    outputs={LOGITS: "float32 [1, num_classes, H, W]; labels: argmax over axis 1"})
+    _write_described(output, graph_def.SerializeToString(deterministic=True), metadata)
+    return metadata
