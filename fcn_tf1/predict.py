@@ -52,15 +52,16 @@ def run(args):
     plans = prediction.plan_outputs(images, args.output_dir, args.overlay, args.force)
     with FrozenModel(args.graph, args.runtime, args.precision) as model:
         print("runtime: %s" % model.describe(), file=sys.stderr)
-        failures, seconds = prediction.predict_files(
+        failures, seconds, engine = prediction.predict_files(
             model, plans, args.overlay, args.max_pixels, args.max_inference_pixels,
             log=lambda line: print(line, file=sys.stderr))
     for line in failures:
         print("fcn_tf1.predict: error: %s" % line, file=sys.stderr)
     done = len(plans) - len(failures)
     if done:
-        print("wrote %d mask(s) to %s (%.2f images/s)" % (done, args.output_dir,
-                                                          done / max(seconds, 1e-9)))
+        print("wrote %d mask(s) to %s (%.2f images/s; the model labelling %.0f %% of the time)"
+              % (done, args.output_dir, done / max(seconds, 1e-9),
+                 100.0 * engine / max(seconds, 1e-9)))
     else:
         print("wrote no mask", file=sys.stderr)
     return 1 if failures else 0

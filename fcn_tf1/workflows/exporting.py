@@ -4,9 +4,11 @@ The graph takes ``image`` (uint8 RGB, [H, W, 3] or [N, H, W, 3], any H and W), p
 (channel order and mean of the weights used), and gives ``logits`` and ``prediction``. The model's
 config travels inside the graph (the string constant ``fcn_tf1_config``) and in a side-car JSON.
 """
+import contextlib
 import glob
 import json
 import os
+import sys
 
 from fcn_tf1.ground import console, fileutil
 from fcn_tf1.ground.names import (BYTES_SIGNATURE, CAFFE_BGR, CONFIG_FILE, CONFIG_NODE, FIXING,
@@ -213,11 +215,27 @@ def to_tflite(graph_def, size):
                 converter.inference_input_type = tf.uint8
                 converter.quantized_input_stats = {INPUT: (0.0, 1.0)}
             try:
-                with console.stderr_without(console.EVERYTHING):  # TF 2.15's MLIR statistics
-                    return converter.convert()
+                with console.stderr_without(console.EVERYTHING), _converter_on_path():
+                    return converter.convert()  # (the hold: TF 2.15's MLIR statistics)
             except Exception as error:  # ConverterError's module differs between releases
                 raise ValueError("TensorFlow Lite's converter failed at %dx%d: %s"
-                                 % (size + (error_line(error),)))
+                                 % (size + (" ".join(str(error).split())[-300:],)))
+
+
+@contextlib.contextmanager
+def _converter_on_path():
+    """TensorFlow 1.15 converts in a child process, ``toco_from_protos``, looked up on PATH: the
+    venv's bin folder is there only in an activated venv, so it is put there for the call."""
+    saved = os.environ.get("PATH")
+    os.environ["PATH"] = os.pathsep.join(
+        [os.path.dirname(sys.executable)] + ([saved] if saved else []))
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["PATH"]
+        else:
+            os.environ["PATH"] = saved
 
 
 def export_tflite(run_dir, output, size, checkpoint=None, force=False):

@@ -153,8 +153,8 @@ def predict_files(model, plans, overlay=False, max_pixels=MAX_PIXELS,
     """Write a mask (and overlay) per planned image. The next images are decoded and the last masks
     encoded in ``threads`` threads each while the model labels (Pillow and the runtimes release the
     GIL); at most ``threads`` + 1 decoded images wait. Returns (the failures as one-line messages,
-    the seconds it took)."""
-    failures, start = [], time.perf_counter()
+    the seconds it took, the seconds of those the model spent labelling)."""
+    failures, start, engine = [], time.perf_counter(), 0.0
     colours = palette(model.config.class_colours)
     with ThreadPoolExecutor(threads) as readers, ThreadPoolExecutor(threads) as writers:
         images = _ahead(readers, lambda plan: _read(plan[0], max_pixels), plans, threads)
@@ -165,7 +165,9 @@ def predict_files(model, plans, overlay=False, max_pixels=MAX_PIXELS,
             if error:
                 failures.append(error)
                 continue
+            labelling = time.perf_counter()
             labels, size = label_image(model, image, max_inference_pixels)
+            engine += time.perf_counter() - labelling
             if size != image.shape[:2]:
                 log("%s: %dx%d labelled at %dx%d (%s)" % ((path,) + image.shape[:2] + size + (
                     "the model's input size" if model.input_size else
@@ -175,4 +177,4 @@ def predict_files(model, plans, overlay=False, max_pixels=MAX_PIXELS,
                 writes.popleft().result()
         for write in writes:
             write.result()
-    return failures, time.perf_counter() - start
+    return failures, time.perf_counter() - start, engine
