@@ -1,3 +1,7 @@
+import os
+import shutil
+import tempfile
+
 import pytest
 
 from fcn_tf1.ground import tf_versions
@@ -19,3 +23,15 @@ def graph():
 def session(graph):
     with tf.Session(graph=graph) as s:
         yield s
+
+
+def pytest_configure(config):
+    # OpenVINO's IR cache of the tests' exports (and their commands') goes to a folder of the
+    # run's, not to the user's ~/.cache.
+    if "FCN_TF1_CACHE_DIR" not in os.environ:
+        os.environ["FCN_TF1_CACHE_DIR"] = config._fcn_tf1_cache = tempfile.mkdtemp(
+            prefix="fcn_tf1_cache_")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "_fcn_tf1_cache", ""), ignore_errors=True)

@@ -3,6 +3,7 @@ trained model at odd sizes (fp32: labels and logits; bf16: labels and mean IU), 
 first installed runtime, and what cannot run is refused in one line."""
 import importlib.util
 import json
+import os
 
 import numpy as np
 import pytest
@@ -391,3 +392,63 @@ def test_opencv_dnn_labels_the_opencv_export_as_tensorflow(models, references, t
     logits = net.forward()[0].transpose(1, 2, 0)
     assert np.abs(logits - expected[2][0]).max() <= 1e-4 * np.abs(expected[2][0]).max()
     assert (logits.argmax(-1) == expected[2][1]).mean() >= AGREEMENT["fp32"]
+
+
+# OpenVINO's conversion kept as IR for the next process, per user.
+
+def _labels_and_source(path, image):
+    with FrozenModel(path, "openvino") as model:
+        return model.predict(image), model.engine.from_cache
+
+
+@needs_openvino
+def test_openvino_keeps_its_conversion_per_user_and_rebuilds_what_differs(models, references,
+                                                                          tmp_path, monkeypatch):
+    import stat
+    images, expected = references["trained"]
+    pb, cache = models["trained"]["pb"], tmp_path / "cache"
+    monkeypatch.setenv("FCN_TF1_CACHE_DIR", str(cache))
+    labels, cached = _labels_and_source(pb, images[0])
+    assert not cached and (labels == expected[0][1]).mean() >= AGREEMENT["fp32"]
+    [entry] = list(cache.glob("openvino-*/*"))
+    assert stat.S_IMODE(os.stat(str(cache)).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(str(entry)).st_mode) == 0o700
+    warm, cached = _labels_and_source(pb, images[0])
+    assert cached and np.array_equal(warm, labels)
+    # A changed weight file is not trusted: converted again, the entry rebuilt.
+    weights = entry / "model.bin"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 1
+    weights.write_bytes(bytes(data))
+    again, cached = _labels_and_source(pb, images[0])
+    assert not cached and np.array_equal(again, labels)
+    assert _labels_and_source(pb, images[0])[1]  # rebuilt
+    # A cache folder others can read or write is not used; "none" turns it off.
+    os.chmod(str(cache), 0o755)
+    assert not _labels_and_source(pb, images[0])[1]
+    monkeypatch.setenv("FCN_TF1_CACHE_DIR", "none")
+    assert not _labels_and_source(pb, images[0])[1]
+
+
+def test_the_ir_cache_keeps_the_newest_entries_whole(tmp_path):
+    from fcn_tf1.model import ir_cache
+
+    class Core(object):
+        def read_model(self, path):
+            return open(path).read()
+
+    def save(model, path):
+        for name, text in ((path, model), (path[:-4] + ".bin", "weights of " + model)):
+            with open(name, "w") as f:
+                f.write(text)
+    cache = ir_cache.IRCache("1.0", str(tmp_path))
+    for i, digest in enumerate("abcd"):
+        cache.store(save, "model %s" % digest, digest)
+        os.utime(cache._entry(digest), (i, i))  # a clear order of age
+    assert sorted(os.listdir(cache.folder)) == ["b", "c", "d"]  # the newest KEEP
+    assert cache.load(Core(), "c") == "model c" and cache.load(Core(), "a") is None
+
+    def fails(model, path):
+        raise OSError("disk full")
+    cache.store(fails, "model e", "e")
+    assert sorted(os.listdir(cache.folder)) == ["b", "c", "d"]  # nothing half-written

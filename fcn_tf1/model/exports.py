@@ -84,15 +84,15 @@ PARSERS = {"pb": _parse_frozen, "onnx": _parse_onnx, "tflite": _parse_tflite}
 
 def checked_copy(path, work):
     """(a copy of the export ``path`` in ``work``, written once its bytes pass the checks; its
-    config): a runtime reads what was checked, whatever happens to ``path`` meanwhile. The parsed
-    model is dropped before the runtime loads its own (peak memory)."""
+    config; the bytes' SHA-256): a runtime reads what was checked, whatever happens to ``path``
+    meanwhile. The parsed model is dropped before the runtime loads its own (peak memory)."""
     fmt = file_format(path)
     data = _read_bytes(path, WHAT[fmt])
     _, metadata = PARSERS[fmt](data, path)
     copy = os.path.join(work, "model." + fmt)
     with open(copy, "wb") as f:
         f.write(data)
-    return copy, metadata
+    return copy, metadata, file_digest(data)
 
 
 # What takes a SavedModel, for the messages that meet one where an export file is wanted.

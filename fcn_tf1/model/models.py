@@ -94,8 +94,8 @@ class FrozenModel(LoadedModel):
                                                       self.engine.outputs)
         else:
             with tempfile.TemporaryDirectory(prefix="fcn_tf1_model_") as work:
-                copy, self.metadata = checked_copy(path, work)
-                self.engine = runtimes.ENGINES[self.runtime](copy, precision)
+                copy, self.metadata, digest = checked_copy(path, work)
+                self.engine = runtimes.ENGINES[self.runtime](copy, precision, digest=digest)
         self.config = ModelConfig.from_dict(self.metadata, path)
         self.num_classes = self.config.num_classes
         # (H, W) when the engine takes one size only (a TFLite export's, fixed at export).

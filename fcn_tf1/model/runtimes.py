@@ -2,7 +2,8 @@
 or the ONNX export), ONNX Runtime (the ONNX export) and TensorFlow Lite (the TFLite export), fp32
 everywhere, bf16 on OpenVINO where the CPU computes it. Each is ``run(image) -> (logits, labels)`` for one uint8 RGB [H, W, 3] image and
 ``close()``. ``models.FrozenModel`` checks the file first: TensorFlow gets the checked GraphDef, the
-others a private copy of the checked file.
+others a private copy of the checked file and its SHA-256 (``digest``: OpenVINO keeps its
+conversion of a frozen graph under it, ``ir_cache``).
 """
 import collections
 import importlib
@@ -14,6 +15,7 @@ import warnings
 from fcn_tf1.ground import console
 from fcn_tf1.ground.names import INPUT, LOGITS, PRECISIONS, PREDICTION, RUNTIME_SPECS, RUNTIMES
 from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.model.ir_cache import IRCache
 
 
 def file_format(path):
@@ -59,7 +61,7 @@ def choose(runtime, precision, path):
 class TensorFlowEngine(object):
     """The frozen graph in a TensorFlow session (any TensorFlow the venv has)."""
 
-    def __init__(self, graph_def, precision="fp32"):
+    def __init__(self, graph_def, precision="fp32", digest=None):
         self.graph = tf.Graph()
         with self.graph.as_default():
             tf.import_graph_def(graph_def, name="")
@@ -84,23 +86,34 @@ class OpenVINOEngine(object):
 
     COMPILED_SIZES = 3
 
-    def __init__(self, path, precision="fp32"):
+    def __init__(self, path, precision="fp32", digest=None):
         ov = importlib.import_module("openvino")
         self.core = (getattr(ov, "Core", None) or importlib.import_module("openvino.runtime").Core)()
         self.partial_shape = ov.PartialShape
         self.version = getattr(ov, "__version__", "?").split("-")[0]
         if precision == "bf16":
             check_bf16(self.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
-        try:
-            self.model = self.core.read_model(path)
-        except RuntimeError as error:
-            raise ValueError("OpenVINO %s cannot read the model: %s" % (self.version,
-                                                                         conversion_error(error)))
-        if not any(LOGITS + ":0" in out.get_names() for out in self.model.outputs):
-            self.model.add_outputs([LOGITS + ":0"])
+        # A frozen graph's conversion is kept as IR for the next process (``ir_cache``).
+        cache = IRCache(self.version) if digest and file_format(path) == "pb" else None
+        self.model = cache and cache.load(self.core, digest)
+        self.from_cache = self.model is not None
+        if not self.from_cache:
+            self.model = self._convert(path)
+            if cache:
+                cache.store(_saver(ov), self.model, digest)
         self.settings = {"PERFORMANCE_HINT": "LATENCY",
                          "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
         self.compiled = collections.OrderedDict()  # shape -> (infer request, output order)
+
+    def _convert(self, path):
+        try:
+            model = self.core.read_model(path)
+        except RuntimeError as error:
+            raise ValueError("OpenVINO %s cannot read the model: %s" % (self.version,
+                                                                         conversion_error(error)))
+        if not any(LOGITS + ":0" in out.get_names() for out in model.outputs):
+            model.add_outputs([LOGITS + ":0"])
+        return model
 
     def _request(self, shape):
         """The infer request of the model compiled for ``shape``, least recently used evicted."""
@@ -124,6 +137,14 @@ class OpenVINOEngine(object):
     def close(self):
         self.compiled.clear()
         self.model = None
+
+
+def _saver(ov):
+    """``save(model, xml_path)`` of this OpenVINO, weights kept fp32 (save_model's default
+    compresses them to fp16)."""
+    if hasattr(ov, "save_model"):
+        return lambda model, path: ov.save_model(model, path, compress_to_fp16=False)
+    return importlib.import_module("openvino.runtime").serialize
 
 
 def check_bf16(capabilities):
@@ -151,7 +172,7 @@ def conversion_error(error):
 class OnnxRuntimeEngine(object):
     """ONNX Runtime's CPU execution provider."""
 
-    def __init__(self, path, precision="fp32"):
+    def __init__(self, path, precision="fp32", digest=None):
         ort = importlib.import_module("onnxruntime")
         self.version = ort.__version__
         self.session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
@@ -172,7 +193,7 @@ class TFLiteEngine(object):
     # LiteRT, is another package), and its delegate's INFO line.
     NOISE = re.compile(r"INFO: Created TensorFlow Lite")
 
-    def __init__(self, path, precision="fp32"):
+    def __init__(self, path, precision="fp32", digest=None):
         with warnings.catch_warnings(), console.stderr_without(self.NOISE):
             warnings.filterwarnings("ignore", "(?s).*tf.lite.Interpreter is deprecated")
             self.interpreter = tf.lite.Interpreter(model_path=path)
