@@ -28,6 +28,9 @@ def parser():
     p.add_argument("--width", type=cli.width, default=1.0, help="backbone width (1.0 = VGG16)")
     p.add_argument("--runs", type=cli.positive_int, default=5, help="timed runs after 2 warm-up runs")
     p.add_argument("--no-train-step", action="store_true", help="skip the training-step timing")
+    p.add_argument("--no-first-mask", action="store_true",
+                   help="skip the time to a first mask (predict in a fresh process on one image, "
+                        "cold and warm model cache; fp32, first variant and size)")
     p.add_argument("--train-python", metavar="PYTHON", action="append", default=[],
                    help="also time the training step under this interpreter's TensorFlow (e.g. "
                         ".venv-tf2/bin/python); repeatable")
@@ -42,9 +45,9 @@ def parser():
     return p
 
 
-HEADER = "%-7s %-7s %-26s %7s %7s %7s %6s %7s %6s %6s %7s %6s %6s" % (
+HEADER = "%-7s %-7s %-26s %7s %7s %7s %6s %7s %6s %6s %7s %6s %6s %11s" % (
     "variant", "size", "runtime", "GFLOPs", "min s", "med s", "img/s", "GFLOP/s", "%ceil", "%nom",
-    "load s", "RSS MB", "=tf")
+    "load s", "RSS MB", "=tf", "1st mask s")
 
 
 def format_row(result, row, ceiling, nominal):
@@ -53,10 +56,11 @@ def format_row(result, row, ceiling, nominal):
         return "%-7s %-7s %-26s %s" % (result["variant"], size, "%s %s" % (
             row["runtime"], row["precision"]), "skipped: " + row["skipped"])
     achieved = result["gflops"] / row["min_s"]
-    return "%-7s %-7s %-26s %7.1f %7.3f %7.3f %6.2f %7.1f %5.0f%% %5.0f%% %7.1f %6.0f %5.1f%%" % (
+    first = "%.1f / %.1f" % tuple(row["first_mask_s"]) if "first_mask_s" in row else ""
+    return "%-7s %-7s %-26s %7.1f %7.3f %7.3f %6.2f %7.1f %5.0f%% %5.0f%% %7.1f %6.0f %5.1f%% %11s" % (
         result["variant"], size, row["describe"], result["gflops"], row["min_s"], row["median_s"],
         1 / row["median_s"], achieved, 100 * achieved / ceiling, 100 * achieved / max(nominal, 1e-9),
-        row["load_s"], row["peak_rss_mb"], 100 * row["same_labels"])
+        row["load_s"], row["peak_rss_mb"], 100 * row["same_labels"], first)
 
 
 def format_report(report):
@@ -77,7 +81,8 @@ def format_report(report):
     lines.append("(min s / med s: one image, after 2 warm-ups; GFLOP/s: at min s; %ceil / %nom: of "
                  "the FP32 ceiling / nominal peak; load s: reading and compiling the export; RSS MB: "
                  "peak of the fresh process that loaded it and labelled; =tf: labels equal to "
-                 "TensorFlow fp32's)")
+                 "TensorFlow fp32's; 1st mask s: python -m fcn_tf1.predict on one image in a fresh "
+                 "process, start to mask written, cold / warm model cache)")
     lines += _train_lines(report)
     for r in report["results"]:
         for o in r.get("optimisations", []):
@@ -115,7 +120,9 @@ def run(args):
                 variant, size, width=args.width, runs=args.runs, runtimes=list(runtimes),
                 precisions=list(args.precisions), train_step=not args.no_train_step,
                 optimisations=args.optimisations and variant == args.variants[-1]
-                and size == args.sizes[0])
+                and size == args.sizes[0],
+                first_mask=not args.no_first_mask and (variant, size) == (args.variants[0],
+                                                                           args.sizes[0]))
             result["train_steps"] = [result.pop("train_step")] if "train_step" in result else []
             if not args.no_train_step:
                 result["train_steps"] += [benchmark.train_step_in(python, variant, size, args.width)

@@ -33,6 +33,12 @@ def test_bench_reports_every_measurement_in_text_and_json(tmp_path, capsys):
             assert 50 < row["peak_rss_mb"]
             assert row["same_labels"] >= AGREEMENT[row["precision"]]
             assert "%s %s" % (r["variant"], "%dx%d" % tuple(r["size"])) in " ".join(out.split())
+            # The time to a first mask: fp32 at the first size, cold then warm model cache.
+            if r is big and row["precision"] == "fp32":
+                cold, warm = row["first_mask_s"]
+                assert 0 < cold and 0 < warm and "%.1f / %.1f" % (cold, warm) in out
+            else:
+                assert "first_mask_s" not in row
         assert [t["min_s"] > 0 for t in r["train_steps"]] == [True, True]
     # A fully convolutional net costs in proportion to the area: 128x128 is 4x 64x64.
     assert 3.6 < big["gflops"] / small["gflops"] < 4.4

@@ -11,10 +11,13 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
 import numpy as np
+from PIL import Image
 
 from fcn_tf1.ground.machine import cpu_cores, openmp_settings, peak_rss_mb
 from fcn_tf1.ground.names import INPUT, PREDICTION, RUNTIME_SPECS, RUNTIMES
@@ -171,10 +174,11 @@ def latency(fn, argument, runs, warmup=2):
 
 
 def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=False, classes=21,
-            runtimes=("tf",), precisions=("fp32",)):
+            runtimes=("tf",), precisions=("fp32",), first_mask=False):
     """Everything for one (variant, size), run in a fresh process by ``measure_in_subprocess``:
     FLOPs, then the export on each runtime x precision in a fresh process of its own (latency,
-    peak RSS, labels against TensorFlow fp32's), the training step."""
+    peak RSS, labels against TensorFlow fp32's; with ``first_mask``, fp32's time to a first mask),
+    the training step."""
     config = ModelConfig(classes, variant, width)
     h, w = size
     image = np.random.RandomState(0).randint(0, 256, (h, w, 3), dtype=np.uint8)
@@ -182,10 +186,12 @@ def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=Fal
     # About 1 GB per variant and size at full width (2 with ONNX): removed whatever happens.
     work = tempfile.mkdtemp(prefix="fcn_tf1_bench_")
     try:
+        # The children's model cache (OpenVINO's IR): the bench's own, empty at first.
+        os.environ["FCN_TF1_CACHE_DIR"] = os.path.join(work, "cache")
         frozen_path = _export(config, size, work, result, runtimes)
         np.save(os.path.join(work, "image.npy"), image)
         # TensorFlow fp32 first: the labels the others are compared with.
-        result["runtimes"] = [_runtime_row(work, runtime, precision, runs)
+        result["runtimes"] = [_runtime_row(work, runtime, precision, runs, first_mask)
                               for runtime in ("tf",) + tuple(r for r in runtimes if r != "tf")
                               for precision in precisions
                               if precision in RUNTIME_SPECS[runtime].precisions]
@@ -236,7 +242,7 @@ def _randomise_zeros(session, scale=0.01):
             variable.load(rng.normal(0, scale, shape).astype(np.float32), session)
 
 
-def _runtime_row(work, runtime, precision, runs):
+def _runtime_row(work, runtime, precision, runs, first_mask=False):
     """One runtime x precision measured in a fresh process; labels compared with tf fp32's."""
     row = {"runtime": runtime, "precision": precision}
     path = os.path.join(work, "model." + RUNTIME_SPECS[runtime].formats[0])  # what _export wrote
@@ -250,7 +256,30 @@ def _runtime_row(work, runtime, precision, runs):
         return row
     reference = np.load(os.path.join(work, "tf-fp32.npy"))
     row["same_labels"] = float(np.mean(np.load(labels) == reference))
+    if first_mask and precision == "fp32":
+        row["first_mask_s"] = first_mask_seconds(work, path, runtime)
     return row
+
+
+def first_mask_seconds(work, path, runtime):
+    """[cold, warm]: seconds from starting ``python -m fcn_tf1.predict`` on one image to its exit,
+    the mask written, with an empty model cache and then with the one the first run filled."""
+    image = os.path.join(work, "image.png")
+    if not os.path.exists(image):
+        Image.fromarray(np.load(os.path.join(work, "image.npy"))).save(image)
+    env = dict(os.environ, FCN_TF1_CACHE_DIR=tempfile.mkdtemp(prefix="cache-", dir=work))
+    seconds = []
+    for _ in range(2):
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "fcn_tf1.predict", "--graph", path,
+                               "--runtime", runtime, image, "--output-dir",
+                               os.path.join(work, "masks"), "--force"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              universal_newlines=True)
+        seconds.append(time.perf_counter() - start)
+        if done.returncode:
+            raise RuntimeError("predict on %s failed: %s" % (runtime, done.stderr.strip()[-300:]))
+    return seconds
 
 
 def runtime_latency(path, runtime, precision, runs, image_path, labels_path):
