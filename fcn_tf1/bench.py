@@ -57,10 +57,13 @@ def format_row(result, row, ceiling, nominal):
             row["runtime"], row["precision"]), "skipped: " + row["skipped"])
     achieved = result["gflops"] / row["min_s"]
     first = "%.1f / %.1f" % tuple(row["first_mask_s"]) if "first_mask_s" in row else ""
-    return "%-7s %-7s %-26s %7.1f %7.3f %7.3f %6.2f %7.1f %5.0f%% %5.0f%% %7.1f %6.0f %5.1f%% %11s" % (
+    # The ceiling and the nominal peak are FP32's: another precision's share of them says nothing.
+    shares = ("%5.0f%% %5.0f%%" % (100 * achieved / ceiling, 100 * achieved / max(nominal, 1e-9))
+              if row["precision"] == "fp32" else "%6s %6s" % ("-", "-"))
+    return "%-7s %-7s %-26s %7.1f %7.3f %7.3f %6.2f %7.1f %s %7.1f %6.0f %5.1f%% %11s" % (
         result["variant"], size, row["describe"], result["gflops"], row["min_s"], row["median_s"],
-        1 / row["median_s"], achieved, 100 * achieved / ceiling, 100 * achieved / max(nominal, 1e-9),
-        row["load_s"], row["peak_rss_mb"], 100 * row["same_labels"], first)
+        1 / row["median_s"], achieved, shares, row["load_s"], row["peak_rss_mb"],
+        100 * row["same_labels"], first)
 
 
 def format_report(report):
@@ -72,6 +75,7 @@ def format_report(report):
         % cpu["nominal_gflops"]]
     lines += ["SGEMM %-36s %-34s %6.0f GFLOP/s" % (r["by"], r["kernel"], r["gflops"])
               for r in peak["sgemm"]]
+    lines += ["note: " + peak["note"]] if peak.get("note") else []
     lines += ["FP32 ceiling: %.0f GFLOP/s (%s, %s)" % (best["gflops"], best["by"], best["kernel"]),
               "build: %s" % ", ".join("%s=%s" % kv for kv in sorted(report["build"].items())),
               "", HEADER]
@@ -79,7 +83,7 @@ def format_report(report):
         lines += [format_row(result, row, best["gflops"], cpu["nominal_gflops"])
                   for row in result["runtimes"]]
     lines.append("(min s / med s: one image, after 2 warm-ups; GFLOP/s: at min s; %ceil / %nom: of "
-                 "the FP32 ceiling / nominal peak; load s: reading and compiling the export; RSS MB: "
+                 "the FP32 ceiling / nominal peak, fp32 rows only; load s: reading and compiling the export; RSS MB: "
                  "peak of the fresh process that loaded it and labelled; =tf: labels equal to "
                  "TensorFlow fp32's; 1st mask s: python -m fcn_tf1.predict on one image in a fresh "
                  "process, start to mask written, cold / warm model cache)")

@@ -19,6 +19,9 @@ def test_bench_reports_every_measurement_in_text_and_json(tmp_path, capsys):
     assert report["cpu"]["cores"] >= 1 and report["cpu"]["nominal_gflops"] >= 0
     assert all(r["gflops"] > 0 and r["kernel"] for r in report["peak"]["sgemm"])
     assert report["peak"]["best"]["gflops"] == max(r["gflops"] for r in report["peak"]["sgemm"])
+    # The runtime's own GEMM is a candidate for the ceiling where the runtime is installed.
+    assert any(r["by"] == "OpenVINO MatMul" for r in report["peak"]["sgemm"]) == \
+        benchmark.runtime_installed("openvino")
     big, small = report["results"]
     installed = benchmark.installed_runtimes()
     for r in (big, small):
@@ -46,6 +49,15 @@ def test_bench_reports_every_measurement_in_text_and_json(tmp_path, capsys):
     assert {"XLA JIT (ON_1)", "batch of 2", "optimize_for_inference",
             "OMP/KMP env (oneDNN)"} <= set(options)
     assert all(o["same_labels"] for o in options.values())
+
+
+def test_a_blas_narrower_than_the_cpu_is_said():
+    avx512 = {"avx2", "fma", "avx512f", "avx512bw", "avx512vl"}
+    note = benchmark.widest_kernel_note("OpenBLAS, Barcelona kernel", avx512)
+    assert "runs its Barcelona kernel, not the SkylakeX kernel" in note
+    assert benchmark.widest_kernel_note("OpenBLAS, SkylakeX kernel", avx512) is None
+    assert benchmark.widest_kernel_note("OpenBLAS, Haswell kernel", {"avx2", "fma"}) is None
+    assert benchmark.widest_kernel_note("MKL", avx512) is None
 
 
 def test_the_blas_kernel_is_named():

@@ -102,7 +102,7 @@ def test_refusals_name_the_problem(tmp_path):
     weights["conv3_1"] = (weights["conv3_1"][0][..., :-1], weights["conv3_1"][1][:-1])
     write_keras_h5(str(tmp_path / "shape.h5"), weights)
     with pytest.raises(W.WeightsError, match=r"shape.h5: layer conv3_1 has kernel \(3, 3, 16, 31\)"
-                                             r".*expected \(3, 3, 16, 32\)"):
+                                             r".*width 0.125 needs \(3, 3, 16, 32\)"):
         W.read_vgg16(str(tmp_path / "shape.h5"), 1 / 8.)
 
     write_keras_h5(str(tmp_path / "full.h5"), random_weights(1 / 8.))

@@ -74,8 +74,8 @@ def best_sgemm(n=2048, runs=5):
     """The measured FP32 ceiling: the best GEMM in GFLOP/s of numpy's BLAS as the environment runs
     it, without OPENBLAS_CORETYPE where the environment forces a kernel, with each OpenBLAS kernel
     the CPU's flags allow (an old OpenBLAS may not know a new CPU and pick a slow generic one), each
-    with the kernel it ran named; and of tf.matmul. {"sgemm": [{"by", "kernel", "gflops"}],
-    "best": the fastest}."""
+    with the kernel it ran named; of tf.matmul; and of OpenVINO's MatMul where it is installed.
+    {"sgemm": [{"by", "kernel", "gflops"}], "best": the fastest}."""
     rows = [numpy_sgemm(n, runs)]
     forced = sorted(k for k in OPENBLAS_FORCING if k in os.environ)
     if forced:
@@ -95,7 +95,40 @@ def best_sgemm(n=2048, runs=5):
         best = min(_timed(lambda: session.run(product.op)) for _ in range(runs))
     rows.append({"by": "tf.matmul", "kernel": "TensorFlow %s (%s)" % (
         TF_VERSION, "oneDNN" if onednn_enabled() else "Eigen"), "gflops": 2.0 * n ** 3 / best / 1e9})
-    return {"sgemm": rows, "best": max(rows, key=lambda r: r["gflops"])}
+    if runtime_installed("openvino"):
+        rows.append(openvino_sgemm(n, runs))
+    return {"sgemm": rows, "best": max(rows, key=lambda r: r["gflops"]),
+            "note": widest_kernel_note(rows[0]["kernel"], flags)}
+
+
+def widest_kernel_note(kernel, flags):
+    """A line when numpy's OpenBLAS runs a kernel narrower than the CPU's widest, else None."""
+    widest = next((name for name, needs in reversed(OPENBLAS_KERNELS) if needs <= flags), None)
+    if "OpenBLAS" not in kernel or widest is None or widest.lower() in kernel.lower():
+        return None
+    return ("numpy's OpenBLAS runs its %s, not the %s kernel this CPU allows (an OpenBLAS older "
+            "than the CPU): the numpy rows understate it" % (kernel.split(", ")[-1], widest))
+
+
+def openvino_sgemm(n=2048, runs=5):
+    """{"by", "kernel", "gflops"} of OpenVINO's MatMul at f32 on the CPU: the runtime's own GEMM
+    (oneDNN), which a BLAS that does not know the CPU understates."""
+    ov = importlib.import_module("openvino")
+    api = ov if hasattr(ov, "Model") else importlib.import_module("openvino.runtime")
+    try:
+        opset = importlib.import_module("openvino.opset8")
+    except ImportError:  # OpenVINO before 2024 has it under openvino.runtime
+        opset = importlib.import_module("openvino.runtime.opset8")
+    a, b = _operands(n)
+    x = opset.parameter([n, n], np.float32)
+    model = api.Model([opset.matmul(x, opset.constant(b), False, False)], [x])
+    request = api.Core().compile_model(model, "CPU", {
+        "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
+    request.infer({0: a})
+    best = min(_timed(lambda: request.infer({0: a})) for _ in range(runs))
+    version = getattr(ov, "__version__", "?").split("-")[0]
+    return {"by": "OpenVINO MatMul", "kernel": "OpenVINO %s (oneDNN), f32" % version,
+            "gflops": 2.0 * n ** 3 / best / 1e9}
 
 
 # What makes OpenBLAS run a kernel other than the one it would pick for this CPU, and the kernels
