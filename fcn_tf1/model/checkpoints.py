@@ -29,6 +29,14 @@ def latest(run_dir):
     return paths[-1] if paths else None
 
 
+def chosen(run_dir, checkpoint=None):
+    """``checkpoint``, else the run's latest; a one-line ValueError when the run has none."""
+    path = checkpoint or latest(run_dir)
+    if not path:
+        raise ValueError("%s: no checkpoint (model.ckpt-*) in the run folder" % run_dir)
+    return path
+
+
 def step_of(path):
     return int(path.rsplit("-", 1)[1]) if path else 0
 

@@ -64,15 +64,22 @@ def _parse_tflite(data, path):
     except NotTFLite as error:
         raise ValueError("%s: not a TensorFlow Lite model (%s)" % (path, error))
     check_tflite_ops(codes, path)
+    return None, described_config(path, data)
+
+
+def described_config(path, data):
+    """The config in the side-car of the export ``path`` whose bytes are ``data`` (TFLite,
+    OpenCV); a one-line ValueError unless the side-car names their SHA-256."""
     sidecar = sidecar_path(path)
     if not os.path.isfile(sidecar):
-        raise ValueError("%s: no %s beside it; fcn_tf1's TFLite exports carry their config there "
-                         "(python -m fcn_tf1.export --tflite)" % (path, os.path.basename(sidecar)))
+        raise ValueError("%s: no %s beside it; fcn_tf1 writes the config of its TFLite and OpenCV "
+                         "exports there (python -m fcn_tf1.export)"
+                         % (path, os.path.basename(sidecar)))
     metadata = read_json_object(sidecar, "fcn_tf1 export config")
     if metadata.get("sha256") != file_digest(data):
         raise ValueError("%s: describes another file (the SHA-256 of %s differs); export again"
                          % (sidecar, path))
-    return None, metadata
+    return metadata
 
 
 def file_digest(data):

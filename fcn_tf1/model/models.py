@@ -60,9 +60,7 @@ class CheckpointModel(LoadedModel):
 
     def __init__(self, run_dir, checkpoint=None, config=None):
         self.config = config or ModelConfig.load(run_dir)
-        self.checkpoint = checkpoint or checkpoints.latest(run_dir)
-        if not self.checkpoint:
-            raise ValueError("%s: no checkpoint (model.ckpt-*) in the run folder" % run_dir)
+        self.checkpoint = checkpoints.chosen(run_dir, checkpoint)
         self.metadata = graph_metadata(self.config, self.checkpoint)
         self.graph = tf.Graph()
         with self.graph.as_default():

@@ -1,9 +1,9 @@
 """The engines that run an exported model: TensorFlow (the frozen graph), OpenVINO (the frozen graph
 or the ONNX export), ONNX Runtime (the ONNX export) and TensorFlow Lite (the TFLite export), fp32
-everywhere, bf16 on OpenVINO where the CPU computes it. Each is ``run(image) -> (logits, labels)`` for one uint8 RGB [H, W, 3] image and
-``close()``. ``models.FrozenModel`` checks the file first: TensorFlow gets the checked GraphDef, the
-others a private copy of the checked file and its SHA-256 (``digest``: OpenVINO keeps its
-conversion of a frozen graph under it, ``ir_cache``).
+everywhere, bf16 on OpenVINO where the CPU computes it. Each is ``run(image) -> (logits, labels)``
+for one uint8 RGB [H, W, 3] image and ``close()``. ``models.FrozenModel`` checks the file first:
+TensorFlow gets the checked GraphDef, the others a private copy of the checked file and its SHA-256
+(``digest``: OpenVINO keeps its conversion of a frozen graph under it, ``ir_cache``).
 """
 import collections
 import importlib
@@ -201,7 +201,8 @@ class TFLiteEngine(object):
         image = self.interpreter.get_input_details()[0]
         self.index, self.shape = image["index"], tuple(int(d) for d in image["shape"])
         self.input_size = self.shape[:2]
-        by_name = {d["name"].split(":")[0]: d["index"] for d in self.interpreter.get_output_details()}
+        by_name = {d["name"].split(":")[0]: d["index"]
+                   for d in self.interpreter.get_output_details()}
         self.outputs = [by_name[name] for name in (LOGITS, PREDICTION)]
         self.version = tf.__version__.split("-")[0]
 

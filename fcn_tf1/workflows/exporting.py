@@ -18,7 +18,7 @@ from fcn_tf1.ground.untrusted import check_graph_def, check_tflite_ops
 from fcn_tf1.model import checkpoints
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_bytes_graph, build_inference_graph
-from fcn_tf1.model.exports import file_digest, read_frozen, sidecar_path
+from fcn_tf1.model.exports import described_config, file_digest, read_frozen, sidecar_path
 from fcn_tf1.model.models import CheckpointModel, graph_metadata
 from fcn_tf1.model.upsample import valid_combinations
 from fcn_tf1.numbers.palette import palette
@@ -178,11 +178,10 @@ def described_is_ours(path):
         return False
     try:
         with open(path, "rb") as f:
-            digest = file_digest(f.read())
-        with open(sidecar_path(path)) as f:
-            return json.load(f)["sha256"] == digest
-    except (OSError, ValueError, KeyError, TypeError):
+            described_config(path, f.read())
+    except (OSError, ValueError):
         return False
+    return True
 
 
 def check_described_output(output, run_dir, checkpoint=None, force=False, what="export"):
@@ -206,7 +205,8 @@ def to_tflite(graph_def, size):
         try:
             tf.import_graph_def(graph_def, input_map={INPUT + ":0": image}, name="")
         except ValueError as error:
-            raise ValueError("the model cannot take %dx%d images: %s" % (size + (error_line(error),)))
+            raise ValueError("the model cannot take %dx%d images: %s"
+                             % (size + (error_line(error),)))
         outputs = [graph.get_tensor_by_name(name + ":0") for name in (LOGITS, PREDICTION)]
         with tf.Session() as session:
             converter = tf.lite.TFLiteConverter.from_session(session, [image], outputs)
@@ -271,14 +271,13 @@ def exportable_tflite_ops(width=1 / 32.):
 
 
 def opencv_graph(run_dir, size, checkpoint=None):
-    """(GraphDef, config) of a graph that OpenCV's ``cv2.dnn.readNetFromTensorflow`` loads: float32
-    ``image`` [1, H, W, 3] of the fixed ``size``, preprocessed outside (``blob_parameters``),
+    """(GraphDef, export metadata, ModelConfig) of a graph that OpenCV's
+    ``cv2.dnn.readNetFromTensorflow`` loads: float32 ``image`` [1, H, W, 3] of the fixed ``size``,
+    preprocessed outside (``blob_parameters``),
     ``logits`` out; built with tf.nn.conv2d_transpose whatever the run's API (the variables are the
     same), so that every shape is a constant and no op is foreign to OpenCV."""
     config = ModelConfig.load(run_dir)
-    path = checkpoint or checkpoints.latest(run_dir)
-    if not path:
-        raise ValueError("%s: no checkpoint (model.ckpt-*) in the run folder" % run_dir)
+    path = checkpoints.chosen(run_dir, checkpoint)
     with tf.Graph().as_default() as graph, tf.Session() as session:
         image = tf.placeholder(tf.float32, [1] + list(size) + [3], name=INPUT)
         nn = ModelConfig.from_dict(dict(config.to_dict(), upsampling="nn"))
@@ -286,7 +285,7 @@ def opencv_graph(run_dir, size, checkpoint=None):
         checkpoints.restore(tf.train.Saver(), session, path)
         frozen = tf.graph_util.convert_variables_to_constants(session, graph.as_graph_def(),
                                                               [LOGITS])
-    return strip_default_attrs(frozen), graph_metadata(config, path)
+    return strip_default_attrs(frozen), graph_metadata(config, path), config
 
 
 def blob_parameters(convention):
@@ -300,9 +299,8 @@ def export_opencv(run_dir, output, size, checkpoint=None, force=False):
     """A frozen graph for OpenCV's dnn module (``opencv_graph``) with its config, the
     ``blobFromImage`` parameters and the file's SHA-256 in the side-car ``<output>.json``."""
     check_described_output(output, run_dir, checkpoint, force, "OpenCV graph")
-    graph_def, metadata = opencv_graph(run_dir, tuple(size), checkpoint)
+    graph_def, metadata, config = opencv_graph(run_dir, tuple(size), checkpoint)
     check_graph_def(graph_def, output)  # only ops an fcn_tf1 export holds
-    config = ModelConfig.from_dict(metadata)
     metadata = dict(metadata, opencv={"input_size": list(size),
                                       "blobFromImage": blob_parameters(config.convention)},
                     inputs={INPUT: "float32 NCHW blob [1, 3, %d, %d] from blobFromImage" % size},
