@@ -8,6 +8,8 @@
 #   VENV=DIR                   where the venv lives (default: .venv)
 #   EXTRAS=tf,test,openvino    what `pip install .[EXTRAS]` adds (default: all three; openvino is the
 #                              recommended runtime for predict/evaluate/bench, none on Python 3.6)
+# `./dev.sh int8-venv` makes .venv-int8 (Python 3.12, OpenVINO and NNCF, no TensorFlow): the
+# interpreter that `export --int8` quantizes in, since NNCF needs a newer numpy than TensorFlow 1.15.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY_VERSION=${PY_VERSION:-3.7}
@@ -67,6 +69,8 @@ case "$cmd" in
     evaluate|export|predict|weights|compare|bench)
         setup_venv; exec "$VENV/bin/python" -m "fcn_tf1.$cmd" "$@" ;;
     setup) setup_venv ;;
-    *) echo "usage: ./dev.sh train [ARGS] | test [PYTEST ARGS] | setup |" \
+    int8-venv) PY_VERSION=${INT8_PY_VERSION:-3.12} VENV=.venv-int8 EXTRAS=int8 setup_venv
+        echo "dev.sh: export --int8 quantizes with $PWD/.venv-int8/bin/python" >&2 ;;
+    *) echo "usage: ./dev.sh train [ARGS] | test [PYTEST ARGS] | setup | int8-venv |" \
             "evaluate|export|predict|weights|compare|bench [ARGS]" >&2; exit 2 ;;
 esac

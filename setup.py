@@ -16,7 +16,7 @@ setup(
     long_description=open("README.md").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["fcn_tf1", "fcn_tf1.*"]),
-    package_data={"fcn_tf1.ground": ["export_ops.json", "tflite_ops.json"], "fcn_tf1.data": ["seg11valid.txt"]},
+    package_data={"fcn_tf1.ground": ["export_ops.json", "tflite_ops.json", "ir_ops.json"], "fcn_tf1.data": ["seg11valid.txt"]},
     # fcn-train etc. beside python -m fcn_tf1.train etc.
     entry_points={"console_scripts": ["fcn-%s = fcn_tf1.%s:main" % (c, c) for c in COMMANDS] +
                   ["fcn-data = fcn_tf1.data.__main__:main"]},
@@ -46,6 +46,8 @@ setup(
         "openvino": ["openvino>=2023.1; python_version>='3.7'"],
         "onnx": ["tf2onnx>=1.16; python_version>='3.7'", "onnx; python_version>='3.7'",
                  "onnxruntime>=1.10; python_version>='3.7'"],
+        # export --int8's quantizer, in its own venv for a TF1 one (./dev.sh int8-venv).
+        "int8": ["openvino>=2023.1; python_version>='3.10'", "nncf>=2.7; python_version>='3.10'"],
         "plot": ["matplotlib"],
         # OpenCV's dnn module: the Caffe models' second opinion in the tests.
         "test": ["pytest", "matplotlib", "nbclient", "nbformat", "ipykernel",

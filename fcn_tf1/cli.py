@@ -8,7 +8,7 @@ import sys
 import warnings
 
 from fcn_tf1.ground import console, machine, tf_versions
-from fcn_tf1.ground.names import (IGNORE_LABEL, MAX_WIDTH, MIN_WIDTH, PRECISIONS, RUNTIME_SPECS,
+from fcn_tf1.ground.names import (AUTO, IGNORE_LABEL, MAX_WIDTH, MIN_WIDTH, PRECISIONS, RUNTIME_SPECS,
                                   RUNTIMES)
 
 
@@ -124,8 +124,10 @@ def add_runtime_flags(parser):
         "what runs the export; default: the first installed of %s that reads the file (%s)"
         % (", ".join(RUNTIMES), "; ".join("%s reads .%s" % (name, " and .".join(spec.formats))
                                            for name, spec in RUNTIME_SPECS.items()))))
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                        help="bf16: OpenVINO on a CPU that computes it (default: fp32)")
+    parser.add_argument("--precision", choices=PRECISIONS + (AUTO,), help=(
+        "default: the export's own (int8 for an int8 IR of export --int8, else fp32); bf16: "
+        "OpenVINO on a CPU that computes it; auto: the fastest precision that export --int8 "
+        "measured within its --max-drop on the validation split, else the default"))
 
 
 class HelpFormatter(argparse.HelpFormatter):

@@ -46,7 +46,7 @@ def run(args):
         fileutil.check_output(args.json, fileutil.json_is_ours, args.force,
                               [args.graph] if args.graph else [], "report")
     source = open_source(args)
-    if not args.graph and (args.runtime or args.precision != "fp32"):
+    if not args.graph and (args.runtime or args.precision):
         raise ValueError("--runtime/--precision: only for an export (--graph)")
     with (FrozenModel(args.graph, args.runtime, args.precision) if args.graph
           else CheckpointModel(args.checkpoint_dir, args.checkpoint)) as model:

@@ -51,8 +51,10 @@ def test_a_command_without_tensorflow_is_one_line_naming_the_interpreter_and_the
     if python is None:
         pytest.skip("every Python here has TensorFlow")
     venv = tmp_path / "checkout"
-    (venv / ".venv" / "bin").mkdir(parents=True)
-    (venv / ".venv" / "bin" / "python").write_text("")
+    for name in (".venv", ".venv-int8"):  # the quantizer's venv has no TensorFlow: not named
+        (venv / name / "bin").mkdir(parents=True)
+        (venv / name / "bin" / "python").write_text("")
+    (venv / ".venv" / "lib" / "python3.7" / "site-packages" / "tensorflow").mkdir(parents=True)
     shutil.copytree(os.path.join(ROOT, "fcn_tf1"), str(venv / "fcn_tf1"))
 
     def run(*args):

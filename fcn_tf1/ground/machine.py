@@ -27,3 +27,37 @@ def peak_rss_mb():
         pass
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def cpuinfo():
+    """{key: value} of /proc/cpuinfo's first processor ({} where there is none)."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if not line.strip():
+                    break
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    return fields
+
+
+def cpu_flags():
+    """The instruction-set flags /proc/cpuinfo names."""
+    return set(cpuinfo().get("flags", "").split())
+
+
+# The instructions that make int8 faster than fp32 on a CPU: VNNI's 8-bit dot products, AMX's tiles.
+INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def int8_note(flags=None):
+    """One line when this CPU has none of ``INT8_FLAGS`` (int8 runs there, but no faster than
+    fp32), else None."""
+    flags = cpu_flags() if flags is None else flags
+    if any(flag in flags for flag in INT8_FLAGS):
+        return None
+    return ("this CPU has no VNNI (%s): int8 runs here, but no faster than fp32"
+            % ", ".join(INT8_FLAGS))

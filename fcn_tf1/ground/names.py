@@ -62,18 +62,27 @@ FORMAT_VERSION = 2
 # Inference on an export: one description per runtime, in the order the default takes them (the
 # first installed that reads the file; README "Runtimes" has the measurements). ``module``: what
 # is imported; ``extra``: the pip extra that brings it; ``formats``: the files it reads (a frozen
-# GraphDef "pb", an ONNX export "onnx", a TensorFlow Lite export "tflite"); ``precisions``: what it computes in (bf16 on CPUs that
-# do); ``graph_def``: it takes the checked GraphDef itself (else a private copy of the checked
+# GraphDef "pb", an ONNX export "onnx", a TensorFlow Lite export "tflite", OpenVINO IR "ir");
+# ``precisions``: what it computes in (bf16 on CPUs that do, int8 from an int8 IR); ``graph_def``: it takes the checked GraphDef itself (else a private copy of the checked
 # file) and runs a batch [N, H, W, 3] whole (else image by image). Adding a runtime is one entry
 # here and its engine class in model/runtimes.py.
 Runtime = collections.namedtuple("Runtime", "name module extra formats precisions graph_def")
 RUNTIME_SPECS = collections.OrderedDict((spec.name, spec) for spec in (
-    Runtime("openvino", "openvino", "openvino", ("pb", "onnx"), ("fp32", "bf16"), False),
+    Runtime("openvino", "openvino", "openvino", ("pb", "onnx", "ir"), ("fp32", "bf16", "int8"),
+            False),
     Runtime("onnxruntime", "onnxruntime", "onnx", ("onnx",), ("fp32",), False),
     Runtime("tf", "tensorflow", "tf", ("pb",), ("fp32",), True),
     Runtime("tflite", "tensorflow", "tf", ("tflite",), ("fp32",), False)))
 RUNTIMES = tuple(RUNTIME_SPECS)
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "int8")
+# --precision auto: the fastest precision that the export measured within its gate (export --int8).
+AUTO = "auto"
+# The precisions of a format that decides them itself (the int8 IR of export --int8 holds int8
+# weights): its first is its default; every other format runs fp32 unless told.
+FORMAT_PRECISIONS = {"ir": ("int8",)}
+# export --int8: calibration images (of the training split) and the largest mean-IU drop written.
+CALIBRATION_IMAGES = 300
+MAX_DROP = 0.01
 
 # The TensorFlow releases fcn_tf1 runs on (2.16+ through tf-keras), and the newest tested here.
 TENSORFLOW_SUPPORTED = "1.15 or 2.13-2.21"

@@ -13,8 +13,12 @@ def missing_tensorflow(detail="", python=None):
     """What to say when TensorFlow cannot be imported at all: which interpreter runs, and the venv
     that ./dev.sh made beside the package, where there is one (the usual cause: not activated)."""
     python = python or sys.executable
-    venvs = [v for v in sorted(glob.glob(os.path.join(PROJECT_ROOT, ".venv*", "bin", "python")))
-             if os.path.abspath(v) != os.path.abspath(python)]
+    # Those with a TensorFlow (not .venv-int8, the quantizer's), .venv first.
+    venvs = [v for v in sorted(glob.glob(os.path.join(PROJECT_ROOT, ".venv*", "bin", "python")),
+                               key=lambda v: (v.split(os.sep)[-3] != ".venv", v))
+             if os.path.abspath(v) != os.path.abspath(python) and glob.glob(os.path.join(
+                 os.path.dirname(os.path.dirname(v)), "lib", "python*", "site-packages",
+                 "tensorflow*"))]
     if venvs:
         venv = _shown(os.path.dirname(os.path.dirname(venvs[0])))
         advice = ("run it in the venv that ./dev.sh made: `source %s/bin/activate` first, or "

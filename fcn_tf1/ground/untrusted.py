@@ -9,6 +9,7 @@ import io
 import json
 import os
 import pickle
+import xml.etree.ElementTree as ElementTree
 
 import numpy as np
 
@@ -22,6 +23,7 @@ PICKLE_GLOBALS = frozenset([
 ])
 EXPORT_OPS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "export_ops.json")
 TFLITE_OPS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tflite_ops.json")
+IR_OPS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ir_ops.json")
 
 
 class UntrustedFileError(ValueError):
@@ -136,3 +138,30 @@ def check_onnx_model(model, path):
                 raise UntrustedFileError("%s: refused: tensor %r is stored in another file; "
                                          "fcn_tf1 exports hold their weights inside"
                                          % (path, tensor.name))
+
+
+def ir_layer_types(data, path):
+    """The layer types of an OpenVINO IR's .xml bytes. A document type (where entities that
+    expand without end or read files are declared) is refused before the XML is parsed."""
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise UntrustedFileError("%s: refused: the XML declares a document type or entities; "
+                                 "OpenVINO IR has none" % path)
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError as error:
+        raise ValueError("%s: not an OpenVINO IR (%s)" % (path, error))
+    if root.tag != "net":
+        raise ValueError("%s: not an OpenVINO IR (its root is <%s>, not <net>)" % (path, root.tag))
+    return {layer.get("type") for layer in root.iter("layer")}
+
+
+def check_ir_xml(data, path):
+    """Refuse an IR with a layer type that no fcn_tf1 int8 export holds (``ir_ops.json``, derived
+    by ``python -m fcn_tf1.export --list-ops`` where OpenVINO and NNCF are): an unknown type is
+    what a custom extension would have to run."""
+    with open(IR_OPS_FILE) as f:
+        allowed = {op for ops in json.load(f).values() for op in ops}
+    foreign = sorted(ir_layer_types(data, path) - allowed, key=str)
+    if foreign:
+        raise UntrustedFileError("%s: refused: layer type %s is not one an fcn_tf1 int8 export "
+                                 "contains" % (path, ", ".join(str(t) for t in foreign)))

@@ -1,19 +1,21 @@
-"""Export files read as untrusted input: a frozen GraphDef, an ONNX model or a TensorFlow Lite
-model, parsed (nothing of it runs), refused in one line unless it is an fcn_tf1 export (its ops
-checked by ``ground.untrusted``; its config read from its own bytes, or for TFLite from the side-car
-that names the file's SHA-256)."""
+"""Export files read as untrusted input: a frozen GraphDef, an ONNX model, a TensorFlow Lite model
+or an int8 OpenVINO IR, parsed (nothing of it runs), refused in one line unless it is an fcn_tf1
+export (its ops checked by ``ground.untrusted``; its config read from its own bytes, or for TFLite
+and the IR from the side-car that names the files' SHA-256)."""
 import hashlib
 import json
 import os
 
 from fcn_tf1.ground.names import CONFIG_NODE, INPUT, LOGITS, PREDICTION
 from fcn_tf1.ground.tf_compat import tf
-from fcn_tf1.ground.untrusted import check_graph_def, check_onnx_model, check_tflite_ops
+from fcn_tf1.ground.untrusted import (check_graph_def, check_ir_xml, check_onnx_model,
+                                      check_tflite_ops)
 from fcn_tf1.model.config import read_json_object
 from fcn_tf1.model.runtimes import file_format
 from fcn_tf1.numbers.tflite_model import NotTFLite, operator_codes
 
-WHAT = {"pb": "a frozen graph", "onnx": "an ONNX model", "tflite": "a TFLite model"}
+WHAT = {"pb": "a frozen graph", "onnx": "an ONNX model", "tflite": "a TFLite model",
+        "ir": "an OpenVINO IR (.xml)"}
 
 
 def sidecar_path(export_path):
@@ -67,13 +69,27 @@ def _parse_tflite(data, path):
     return None, described_config(path, data)
 
 
+def _parse_ir(data, path):
+    """(None, config dict) of an fcn_tf1 int8 IR's .xml bytes, its layers checked; the config is
+    the side-car's, which must name these bytes' SHA-256 (and the .bin's, checked as it is
+    copied)."""
+    metadata = described_config(path, data)
+    check_ir_xml(data, path)
+    return None, metadata
+
+
+def weights_path(xml_path):
+    """An IR's weights: ``model.xml`` -> ``model.bin``, where OpenVINO looks for them."""
+    return os.path.splitext(xml_path)[0] + ".bin"
+
+
 def described_config(path, data):
     """The config in the side-car of the export ``path`` whose bytes are ``data`` (TFLite,
-    OpenCV); a one-line ValueError unless the side-car names their SHA-256."""
+    OpenCV, IR); a one-line ValueError unless the side-car names their SHA-256."""
     sidecar = sidecar_path(path)
     if not os.path.isfile(sidecar):
-        raise ValueError("%s: no %s beside it; fcn_tf1 writes the config of its TFLite and OpenCV "
-                         "exports there (python -m fcn_tf1.export)"
+        raise ValueError("%s: no %s beside it; fcn_tf1 writes the config of its TFLite, OpenCV "
+                         "and int8 exports there (python -m fcn_tf1.export)"
                          % (path, os.path.basename(sidecar)))
     metadata = read_json_object(sidecar, "fcn_tf1 export config")
     if metadata.get("sha256") != file_digest(data):
@@ -86,7 +102,7 @@ def file_digest(data):
     return hashlib.sha256(data).hexdigest()
 
 
-PARSERS = {"pb": _parse_frozen, "onnx": _parse_onnx, "tflite": _parse_tflite}
+PARSERS = {"pb": _parse_frozen, "onnx": _parse_onnx, "tflite": _parse_tflite, "ir": _parse_ir}
 
 
 def checked_copy(path, work):
@@ -96,10 +112,42 @@ def checked_copy(path, work):
     fmt = file_format(path)
     data = _read_bytes(path, WHAT[fmt])
     _, metadata = PARSERS[fmt](data, path)
-    copy = os.path.join(work, "model." + fmt)
+    copy = os.path.join(work, "model." + ("xml" if fmt == "ir" else fmt))
     with open(copy, "wb") as f:
         f.write(data)
+    if fmt == "ir":
+        copy_checked(weights_path(path), weights_path(copy), metadata.get("weights_sha256"))
     return copy, metadata, file_digest(data)
+
+
+def copy_checked(source, target, sha256):
+    """Copy ``source`` to ``target`` block by block; a one-line ValueError (and no ``target``)
+    unless its bytes have the SHA-256 ``sha256``."""
+    digest = hashlib.sha256()
+    try:
+        with open(source, "rb") as f, open(target, "wb") as out:
+            for block in iter(lambda: f.read(1 << 24), b""):
+                digest.update(block)
+                out.write(block)
+    except OSError as error:
+        raise ValueError("%s: %s" % (source, error.strerror or error))
+    if digest.hexdigest() != sha256:
+        os.remove(target)
+        raise ValueError("%s: not the weights its side-car names (their SHA-256 differs); export "
+                         "again" % source)
+
+
+def measured_precisions(path, metadata, digest):
+    """What export --int8 measured for the export ``path`` (bytes of SHA-256 ``digest``) on the
+    run's validation split ({"max_drop", "measured": {...}}), from its side-car (an IR's own, a
+    frozen graph's beside it when it names these bytes), or None."""
+    if file_format(path) == "ir":
+        return metadata.get("precisions")
+    try:
+        gate = read_json_object(sidecar_path(path), "side-car").get("precisions")
+    except ValueError:
+        return None
+    return gate if gate and gate.get("sha256") == digest else None
 
 
 # What takes a SavedModel, for the messages that meet one where an export file is wanted.

@@ -11,11 +11,11 @@ import tempfile
 
 import numpy as np
 
-from fcn_tf1.ground.names import (CONFIG_NODE, INPUT, LOGITS, MARKER, PREDICTION, RUNTIME_SPECS,
-                                  VERSION)
+from fcn_tf1.ground.names import (AUTO, CONFIG_NODE, INPUT, LOGITS, MARKER, PREDICTION,
+                                  RUNTIME_SPECS, VERSION)
 from fcn_tf1.ground.tf_compat import TF_VERSION, tf
 from fcn_tf1.model import checkpoints, runtimes
-from fcn_tf1.model.exports import checked_copy, read_frozen
+from fcn_tf1.model.exports import checked_copy, measured_precisions, read_frozen
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_inference_graph
 
@@ -76,28 +76,44 @@ class CheckpointModel(LoadedModel):
 
 
 class FrozenModel(LoadedModel):
-    """An export (frozen graph ``.pb`` or ONNX ``.onnx``) on one runtime (``runtimes.RUNTIMES``;
-    default: the first installed that reads the file) at ``precision`` "fp32" or "bf16", refused in
-    one line unless it is an fcn_tf1 export (its ops checked, its config read from its own bytes)
-    before anything of it runs."""
+    """An export (frozen graph ``.pb``, ``.onnx``, ``.tflite`` or an int8 IR ``.xml``) on one
+    runtime (``runtimes.RUNTIMES``; default: the first installed that reads the file) at
+    ``precision`` (default: the file's own, ``runtimes.default_precision``; "auto": the fastest
+    that the export measured within its gate), refused in one line unless it is an fcn_tf1 export
+    (its ops checked, its config read from its own bytes or a side-car naming them) before anything
+    of it runs."""
 
-    def __init__(self, path, runtime=None, precision="fp32"):
+    def __init__(self, path, runtime=None, precision=None):
+        precision = runtimes.default_precision(precision, path)
         self.runtime = runtimes.choose(runtime, precision, path)
-        self.precision, self.path = precision, path
+        self.path = path
         self.spec = RUNTIME_SPECS[self.runtime]
         if self.spec.graph_def:
             graph_def, self.metadata = read_frozen(path)
-            self.engine = runtimes.ENGINES[self.runtime](graph_def, precision)
+            self.precision = "fp32" if precision == AUTO else precision
+            self.engine = runtimes.ENGINES[self.runtime](graph_def, self.precision)
             self.session, self.input, self.outputs = (self.engine.session, self.engine.input,
                                                       self.engine.outputs)
         else:
             with tempfile.TemporaryDirectory(prefix="fcn_tf1_model_") as work:
                 copy, self.metadata, digest = checked_copy(path, work)
-                self.engine = runtimes.ENGINES[self.runtime](copy, precision, digest=digest)
+                tried = ([precision] if precision != AUTO else runtimes.auto_candidates(
+                    measured_precisions(path, self.metadata, digest), self.runtime, path))
+                self.precision, self.engine = self._first_engine(tried, copy, digest)
         self.config = ModelConfig.from_dict(self.metadata, path)
         self.num_classes = self.config.num_classes
         # (H, W) when the engine takes one size only (a TFLite export's, fixed at export).
         self.input_size = getattr(self.engine, "input_size", None)
+
+    def _first_engine(self, precisions, copy, digest):
+        """(precision, engine) of the first of ``precisions`` this CPU computes (the last one's
+        refusal is raised)."""
+        for i, precision in enumerate(precisions):
+            try:
+                return precision, runtimes.ENGINES[self.runtime](copy, precision, digest=digest)
+            except ValueError:
+                if i == len(precisions) - 1:
+                    raise
 
     def describe(self):
         """What runs the model, for the commands to print: ``openvino 2023.1.0 fp32``."""

@@ -1,6 +1,6 @@
-"""The engines that run an exported model: TensorFlow (the frozen graph), OpenVINO (the frozen graph
-or the ONNX export), ONNX Runtime (the ONNX export) and TensorFlow Lite (the TFLite export), fp32
-everywhere, bf16 on OpenVINO where the CPU computes it. Each is ``run(image) -> (logits, labels)``
+"""The engines that run an exported model: TensorFlow (the frozen graph), OpenVINO (the frozen graph,
+the ONNX export or the int8 IR), ONNX Runtime (the ONNX export) and TensorFlow Lite (the TFLite
+export), fp32 everywhere, bf16 on OpenVINO where the CPU computes it, int8 from the int8 IR. Each is ``run(image) -> (logits, labels)``
 for one uint8 RGB [H, W, 3] image and ``close()``. ``models.FrozenModel`` checks the file first:
 TensorFlow gets the checked GraphDef, the others a private copy of the checked file and its SHA-256
 (``digest``: OpenVINO keeps its conversion of a frozen graph under it, ``ir_cache``).
@@ -13,15 +13,37 @@ import re
 import warnings
 
 from fcn_tf1.ground import console
-from fcn_tf1.ground.names import INPUT, LOGITS, PRECISIONS, PREDICTION, RUNTIME_SPECS, RUNTIMES
+from fcn_tf1.ground.names import (AUTO, FORMAT_PRECISIONS, INPUT, LOGITS, PRECISIONS, PREDICTION,
+                                  RUNTIME_SPECS, RUNTIMES)
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.ir_cache import IRCache
 
 
+EXTENSIONS = {".onnx": "onnx", ".tflite": "tflite", ".xml": "ir"}
+
+
 def file_format(path):
-    """"onnx" or "tflite" for those exports (by their names), else "pb" (a frozen GraphDef)."""
-    extension = os.path.splitext(path)[1].lower()
-    return extension[1:] if extension in (".onnx", ".tflite") else "pb"
+    """"onnx", "tflite" or "ir" (OpenVINO's .xml) for those exports (by their names), else "pb" (a
+    frozen GraphDef)."""
+    return EXTENSIONS.get(os.path.splitext(path)[1].lower(), "pb")
+
+
+def default_precision(precision, path):
+    """``precision``, or when None the file's own: int8 for an int8 IR, fp32 otherwise."""
+    return precision or FORMAT_PRECISIONS.get(file_format(path), ("fp32",))[0]
+
+
+def _check_precision(precision, fmt, path):
+    if precision not in PRECISIONS + (AUTO,):
+        raise ValueError("--precision %s: not one of %s" % (precision, ", ".join(PRECISIONS)))
+    own = FORMAT_PRECISIONS.get(fmt)
+    if own and precision not in own + (AUTO,):
+        raise ValueError("%s: an int8 export (python -m fcn_tf1.export --int8) runs in %s only; "
+                         "fp32 and bf16 run from the frozen graph it was made from"
+                         % (path, " or ".join(own)))
+    if not own and precision in FORMAT_PRECISIONS["ir"]:
+        raise ValueError("--precision %s: only an int8 export runs in int8; make one with "
+                         "python -m fcn_tf1.export --int8 PATH.xml" % precision)
 
 
 def installed(runtime):
@@ -32,8 +54,7 @@ def choose(runtime, precision, path):
     """The runtime to use for ``path``: ``runtime`` if named (refused in one line when it is not
     installed or cannot read the file), else the first of RUNTIMES installed that reads it."""
     fmt = file_format(path)
-    if precision not in PRECISIONS:
-        raise ValueError("--precision %s: not one of %s" % (precision, ", ".join(PRECISIONS)))
+    _check_precision(precision, fmt, path)
     if runtime is None:
         runtime = next((r for r in RUNTIMES if fmt in RUNTIME_SPECS[r].formats and installed(r)),
                        None)
@@ -50,8 +71,8 @@ def choose(runtime, precision, path):
         raise ValueError("%s: --runtime %s reads only %s files; make one with python -m "
                          "fcn_tf1.export%s" % (path, runtime, " or ".join(spec.formats),
                                                "" if spec.formats == ("pb",) else
-                                               " --" + spec.formats[-1]))
-    if precision not in spec.precisions:
+                                               " --" + [f for f in spec.formats if f != "pb"][0]))
+    if precision != AUTO and precision not in spec.precisions:
         raise ValueError("--precision %s: only --runtime %s computes in %s" % (
             precision, " or ".join(r for r in RUNTIMES if precision in RUNTIME_SPECS[r].precisions),
             precision))
@@ -101,6 +122,7 @@ class OpenVINOEngine(object):
             self.model = self._convert(path)
             if cache:
                 cache.store(_saver(ov), self.model, digest)
+        # An int8 IR computes its quantized layers in int8 whatever the hint; the rest in f32.
         self.settings = {"PERFORMANCE_HINT": "LATENCY",
                          "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
         self.compiled = collections.OrderedDict()  # shape -> (infer request, output order)
@@ -139,12 +161,33 @@ class OpenVINOEngine(object):
         self.model = None
 
 
+def save_ir(model, path):
+    """Write an OpenVINO model as IR (``path`` .xml and its .bin), weights as they are."""
+    _saver(importlib.import_module("openvino"))(model, path)
+
+
 def _saver(ov):
     """``save(model, xml_path)`` of this OpenVINO, weights kept fp32 (save_model's default
     compresses them to fp16)."""
     if hasattr(ov, "save_model"):
         return lambda model, path: ov.save_model(model, path, compress_to_fp16=False)
     return importlib.import_module("openvino.runtime").serialize
+
+
+def auto_candidates(gate, runtime, path):
+    """--precision auto: the precisions to try in turn, fastest first: those ``runtime`` computes
+    from ``path``'s format whose measurement (``gate``: {"max_drop", "measured": {precision:
+    {"mean_iou", "seconds_per_image"}}}, from export --int8) stays within the gate, then the
+    file's default. A precision this CPU cannot compute is skipped when the engine refuses it."""
+    fmt, spec = file_format(path), RUNTIME_SPECS[runtime]
+    own = FORMAT_PRECISIONS.get(fmt, tuple(p for p in spec.precisions
+                                           if p not in FORMAT_PRECISIONS["ir"]))
+    measured = (gate or {}).get("measured", {})
+    reference = measured.get("fp32", {}).get("mean_iou")
+    passing = [p for p in own if p in spec.precisions and p in measured and reference is not None
+               and reference - measured[p]["mean_iou"] <= gate["max_drop"]]
+    passing.sort(key=lambda p: measured[p]["seconds_per_image"])
+    return passing + [p for p in (default_precision(None, path),) if p not in passing]
 
 
 def check_bf16(capabilities):

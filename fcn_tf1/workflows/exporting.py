@@ -77,7 +77,7 @@ def export_frozen(run_dir, output, checkpoint=None, force=False):
     return model.metadata
 
 
-def _inputs(run_dir, checkpoint=None):
+def run_inputs(run_dir, checkpoint=None):
     """The files an export reads: never to be written over."""
     prefix = checkpoint or checkpoints.latest(run_dir) or ""
     return [run_dir, os.path.join(run_dir, CONFIG_FILE)] + glob.glob(glob.escape(prefix) + ".*")
@@ -89,7 +89,7 @@ def saved_model_is_ours(path):
 
 def check_frozen_output(output, run_dir, checkpoint=None, force=False):
     """Refuse (one line) a frozen-graph path or its side-car that would replace a user's file."""
-    inputs = _inputs(run_dir, checkpoint)
+    inputs = run_inputs(run_dir, checkpoint)
     fileutil.check_output(output, fileutil.contains_marker, force, inputs, "frozen graph")
     fileutil.check_output(sidecar_path(output), fileutil.json_is_ours, force, inputs, "side-car")
 
@@ -102,7 +102,7 @@ def check_saved_model_output(export_dir, run_dir, checkpoint=None, force=False):
     """Refuse a SavedModel folder that is, or holds, the run, or a folder fcn_tf1 did not write;
     ``force`` replaces a file or an empty folder there, never a folder holding other files (the
     whole folder is replaced, so they would be deleted)."""
-    inputs = _inputs(run_dir, checkpoint)
+    inputs = run_inputs(run_dir, checkpoint)
     fileutil.check_output(export_dir, saved_model_is_ours, True, inputs, "SavedModel")
     if os.path.isdir(export_dir):
         foreign = sorted(set(os.listdir(export_dir)) - SAVED_MODEL_NAMES)
@@ -186,12 +186,12 @@ def described_is_ours(path):
 
 def check_described_output(output, run_dir, checkpoint=None, force=False, what="export"):
     """Refuse (one line) an export path or its side-car that would replace a user's file."""
-    inputs = _inputs(run_dir, checkpoint)
+    inputs = run_inputs(run_dir, checkpoint)
     fileutil.check_output(output, described_is_ours, force, inputs, what)
     fileutil.check_output(sidecar_path(output), fileutil.json_is_ours, force, inputs, "side-car")
 
 
-def _write_described(output, data, metadata):
+def write_described(output, data, metadata):
     """The export's bytes, then its side-car: the config plus the bytes' SHA-256."""
     fileutil.write_bytes(output, data)
     fileutil.write_json(sidecar_path(output), dict(metadata, sha256=file_digest(data)))
@@ -249,24 +249,33 @@ def export_tflite(run_dir, output, size, checkpoint=None, force=False):
     metadata = dict(model.metadata, tflite={"input_size": list(size)},
                     inputs={INPUT: "uint8 RGB [%d, %d, 3]" % tuple(size)},
                     outputs={LOGITS: "float32 [H, W, num_classes]", PREDICTION: "int32 [H, W]"})
-    _write_described(output, data, metadata)
+    write_described(output, data, metadata)
     return metadata
 
 
-def exportable_tflite_ops(width=1 / 32.):
-    """The TFLite builtin operator codes of FCN-8s at-once with the BGR convention (the graph that
-    holds every op type the others hold) for every API x shape fix, on this TensorFlow's
-    converter, at an odd size where the fix allows (``python -m fcn_tf1.export --list-ops``)."""
-    codes = set()
+def every_fix_frozen(width=1 / 32.):
+    """(shape fix, frozen GraphDef) of FCN-8s at-once with the BGR convention (the graph that holds
+    every op type the others hold) for every API x shape fix, random weights."""
     for upsampling, shape_fix in valid_combinations():
         config = ModelConfig(2, "fcn8s", width, upsampling, shape_fix, CAFFE_BGR, scale_skips=True)
         with tf.Graph().as_default(), tf.Session() as session:
             build_inference_graph(config)
             tf.constant("{}", name=CONFIG_NODE)
             session.run(tf.global_variables_initializer())
-            frozen = _freeze(session)
-        size = (35, 37) if shape_fix in FIXING else (64, 64)
-        codes.update(code for code, _ in operator_codes(to_tflite(frozen, size)))
+            yield shape_fix, _freeze(session)
+
+
+def op_list_size(shape_fix):
+    """An odd size where the fix allows one (the fixing ones), else a multiple of 32."""
+    return (35, 37) if shape_fix in FIXING else (64, 64)
+
+
+def exportable_tflite_ops(width=1 / 32.):
+    """The TFLite builtin operator codes of ``every_fix_frozen`` on this TensorFlow's converter, at
+    ``op_list_size`` (``python -m fcn_tf1.export --list-ops``)."""
+    codes = set()
+    for shape_fix, frozen in every_fix_frozen(width):
+        codes.update(code for code, _ in operator_codes(to_tflite(frozen, op_list_size(shape_fix))))
     return sorted(codes)
 
 
@@ -305,5 +314,5 @@ def export_opencv(run_dir, output, size, checkpoint=None, force=False):
                                       "blobFromImage": blob_parameters(config.convention)},
                     inputs={INPUT: "float32 NCHW blob [1, 3, %d, %d] from blobFromImage" % size},
                     outputs={LOGITS: "float32 [1, num_classes, H, W]; labels: argmax over axis 1"})
-    _write_described(output, graph_def.SerializeToString(deterministic=True), metadata)
+    write_described(output, graph_def.SerializeToString(deterministic=True), metadata)
     return metadata
