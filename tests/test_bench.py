@@ -12,7 +12,7 @@ def test_bench_reports_every_measurement_in_text_and_json(tmp_path, capsys):
     path = str(tmp_path / "bench.json")
     assert main(["--width", "0.0625", "--sizes", "128,64", "--variants", "fcn8s", "--runs", "2",
                  "--optimisations", "--sgemm-size", "256", "--train-python", sys.executable,
-                 "--no-first-mask", "--json", path]) == 0
+                 "--no-first-mask", "--precisions", "fp32,bf16", "--json", path]) == 0
     out = capsys.readouterr().out
     assert "FP32 nominal peak" in out and "FP32 ceiling" in out and "tensorflow=" in out
     report = json.loads(open(path).read())
@@ -68,3 +68,15 @@ def test_a_blas_narrower_than_the_cpu_is_said():
 def test_the_blas_kernel_is_named():
     row = benchmark.numpy_sgemm(128, 1)
     assert row["gflops"] > 0 and row["kernel"] not in ("", "unknown BLAS")
+
+
+def test_a_row_above_the_ceiling_says_the_ceiling_is_a_floor():
+    from fcn_tf1.bench import _floor_note
+    rows = [{"precision": "fp32", "min_s": 1.0, "describe": "tf 1.15.5 fp32"},
+            {"precision": "bf16", "min_s": 0.1, "describe": "openvino 2023.1.0 bf16"}]
+    report = {"peak": {"best": {"gflops": 150.0}}, "results": [{"gflops": 100.0, "runtimes": rows}]}
+    assert _floor_note(report) == []  # bf16 passing the FP32 ceiling says nothing about it
+    rows.append({"precision": "fp32", "min_s": 0.5, "describe": "openvino 2023.1.0 fp32"})
+    assert _floor_note(report) == [
+        "note: openvino 2023.1.0 fp32 computes at 200 GFLOP/s, above the best SGEMM measured "
+        "(150): the FP32 ceiling is a floor here, not a bound"]

@@ -16,9 +16,10 @@ from fcn_tf1.ground import untrusted
 from fcn_tf1.ground.names import CONFIG_NODE, INPUT, LOGITS, PREDICTION, RUNTIMES
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model import runtimes
+from fcn_tf1.model.exports import file_digest
 from fcn_tf1.model.models import FrozenModel
 from fcn_tf1.predict import main as predict_main
-from fcn_tf1.workflows import conversion, evaluation, exporting
+from fcn_tf1.workflows import benchmark, conversion, evaluation, exporting, quantization
 from tests.caffe_files import fcn_layers, write_caffemodel
 from tests.helpers import AGREEMENT, trained_run
 
@@ -143,8 +144,14 @@ def test_bf16_on_a_cpu_without_it_is_one_line(exports, capsys, tmp_path):
 def test_each_runtime_is_one_description_and_one_engine():
     from fcn_tf1.ground.names import RUNTIME_SPECS
     assert set(runtimes.ENGINES) == set(RUNTIME_SPECS) == set(RUNTIMES)
-    assert all(set(spec.precisions) <= {"fp32", "bf16"} and "fp32" in spec.precisions
+    assert all(set(spec.precisions) <= {"fp32", "bf16", "int8"} and "fp32" in spec.precisions
                for spec in RUNTIME_SPECS.values())
+    # A format that decides its precision (the int8 IR) has a runtime that reads it and computes it.
+    from fcn_tf1.ground.names import FORMAT_PRECISIONS
+    assert all(any(fmt in spec.formats and set(own) <= set(spec.precisions)
+                   for spec in RUNTIME_SPECS.values()) for fmt, own in FORMAT_PRECISIONS.items())
+    assert set(runtimes.EXTENSIONS.values()) | {"pb"} == {
+        fmt for spec in RUNTIME_SPECS.values() for fmt in spec.formats}
 
 
 def test_the_default_is_the_first_installed_runtime_that_reads_the_file(monkeypatch):
@@ -452,3 +459,171 @@ def test_the_ir_cache_keeps_the_newest_entries_whole(tmp_path):
         raise OSError("disk full")
     cache.store(fails, "model e", "e")
     assert sorted(os.listdir(cache.folder)) == ["b", "c", "d"]  # nothing half-written
+
+
+# int8: an OpenVINO IR quantized by NNCF (for TensorFlow 1.15 in .venv-int8), gated on mean IU.
+
+def _nncf_python():
+    try:
+        return quantization.nncf_python()
+    except ValueError:
+        return None
+
+
+# NNCF's interpreter is started for each quantization: the whole suite's leg (slow) runs them.
+needs_int8 = [pytest.mark.slow, pytest.mark.skipif(not (HAS_OPENVINO and _nncf_python()), reason=(
+    "no OpenVINO here, or no interpreter with NNCF (./dev.sh int8-venv)"))]
+
+
+def _int8_marks(test):
+    for mark in needs_int8:
+        test = mark(test)
+    return test
+
+
+@pytest.fixture(scope="module")
+def int8(models, tmp_path_factory):
+    """The trained model's int8 IR, made by the command (its gate opened: a model trained 12 steps
+    has no mean IU worth keeping), and the frozen graph written beside it."""
+    work = tmp_path_factory.mktemp("int8")
+    paths = {"pb": str(work / "m.pb"), "xml": str(work / "m_int8.xml")}
+    assert export_main(["--checkpoint-dir", models["trained"]["run"], "--output", paths["pb"],
+                        "--int8", paths["xml"], "--calibration-images", "6",
+                        "--max-drop", "1"]) == 0
+    return paths
+
+
+@_int8_marks
+def test_int8_is_measured_before_it_is_written_and_runs_as_measured(int8, references,
+                                                                    mixed_folder, tmp_path,
+                                                                    capsys):
+    sidecar = json.load(open(int8["xml"] + ".json"))
+    measured = sidecar["precisions"]["measured"]
+    assert sidecar["openvino_int8"]["images"] == 6 and measured["fp32"]["same_labels"] == 1.0
+    assert {"fp32", "int8"} <= set(measured) and sidecar["precisions"]["max_drop"] == 1
+    # The frozen graph's side-car holds them too, for --precision auto, naming the graph's bytes.
+    gate = json.load(open(int8["pb"] + ".json"))["precisions"]
+    with open(int8["pb"], "rb") as f:
+        assert gate["sha256"] == file_digest(f.read()) and gate["measured"] == measured
+    # evaluate finds in the written IR the mean IU the export measured before writing it.
+    report = str(tmp_path / "metrics.json")
+    assert evaluate_main(["--graph", int8["xml"], "--json", report]) == 0
+    assert abs(json.load(open(report))["mean_iou"] - measured["int8"]["mean_iou"]) < 1e-9
+    # This venv's OpenVINO (2023.1 beside TensorFlow 1.15) runs NNCF 3.4's IR at odd sizes.
+    images, outputs = references["trained"]
+    with FrozenModel(int8["xml"]) as model:
+        assert model.describe().startswith("openvino ") and model.describe().endswith(" int8")
+        for image, (_, labels) in zip(images, outputs):
+            assert (model.predict(image) == labels).mean() >= AGREEMENT["int8"], image.shape
+    folder, expected = mixed_folder
+    out = tmp_path / "masks"
+    assert predict_main(["--graph", int8["xml"], str(folder), "--output-dir", str(out)]) == 0
+    assert " int8" in capsys.readouterr().err
+    for i, (_, labels) in enumerate(expected):
+        mask = np.asarray(Image.open(str(out / ("%02d.png" % i))))
+        assert mask.shape == MIXED[i] and (mask == labels).mean() >= AGREEMENT["int8"]
+
+
+@_int8_marks
+def test_int8_files_are_checked_before_they_load(int8, tmp_path, capsys):
+    import shutil
+    xml = str(tmp_path / "m_int8.xml")
+    for suffix in ("", ".json"):
+        shutil.copy(int8["xml"] + suffix, xml + suffix)
+    shutil.copy(int8["xml"][:-4] + ".bin", xml[:-4] + ".bin")
+    weights = tmp_path / "m_int8.bin"
+    good = weights.read_bytes()
+    weights.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    with pytest.raises(ValueError, match="not the weights its side-car names"):
+        FrozenModel(xml)
+    weights.write_bytes(good)
+    text = open(xml, "rb").read()
+    for changed, refusal in ((b'<!DOCTYPE net [<!ENTITY a "aa">]>\n' + text, "document type"),
+                             (text.replace(b'type="ReLU"', b'type="Foreign"'), "layer type Foreign")):
+        with open(xml, "wb") as f:
+            f.write(changed)
+        sidecar = json.load(open(xml + ".json"))
+        sidecar["sha256"] = file_digest(changed)  # the side-car agrees: the XML is read
+        with open(xml + ".json", "w") as f:
+            json.dump(sidecar, f)
+        with pytest.raises(untrusted.UntrustedFileError, match=refusal):
+            FrozenModel(xml)
+    image = tmp_path / "a.png"
+    Image.fromarray(np.zeros((9, 11, 3), np.uint8)).save(str(image))
+    assert predict_main(["--graph", int8["xml"], str(image), "--output-dir",
+                         str(tmp_path / "masks"), "--precision", "fp32"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["fcn_tf1.predict: error: %s: an int8 export (python -m fcn_tf1.export --int8) "
+                   "runs in int8 only; fp32 and bf16 run from the frozen graph it was made from"
+                   % int8["xml"]]
+
+
+@_int8_marks
+def test_bench_measures_int8_beside_fp32():
+    result = benchmark.measure("fcn8s", (33, 35), width=1 / 16., runs=1, train_step=False,
+                               runtimes=["openvino"], precisions=["fp32", "int8"])
+    rows = {(row["runtime"], row["precision"]): row for row in result["runtimes"]}
+    int8_row = rows[("openvino", "int8")]
+    assert int8_row["describe"].endswith(" int8") and int8_row["min_s"] > 0
+    # Random weights (near ties everywhere) and 8 calibration images: far from a trained model's.
+    assert int8_row["same_labels"] > 0.5
+
+
+@_int8_marks
+def test_the_ir_layer_list_is_what_int8_exports_contain_with_this_openvino():
+    derived = quantization.exportable_ir_ops()
+    with open(untrusted.IR_OPS_FILE) as f:
+        stored = json.load(f)
+    [(key, types)] = derived.items()
+    assert key in stored, ("no IR layer list for %s: add the line of `python -m fcn_tf1.export "
+                           "--list-ops --int8 any.xml` to ir_ops.json" % key)
+    assert types == stored[key]
+
+
+def test_precision_auto_takes_the_fastest_measured_within_the_gate():
+    def gate(bf16_iou, int8_iou, max_drop=0.01):
+        return {"max_drop": max_drop, "measured": {
+            "fp32": {"mean_iou": 0.80, "seconds_per_image": 0.7},
+            "bf16": {"mean_iou": bf16_iou, "seconds_per_image": 0.1},
+            "int8": {"mean_iou": int8_iou, "seconds_per_image": 0.08}}}
+    assert runtimes.auto_candidates(gate(0.795, 0.79), "openvino", "m.pb") == ["bf16", "fp32"]
+    assert runtimes.auto_candidates(gate(0.78, 0.79), "openvino", "m.pb") == ["fp32"]
+    assert runtimes.auto_candidates(gate(0.78, 0.79, 0.05), "openvino", "m.pb") == ["bf16", "fp32"]
+    assert runtimes.auto_candidates(gate(0.8, 0.8), "openvino", "m.xml") == ["int8"]
+    assert runtimes.auto_candidates(None, "openvino", "m.pb") == ["fp32"]
+    assert runtimes.auto_candidates(gate(0.8, 0.8), "onnxruntime", "m.onnx") == ["fp32"]
+
+
+def test_the_int8_gate_and_its_inputs_are_one_line(tmp_path, monkeypatch):
+    measured = {"fp32": {"mean_iou": 0.80}, "int8": {"mean_iou": 0.785}}
+    quantization.check_gate(measured, 0.02)
+    with pytest.raises(ValueError, match=r"--max-drop 0.01: int8's mean IU 0.7850 is 0.0150 below "
+                                         r"fp32's 0.8000 .* not written"):
+        quantization.check_gate(measured, 0.01)
+    source = SyntheticDataset("train", 5)
+    with pytest.raises(ValueError, match="cal: 5 classes, the model 21"):
+        quantization.write_calibration(source, 3, str(tmp_path / "a"), 21, "cal")
+    with pytest.raises(ValueError, match="cal: no images to calibrate on"):
+        quantization.write_calibration(SyntheticDataset("train", 0), 3, str(tmp_path / "b"), 5,
+                                       "cal")
+    # Spread over the set, all at its most common size (the quantizer's model is static).
+    count, size = quantization.write_calibration(source, 3, str(tmp_path / "c"), 5, "cal")
+    shapes = {np.load(str(p)).shape for p in (tmp_path / "c").glob("*.npy")}
+    assert count == 3 and shapes == {tuple(size) + (3,)}
+    monkeypatch.setattr(quantization.quantizer, "has_nncf", lambda: False)
+    monkeypatch.delenv("FCN_TF1_INT8_PYTHON", raising=False)
+    monkeypatch.setattr(quantization, "PROJECT_INT8_PYTHON", str(tmp_path / "none"))
+    with pytest.raises(ValueError, match=r"NNCF, the quantizer, is not in .*\./dev\.sh int8-venv"):
+        quantization.nncf_python()
+
+
+def test_int8_output_over_a_users_file_is_refused_before_anything_is_written(models, tmp_path,
+                                                                            capsys):
+    users = tmp_path / "m_int8.bin"
+    users.write_bytes(b"a user's file")
+    assert export_main(["--checkpoint-dir", models["trained"]["run"], "--output",
+                        str(tmp_path / "m.pb"), "--int8", str(tmp_path / "m_int8.xml")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "fcn_tf1.export: error: %s: exists and was not written by fcn_tf1; choose another path or "
+        "pass --force to replace it" % users)
+    assert sorted(os.listdir(str(tmp_path))) == ["m_int8.bin"] and users.read_bytes() == b"a user's file"

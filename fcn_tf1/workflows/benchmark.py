@@ -19,7 +19,9 @@ import time
 import numpy as np
 from PIL import Image
 
-from fcn_tf1.ground.machine import cpu_cores, openmp_settings, peak_rss_mb
+from fcn_tf1.data.synthetic import SyntheticDataset
+from fcn_tf1.ground import machine
+from fcn_tf1.ground.machine import cpu_cores, cpu_flags, openmp_settings, peak_rss_mb
 from fcn_tf1.ground.names import INPUT, PREDICTION, RUNTIME_SPECS, RUNTIMES
 from fcn_tf1.ground.tf_compat import TF_VERSION, onednn_enabled, optimize_for_inference, tf
 from fcn_tf1.model.config import ModelConfig
@@ -28,28 +30,9 @@ from fcn_tf1.model.loss import segmentation_loss
 from fcn_tf1.model.exports import read_graph_def
 from fcn_tf1.model.models import FrozenModel
 from fcn_tf1.model.runtimes import installed as runtime_installed
-from fcn_tf1.workflows import exporting, isolated
+from fcn_tf1.workflows import exporting, isolated, quantization
 
 FLOPS_PER_CYCLE = (("avx512f", 64), ("fma", 32), ("avx2", 32), ("avx", 16), ("sse2", 8))
-
-
-def _cpuinfo():
-    """{key: value} of /proc/cpuinfo's first processor ({} where there is none)."""
-    fields = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if not line.strip():
-                    break
-                fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        pass
-    return fields
-
-
-def cpu_flags():
-    return set(_cpuinfo().get("flags", "").split())
 
 
 def cpu_info():
@@ -58,7 +41,7 @@ def cpu_info():
     FP32 FLOP per cycle and core: two FMA units of the widest vector the flags name. AMD family 25
     (Zen 3/4) has AVX-512 only on Zen 4, which executes it on 256-bit units: 32, as AVX2.
     """
-    info = _cpuinfo()
+    info = machine.cpuinfo()
     flags = set(info.get("flags", "").split())
     cores = cpu_cores()
     simd, per_cycle = next(((f, n) for f, n in FLOPS_PER_CYCLE if f in flags), ("none", 2))
@@ -222,9 +205,12 @@ def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=Fal
         # The children's model cache (OpenVINO's IR): the bench's own, empty at first.
         os.environ["FCN_TF1_CACHE_DIR"] = os.path.join(work, "cache")
         frozen_path = _export(config, size, work, result, runtimes)
+        if "openvino" in runtimes and "int8" in precisions:
+            _export_int8(frozen_path, size, work, result)
         np.save(os.path.join(work, "image.npy"), image)
         # TensorFlow fp32 first: the labels the others are compared with.
-        result["runtimes"] = [_runtime_row(work, runtime, precision, runs, first_mask)
+        result["runtimes"] = [_runtime_row(work, runtime, precision, runs, first_mask,
+                                           result.get("int8_skipped"))
                               for runtime in ("tf",) + tuple(r for r in runtimes if r != "tf")
                               for precision in precisions
                               if precision in RUNTIME_SPECS[runtime].precisions]
@@ -265,6 +251,26 @@ def _export(config, size, work, result, runtimes):
     return frozen_path
 
 
+INT8_FILE, INT8_CALIBRATION_IMAGES = "model_int8.xml", 8
+
+
+def _export_int8(frozen_path, size, work, result):
+    """The int8 IR of the bench's model, calibrated on synthetic images at ``size`` (its random
+    weights have no mean IU to gate on); where it cannot be made, why, for its row."""
+    start = time.time()
+    try:
+        quantization.quantize_export(frozen_path, os.path.join(work, INT8_FILE),
+                                     SyntheticDataset("train", INT8_CALIBRATION_IMAGES),
+                                     INT8_CALIBRATION_IMAGES, size)
+    except (ValueError, RuntimeError) as error:
+        result["int8_skipped"] = str(error).rpartition("failed: ")[2]
+        return
+    result["int8_export_s"] = time.time() - start
+    note = machine.int8_note()
+    if note:
+        result["int8_note"] = note
+
+
 def _randomise_zeros(session, scale=0.01):
     """Give the variables that start at zero (the score layers) small random values: an untrained
     FCN's zero scores would make every runtime agree trivially."""
@@ -275,10 +281,15 @@ def _randomise_zeros(session, scale=0.01):
             variable.load(rng.normal(0, scale, shape).astype(np.float32), session)
 
 
-def _runtime_row(work, runtime, precision, runs, first_mask=False):
+def _runtime_row(work, runtime, precision, runs, first_mask=False, skipped_int8=None):
     """One runtime x precision measured in a fresh process; labels compared with tf fp32's."""
     row = {"runtime": runtime, "precision": precision}
     path = os.path.join(work, "model." + RUNTIME_SPECS[runtime].formats[0])  # what _export wrote
+    if precision == "int8":
+        path = os.path.join(work, INT8_FILE)
+        if not os.path.exists(path):
+            row["skipped"] = skipped_int8
+            return row
     labels = os.path.join(work, "%s-%s.npy" % (runtime, precision))
     try:
         row.update(isolated.call("fcn_tf1.workflows.benchmark:runtime_latency", {
