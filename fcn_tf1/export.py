@@ -79,6 +79,7 @@ def list_ops(args):
 
 def run(args):
     from fcn_tf1.ground import fileutil
+    from fcn_tf1.model.config import ModelConfig
     from fcn_tf1.workflows import exporting
     if args.list_ops:
         return list_ops(args)
@@ -97,6 +98,9 @@ def run(args):
         from fcn_tf1.workflows import quantization
         quantization.check_int8_output(args.int8, args.checkpoint_dir, args.checkpoint, args.force)
         int8_data = open_int8_data(args)  # the data's faults before anything is written
+        classes = ModelConfig.load(args.checkpoint_dir).num_classes
+        for split in int8_data.values():
+            quantization.check_split(split["source"], classes, split["what"])
     exporting.export_frozen(args.checkpoint_dir, args.output, args.checkpoint, args.force)
     print("frozen graph: %s (+ %s)" % (args.output, exporting.sidecar_path(args.output)))
     if args.saved_model:

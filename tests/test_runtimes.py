@@ -21,7 +21,7 @@ from fcn_tf1.model.models import FrozenModel
 from fcn_tf1.predict import main as predict_main
 from fcn_tf1.workflows import benchmark, conversion, evaluation, exporting, quantization
 from tests.caffe_files import fcn_layers, write_caffemodel
-from tests.helpers import AGREEMENT, trained_run
+from tests.helpers import AGREEMENT, trained_run, write_voc
 
 SIZES = [(97, 131), (131, 97), (75, 101)]
 HAS_OPENVINO = importlib.util.find_spec("openvino") is not None
@@ -603,7 +603,7 @@ def test_the_int8_gate_and_its_inputs_are_one_line(tmp_path, monkeypatch):
     source = SyntheticDataset("train", 5)
     with pytest.raises(ValueError, match="cal: 5 classes, the model 21"):
         quantization.write_calibration(source, 3, str(tmp_path / "a"), 21, "cal")
-    with pytest.raises(ValueError, match="cal: no images to calibrate on"):
+    with pytest.raises(ValueError, match="cal: no images"):
         quantization.write_calibration(SyntheticDataset("train", 0), 3, str(tmp_path / "b"), 5,
                                        "cal")
     # Spread over the set, all at its most common size (the quantizer's model is static).
@@ -627,3 +627,16 @@ def test_int8_output_over_a_users_file_is_refused_before_anything_is_written(mod
         "fcn_tf1.export: error: %s: exists and was not written by fcn_tf1; choose another path or "
         "pass --force to replace it" % users)
     assert sorted(os.listdir(str(tmp_path))) == ["m_int8.bin"] and users.read_bytes() == b"a user's file"
+
+
+def test_int8_data_of_another_class_count_is_refused_before_anything_is_written(models, tmp_path,
+                                                                               capsys):
+    voc = str(tmp_path / "voc")
+    write_voc(voc, ["a"], split="train")
+    write_voc(voc, ["b"], split="val")
+    assert export_main(["--checkpoint-dir", models["trained"]["run"], "--output",
+                        str(tmp_path / "m.pb"), "--int8", str(tmp_path / "m_int8.xml"),
+                        "--data", "voc", "--data-dir", voc]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "fcn_tf1.export: error: --data voc, train split: 21 classes, the model 5")
+    assert sorted(os.listdir(str(tmp_path))) == ["voc"]

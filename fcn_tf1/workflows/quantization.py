@@ -72,16 +72,21 @@ def _weights_are_ours(path):
         return False
 
 
+def check_split(source, num_classes, what):
+    """One line for a split without images, or (``num_classes`` not None) of another class count."""
+    if len(source) == 0:
+        raise ValueError("%s: no images" % what)
+    if num_classes is not None and source.num_classes != num_classes:
+        raise ValueError("%s: %d classes, the model %d" % (what, source.num_classes, num_classes))
+
+
 def write_calibration(source, count, folder, num_classes, what, size=None):
     """Up to ``count`` images of ``source``, evenly spread over it, saved as .npy in ``folder`` at
     one size, ``size`` or their most common one (others resized): OpenVINO corrupts memory in a
     transposed convolution of dynamic output size, so the quantizer's model is static. Returns
     (number, size). One line for an empty set or one of another class count (``num_classes``
     None: any)."""
-    if len(source) == 0:
-        raise ValueError("%s: no images to calibrate on" % what)
-    if num_classes is not None and source.num_classes != num_classes:
-        raise ValueError("%s: %d classes, the model %d" % (what, source.num_classes, num_classes))
+    check_split(source, num_classes, what)
     os.makedirs(folder)
     picks = sorted(set(np.linspace(0, len(source) - 1, min(count, len(source))).round().astype(int)))
     images = [source.load(int(i))[0] for i in picks]
