@@ -79,7 +79,6 @@ def list_ops(args):
 
 def run(args):
     from fcn_tf1.ground import fileutil
-    from fcn_tf1.model.config import ModelConfig
     from fcn_tf1.workflows import exporting
     if args.list_ops:
         return list_ops(args)
@@ -94,13 +93,7 @@ def run(args):
         if path:
             exporting.check_described_output(path, args.checkpoint_dir, args.checkpoint,
                                              args.force, what)
-    if args.int8:
-        from fcn_tf1.workflows import quantization
-        quantization.check_int8_output(args.int8, args.checkpoint_dir, args.checkpoint, args.force)
-        int8_data = open_int8_data(args)  # the data's faults before anything is written
-        classes = ModelConfig.load(args.checkpoint_dir).num_classes
-        for split in int8_data.values():
-            quantization.check_split(split["source"], classes, split["what"])
+    int8_data = check_int8(args) if args.int8 else None
     exporting.export_frozen(args.checkpoint_dir, args.output, args.checkpoint, args.force)
     print("frozen graph: %s (+ %s)" % (args.output, exporting.sidecar_path(args.output)))
     if args.saved_model:
@@ -122,6 +115,19 @@ def run(args):
             args.opencv)) + tuple(args.input_size)))
     if args.int8:
         export_int8(args, int8_data)
+
+
+def check_int8(args):
+    """--int8's output, data and tools checked before anything is written; its data."""
+    from fcn_tf1.model.config import ModelConfig
+    from fcn_tf1.workflows import quantization
+    quantization.check_int8_output(args.int8, args.checkpoint_dir, args.checkpoint, args.force)
+    data = open_int8_data(args)
+    classes = ModelConfig.load(args.checkpoint_dir).num_classes
+    for split in data.values():
+        quantization.check_split(split["source"], classes, split["what"])
+    quantization.check_can_quantize()
+    return data
 
 
 def open_int8_data(args):

@@ -51,6 +51,15 @@ def nncf_python():
                      "openvino" % sys.executable)
 
 
+def check_can_quantize():
+    """One line when this venv has no OpenVINO (it converts and measures) or no NNCF interpreter
+    is found."""
+    if not runtimes.installed("openvino"):
+        raise ValueError("--int8: OpenVINO converts and runs the int8 IR, and %s has none; pip "
+                         "install 'fcn_tf1[openvino]'" % sys.executable)
+    nncf_python()
+
+
 def check_int8_output(output, run_dir, checkpoint=None, force=False):
     """Refuse (one line) an int8 IR path that is not ``.xml``, or whose .xml, .bin or side-car
     would replace a user's file."""
