@@ -33,8 +33,7 @@ def parser():
 def open_source(args):
     """The split to evaluate on; a run's stored folder split when there is one."""
     from fcn_tf1.data import registry
-    options = registry.DataOptions(args.data_dir, args.seed, None, args.val_fraction,
-                                   args.ignore_label, registry.stored_split(args.checkpoint_dir))
+    options = registry.flag_options(args, args.checkpoint_dir)
     return registry.open_split(args.data, args.split, options)
 
 

@@ -133,8 +133,7 @@ def check_int8(args):
 def open_int8_data(args):
     """{"calibration", "validation"}: {"source", "what"} of the splits --int8 uses."""
     from fcn_tf1.data import registry
-    options = registry.DataOptions(args.data_dir, args.seed, None, args.val_fraction,
-                                   args.ignore_label, registry.stored_split(args.checkpoint_dir))
+    options = registry.flag_options(args, args.checkpoint_dir)
     return {role: {"source": registry.open_split(args.data, split, options),
                    "what": "--data %s, %s split" % (args.data, split)}
             for role, split in (("calibration", args.calibration_split),

@@ -617,6 +617,12 @@ def test_the_int8_gate_and_its_inputs_are_one_line(tmp_path, monkeypatch):
         quantization.check_can_quantize() if HAS_OPENVINO else quantization.nncf_python()
 
 
+def test_a_cpu_without_vnni_is_told_int8_is_not_faster_there():
+    from fcn_tf1.ground import machine
+    assert "no VNNI" in machine.int8_note({"avx2", "fma", "avx512f"})
+    assert all(machine.int8_note({flag}) is None for flag in machine.INT8_FLAGS)
+
+
 def test_int8_output_over_a_users_file_is_refused_before_anything_is_written(models, tmp_path,
                                                                             capsys):
     users = tmp_path / "m_int8.bin"

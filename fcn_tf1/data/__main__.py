@@ -66,8 +66,7 @@ def run(args):
         return 0
     from fcn_tf1.data import registry
     from fcn_tf1.data.validate import check_dataset, class_counts, format_counts
-    source = registry.open_split(args.data, args.split, registry.DataOptions(
-        args.data_dir, args.seed, None, args.val_fraction, args.ignore_label))
+    source = registry.open_split(args.data, args.split, registry.flag_options(args))
     if args.tool == "speed":
         from fcn_tf1.data.pipeline import images_per_second
         rate = images_per_second(source, args.batch_size, args.crop_size, args.batches,

@@ -57,6 +57,13 @@ REGISTRY = collections.OrderedDict([
 ])
 
 
+def flag_options(args, run_dir=None):
+    """The DataOptions of a command's data flags (--data-dir, --seed, --val-fraction,
+    --ignore-label) for the run ``run_dir``, whose stored folder split wins."""
+    return DataOptions(args.data_dir, args.seed, None, args.val_fraction, args.ignore_label,
+                       stored_split(run_dir))
+
+
 def open_split(kind, split, options):
     """The ``split`` of data set ``kind``; one-line errors for a missing --data-dir."""
     opener, needs = REGISTRY[kind]

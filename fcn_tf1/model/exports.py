@@ -102,6 +102,15 @@ def file_digest(data):
     return hashlib.sha256(data).hexdigest()
 
 
+def path_digest(path):
+    """The SHA-256 of the file ``path``, read block by block."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 24), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 PARSERS = {"pb": _parse_frozen, "onnx": _parse_onnx, "tflite": _parse_tflite, "ir": _parse_ir}
 
 

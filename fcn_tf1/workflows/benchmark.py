@@ -263,12 +263,17 @@ def _export_int8(frozen_path, size, work, result):
                                      SyntheticDataset("train", INT8_CALIBRATION_IMAGES),
                                      INT8_CALIBRATION_IMAGES, size)
     except (ValueError, RuntimeError) as error:
-        result["int8_skipped"] = str(error).rpartition("failed: ")[2]
+        result["int8_skipped"] = _reason(error)
         return
     result["int8_export_s"] = time.time() - start
     note = machine.int8_note()
     if note:
         result["int8_note"] = note
+
+
+def _reason(error):
+    """Why an export could not be made or measured: the failing line, without its wrapping."""
+    return str(error).rpartition("failed: ")[2].replace("ValueError: ", "")
 
 
 def _randomise_zeros(session, scale=0.01):
@@ -296,7 +301,7 @@ def _runtime_row(work, runtime, precision, runs, first_mask=False, skipped_int8=
             "path": path, "runtime": runtime, "precision": precision, "runs": runs,
             "image_path": os.path.join(work, "image.npy"), "labels_path": labels}))
     except RuntimeError as error:
-        row["skipped"] = str(error).rpartition("failed: ")[2].replace("ValueError: ", "")
+        row["skipped"] = _reason(error)
         return row
     reference = np.load(os.path.join(work, "tf-fp32.npy"))
     row["same_labels"] = float(np.mean(np.load(labels) == reference))

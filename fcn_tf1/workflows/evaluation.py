@@ -16,16 +16,23 @@ from fcn_tf1.numbers.metrics import confusion, per_class_iou, scores
 from fcn_tf1.numbers.palette import voc_colormap
 
 
-def evaluate_predictor(predict, source, num_classes, progress=True):
-    """Confusion matrix of ``predict(image uint8 [H, W, 3]) -> labels [H, W]`` over ``source``;
-    a label map of another size than its image, or with values outside [0, C) and 255, is a
-    ``DataError`` naming the file, as in training."""
-    hist = np.zeros((num_classes, num_classes), np.int64)
-    for i in tqdm(range(len(source)), desc="evaluate", unit="image", disable=not progress):
+def checked_samples(source, num_classes, desc="evaluate", progress=True):
+    """(image, label) of every sample of ``source`` with a progress bar; a label map of another
+    size than its image, or with values outside [0, C) and 255, is a ``DataError`` naming the file,
+    as in training."""
+    for i in tqdm(range(len(source)), desc=desc, unit="image", disable=not progress):
         image, label = source.load(i)
         problems = sample_problems(image, label, num_classes)
         if problems:
             raise DataError(label_path(source, i), problems[0])
+        yield image, label
+
+
+def evaluate_predictor(predict, source, num_classes, progress=True):
+    """Confusion matrix of ``predict(image uint8 [H, W, 3]) -> labels [H, W]`` over ``source``
+    (``checked_samples``)."""
+    hist = np.zeros((num_classes, num_classes), np.int64)
+    for image, label in checked_samples(source, num_classes, progress=progress):
         hist += confusion(label, predict(image), num_classes)
     return hist
 

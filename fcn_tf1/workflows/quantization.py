@@ -16,18 +16,16 @@ import time
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
-from fcn_tf1.data.images import DataError
-from fcn_tf1.data.validate import label_path, sample_problems
 from fcn_tf1.ground import fileutil, untrusted
 from fcn_tf1.ground.names import INPUT, LOGITS, PREDICTION
 from fcn_tf1.model import runtimes
 from fcn_tf1.model.config import read_json_object
-from fcn_tf1.model.exports import file_digest, sidecar_path, weights_path
+from fcn_tf1.model.exports import file_digest, path_digest, sidecar_path, weights_path
 from fcn_tf1.model.models import FrozenModel
 from fcn_tf1.numbers.metrics import confusion, scores
 from fcn_tf1.workflows import exporting, isolated, quantizer
+from fcn_tf1.workflows.evaluation import checked_samples
 
 # Where ./dev.sh int8-venv puts the quantizer's interpreter.
 PROJECT_INT8_PYTHON = os.path.join(isolated.PACKAGE_ROOT, ".venv-int8", "bin", "python")
@@ -75,8 +73,7 @@ def _weights_are_ours(path):
     xml = os.path.splitext(path)[0] + ".xml"
     try:
         described = read_json_object(sidecar_path(xml), "side-car")
-        with open(path, "rb") as f:
-            return described.get("weights_sha256") == file_digest(f.read())
+        return described.get("weights_sha256") == path_digest(path)
     except (OSError, ValueError):
         return False
 
@@ -110,15 +107,11 @@ def write_calibration(source, count, folder, num_classes, what, size=None):
 def measure(predictors, source, num_classes, runs=3):
     """{precision: {"mean_iou", "same_labels", "seconds_per_image"}} of ``predictors``
     ({precision: predict}, fp32 among them) on ``source``; same_labels: the share of labels equal
-    to fp32's; seconds: the median of ``runs`` on its first image, once compiled for its size. A
-    label map that does not fit its image is a DataError naming the file."""
+    to fp32's; seconds: the median of ``runs`` on its first image, once compiled for its size. The
+    samples are checked as evaluate checks them (``checked_samples``)."""
     hists = {p: np.zeros((num_classes, num_classes), np.int64) for p in predictors}
     same, total = dict.fromkeys(predictors, 0), 0
-    for i in tqdm(range(len(source)), desc="measure", unit="image"):
-        image, label = source.load(i)
-        problems = sample_problems(image, label, num_classes)
-        if problems:
-            raise DataError(label_path(source, i), problems[0])
+    for image, label in checked_samples(source, num_classes, "measure"):
         labels = {p: predict(image) for p, predict in predictors.items()}
         for precision in predictors:
             hists[precision] += confusion(label, labels[precision], num_classes)
@@ -195,7 +188,7 @@ def export_int8(frozen_path, output, run_dir, calibration, validation, count, ma
         gate = {"max_drop": max_drop, "validation": validation["what"], "measured": measured}
         _write_ir(int8_xml, output, dict(fp32.metadata, precisions=gate, openvino_int8=dict(
             facts, calibration=calibration["what"])))
-        _add_to_sidecar(frozen_path, dict(gate, sha256=_file_digest(frozen_path)))
+        _add_to_sidecar(frozen_path, dict(gate, sha256=path_digest(frozen_path)))
     return measured
 
 
@@ -241,11 +234,6 @@ def _write_ir(int8_xml, output, metadata):
                     inputs={INPUT: "uint8 RGB [H, W, 3]"},
                     outputs={LOGITS: "float32 [H, W, num_classes]", PREDICTION: "int32 [H, W]"})
     exporting.write_described(output, xml, metadata)
-
-
-def _file_digest(path):
-    with open(path, "rb") as f:
-        return file_digest(f.read())
 
 
 def _add_to_sidecar(frozen_path, gate):
