@@ -8,8 +8,8 @@ import sys
 import warnings
 
 from fcn_tf1.ground import console, machine, tf_versions
-from fcn_tf1.ground.names import (AUTO, IGNORE_LABEL, MAX_WIDTH, MIN_WIDTH, PRECISIONS, RUNTIME_SPECS,
-                                  RUNTIMES)
+from fcn_tf1.ground.formats import readable, readable_text
+from fcn_tf1.ground.names import AUTO, IGNORE_LABEL, MAX_WIDTH, MIN_WIDTH, PRECISIONS, RUNTIMES
 
 
 def prepare_tensorflow(prog):
@@ -121,13 +121,18 @@ def add_folder_flags(parser, seed=True):
 def add_runtime_flags(parser):
     """--runtime and --precision, the same for every command that runs an export."""
     parser.add_argument("--runtime", choices=RUNTIMES, help=(
-        "what runs the export; default: the first installed of %s that reads the file (%s)"
-        % (", ".join(RUNTIMES), "; ".join("%s reads .%s" % (name, " and .".join(spec.formats))
-                                           for name, spec in RUNTIME_SPECS.items()))))
+        "what runs the export; default: the first installed that reads the file (%s)"
+        % "; ".join("%s: %s" % (fmt.what, ", ".join(fmt.runtimes)) for fmt in readable())))
     parser.add_argument("--precision", choices=PRECISIONS + (AUTO,), help=(
-        "default: the export's own (int8 for an int8 IR of export --int8, else fp32); bf16: "
-        "OpenVINO on a CPU that computes it; auto: the fastest precision that export --int8 "
-        "measured within its --max-drop on the validation split, else the default"))
+        "default: the export's own (%s); bf16: OpenVINO on a CPU that computes it; auto: the "
+        "fastest precision that export --int8 measured within its --max-drop on the validation "
+        "split, else the default" % ", ".join("%s for %s" % (fmt.precisions[0], fmt.what)
+                                            for fmt in readable())))
+
+
+def add_export_flag(parser, help_text, **kwargs):
+    """The flag that names an export to run: --graph, with every readable format in its help."""
+    parser.add_argument("--graph", help="%s: %s" % (help_text, readable_text()), **kwargs)
 
 
 class HelpFormatter(argparse.HelpFormatter):

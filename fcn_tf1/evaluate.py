@@ -15,7 +15,7 @@ def parser():
         "weighted IU (paper section 5), label 255 ignored."))
     model = p.add_mutually_exclusive_group(required=True)
     model.add_argument("--checkpoint-dir", help="a run folder of fcn_tf1.train (latest checkpoint)")
-    model.add_argument("--graph", help="an export: frozen graph (.pb), ONNX (.onnx) or TFLite (.tflite)")
+    cli.add_export_flag(model, "an export")
     p.add_argument("--checkpoint", help="with --checkpoint-dir: a checkpoint prefix of the run "
                    "(default: the latest)")
     cli.add_runtime_flags(p)

@@ -23,8 +23,7 @@ def parser():
         "Label images with a frozen fcn_tf1 graph: a palette PNG mask per image, of its exact size, "
         "oriented as image viewers show it (EXIF orientation applied)."))
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
-    p.add_argument("--graph", required=True, help="an export of fcn_tf1.export / train: frozen "
-                   "graph (.pb), ONNX (.onnx) or TFLite (.tflite)")
+    cli.add_export_flag(p, "an export of fcn_tf1.export / train", required=True)
     cli.add_runtime_flags(p)
     p.add_argument("--output-dir", required=True, help="where <name>.png masks go; never an "
                    "input's own file")

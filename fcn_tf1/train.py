@@ -305,7 +305,7 @@ def stage_dir(args, variant):
 
 def train_stage(args, stage, preset, options, init, train_source, val_source, task, devices):
     """Train one stage into its run folder; the chief then evaluates and exports it."""
-    from fcn_tf1.workflows import evaluation, exporting, training
+    from fcn_tf1.workflows import evaluation, export_writers, training
     config, run_dir = stage.config, stage.run_dir
     print("run %s: %s, width %g, %s + %s, preset %s, lr %g, %d steps" % (
         run_dir, stage.variant, config.width, config.upsampling, config.shape_fix, preset,
@@ -319,7 +319,7 @@ def train_stage(args, stage, preset, options, init, train_source, val_source, ta
             len(val_source), step, evaluation.format_report(result)))
     if not args.no_export:
         path = os.path.join(run_dir, FROZEN_NAME)
-        exporting.export_frozen(run_dir, path)
+        export_writers.export_frozen(run_dir, path)
         print("frozen graph: %s" % path)
 
 

@@ -19,15 +19,15 @@ def images():
 
 
 def export(run_dir):
-    from fcn_tf1.workflows import exporting, recipes, training
+    from fcn_tf1.workflows import export_writers, recipes, training
     from fcn_tf1.data.synthetic import SyntheticDataset
     from fcn_tf1.model.config import ModelConfig
     options = recipes.options_for("quick", steps=3, batch_size=2, crop_size=(48, 48))
     config = ModelConfig(5, "fcn8s", recipes.width_for("quick") / 2,
                          class_names=SyntheticDataset.class_names)
     training.train(run_dir, config, SyntheticDataset("train", 8), options, log=lambda *a: None)
-    exporting.export_frozen(run_dir, os.path.join(run_dir, "model.pb"))
-    exporting.export_saved_model(run_dir, os.path.join(run_dir, "saved"))
+    export_writers.export_frozen(run_dir, os.path.join(run_dir, "model.pb"))
+    export_writers.export_saved_model(run_dir, os.path.join(run_dir, "saved"))
 
 
 def predict(run_dir):

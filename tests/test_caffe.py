@@ -14,7 +14,7 @@ from fcn_tf1.model.fcn import build_fcn_with_end_points
 from fcn_tf1.model.models import CheckpointModel, FrozenModel
 from fcn_tf1.model.preprocessing import preprocess
 from fcn_tf1.numbers.caffemodel import CaffeModel, CaffeModelError
-from fcn_tf1.workflows import conversion, exporting
+from fcn_tf1.workflows import conversion, export_writers
 from fcn_tf1.numbers.vgg16_weights import read_vgg16
 from tests.caffe_files import (deploy_prototxt, fcn_layers, vgg16_deploy_prototxt, write_caffemodel,
                                write_vgg16_caffemodel)
@@ -86,7 +86,7 @@ def test_converted_reference_fcn_computes_what_caffe_computes(tmp_path, variant,
     theirs = opencv_maps(model, deploy, image, MAPS_OF[variant])
     assert_close(fcn_tf1_maps(run, image, MAPS_OF[variant]), theirs)
     frozen = str(tmp_path / "frozen.pb")
-    exporting.export_frozen(run, frozen)
+    export_writers.export_frozen(run, frozen)
     with FrozenModel(frozen) as exported:
         logits, labels = exported.run(image)
     assert_close({"score": logits}, {"score": theirs["score"]})
@@ -136,7 +136,7 @@ def test_the_reference_geometry_holds_without_opencv(tmp_path):
     run = str(tmp_path / "run")
     conversion.convert_fcn(model, run)
     frozen = str(tmp_path / "frozen.pb")
-    exporting.export_frozen(run, frozen)
+    export_writers.export_frozen(run, frozen)
     image = np.random.RandomState(2).randint(0, 256, (35, 41, 3)).astype(np.uint8)
     with FrozenModel(frozen, "tf") as exported:
         graph = exported.engine.graph

@@ -14,7 +14,7 @@ from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.models import CheckpointModel
 from fcn_tf1.numbers.palette import palette
 from fcn_tf1.predict import FrozenModel, main as predict_main
-from fcn_tf1.workflows import exporting
+from fcn_tf1.workflows import export_writers
 from tests.helpers import trained_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,7 +29,7 @@ def run_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def frozen(run_dir, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("export") / "model.pb")
-    exporting.export_frozen(run_dir, path)
+    export_writers.export_frozen(run_dir, path)
     return path
 
 
@@ -40,7 +40,7 @@ def images(seed=0):
 
 def test_frozen_savedmodel_and_checkpoint_agree(run_dir, frozen, tmp_path):
     saved = str(tmp_path / "saved")
-    exporting.export_saved_model(run_dir, saved)
+    export_writers.export_saved_model(run_dir, saved)
     checkpoint, graph = CheckpointModel(run_dir), FrozenModel(frozen)
     with tf.Graph().as_default(), tf.Session() as session:
         meta = tf.saved_model.loader.load(session, ["serve"], saved)
@@ -88,7 +88,7 @@ def test_the_serving_bytes_signature_labels_encoded_images_of_any_sizes(referenc
     own loader and saved_model_cli, gives the labels of the checkpoint, and PNG masks of them."""
     run_dir = reference_run
     saved = str(tmp_path / "saved")
-    exporting.export_saved_model(run_dir, saved)
+    export_writers.export_saved_model(run_dir, saved)
     pictures = [images(seed)[i] for seed, i in ((0, 0), (1, 1), (2, 2))]  # three sizes
     encoded = [_png_bytes(p) for p in pictures[:2]] + [_png_bytes(pictures[2], "BMP")]
     with CheckpointModel(run_dir) as checkpoint:
@@ -151,6 +151,51 @@ def test_bad_graph_files_are_refused(tmp_path):
             FrozenModel(str(tmp_path / name))
 
 
+def _renamed(frozen, path, names=("rgb", "scores", "labels"), drop=None):
+    """The frozen graph with its tensors renamed to ``names`` and a config whose signature says
+    so (without the node ``drop``, when named)."""
+    import json
+    from fcn_tf1.ground.names import CONFIG_NODE
+    from fcn_tf1.model.export_readers import read_frozen
+    from fcn_tf1.model.signature import Signature
+    graph_def, metadata = read_frozen(frozen)
+    signature = Signature.of(ModelConfig.from_dict(metadata))
+    signature = Signature([signature.image._replace(name=names[0])],
+                          [signature.head._replace(logits=names[1], prediction=names[2])])
+    with tf.Graph().as_default() as graph:
+        rgb = tf.placeholder(tf.uint8, [None, None, 3], name=names[0])
+        logits, labels = tf.import_graph_def(graph_def, {"image:0": rgb},
+                                             ["logits:0", "prediction:0"], name="m")
+        tf.identity(logits, name=names[1]), tf.identity(labels, name=names[2])
+        tf.constant(json.dumps(dict(metadata, signature=signature.to_dict())), name=CONFIG_NODE)
+        kept = [n for n in (names[1], names[2], CONFIG_NODE) if n != drop]
+        cut = tf.graph_util.extract_sub_graph(graph.as_graph_def(), kept)
+    with open(path, "wb") as f:
+        f.write(cut.SerializeToString())
+    return str(path)
+
+
+@pytest.mark.parametrize("runtime", ["tf", "openvino"])
+def test_runtimes_read_the_tensor_names_from_the_signature(frozen, tmp_path, runtime):
+    from fcn_tf1.model import runtimes
+    if not runtimes.installed(runtime):
+        pytest.skip("%s is not installed" % runtime)
+    renamed = _renamed(frozen, tmp_path / "renamed.pb")
+    image = images()[0]
+    with FrozenModel(frozen, "tf") as model:
+        expected = model.run(image)
+    with FrozenModel(renamed, runtime) as model:
+        assert model.signature.output_names() == ["scores", "labels"]
+        logits, labels = model.run(image)
+        with pytest.raises(ValueError, match=r"takes uint8 image \[H, W, 3\] .*not float32"):
+            model.run(image.astype(np.float32))
+    np.testing.assert_array_equal(labels, expected[1])
+    np.testing.assert_allclose(logits, expected[0], atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match=r"cut.pb: not the graph its config describes \(no node "
+                                         r"labels\)"):
+        FrozenModel(_renamed(frozen, tmp_path / "cut.pb", drop="labels"), runtime)
+
+
 def test_predict_cli_writes_masks_of_each_size(frozen, tmp_path, capsys):
     rgb = np.random.RandomState(0).randint(0, 256, (37, 51, 3), dtype=np.uint8)
     inputs = tmp_path / "in"
@@ -183,7 +228,7 @@ def test_an_export_that_fails_half_way_leaves_the_old_file_whole(run_dir, tmp_pa
     # As a kill or a full disk mid-write: the first half of the new bytes written, then the end.
     # fcn_tf1 wrote the old file, so the new export may replace it, but only whole.
     target = str(tmp_path / "model.pb")
-    exporting.export_frozen(run_dir, target)
+    export_writers.export_frozen(run_dir, target)
     old = open(target, "rb").read()
     real_open = open
 
@@ -221,9 +266,12 @@ def test_onnx_export_predicts_like_tensorflow(frozen, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     run_dir = os.path.dirname(frozen)
     onnx_path = str(tmp_path / "model.onnx")
-    exporting.export_onnx(frozen, onnx_path)
+    export_writers.export_onnx(frozen, onnx_path)
     session = ort.InferenceSession(onnx_path)
+    with FrozenModel(onnx_path) as onnx_model:
+        assert onnx_model.signature == onnx_model.config.signature  # carried in the ONNX export
     with FrozenModel(frozen) as model:
+        assert model.metadata["signature"] == model.config.signature.to_dict()
         for image in images():
             logits, labels = session.run(None, {"image:0": image})
             tf_logits, tf_labels = model.run(image)
@@ -231,5 +279,5 @@ def test_onnx_export_predicts_like_tensorflow(frozen, tmp_path):
             np.testing.assert_allclose(logits, tf_logits, atol=1e-4, rtol=0)
     (tmp_path / "junk.pb").write_bytes(b"junk")
     with pytest.raises(ValueError, match="junk.pb: not a TensorFlow GraphDef"):
-        exporting.export_onnx(str(tmp_path / "junk.pb"), str(tmp_path / "junk.onnx"))
+        export_writers.export_onnx(str(tmp_path / "junk.pb"), str(tmp_path / "junk.onnx"))
     assert not (tmp_path / "junk.onnx").exists() and run_dir

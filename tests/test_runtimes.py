@@ -16,10 +16,11 @@ from fcn_tf1.ground import untrusted
 from fcn_tf1.ground.names import CONFIG_NODE, INPUT, LOGITS, PREDICTION, RUNTIMES
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model import runtimes
-from fcn_tf1.model.exports import file_digest
+from fcn_tf1.model.config import ModelConfig
+from fcn_tf1.model.export_readers import file_digest
 from fcn_tf1.model.models import FrozenModel
 from fcn_tf1.predict import main as predict_main
-from fcn_tf1.workflows import benchmark, conversion, evaluation, exporting, quantization
+from fcn_tf1.workflows import benchmark, conversion, evaluation, export_writers, quantization
 from tests.caffe_files import fcn_layers, write_caffemodel
 from tests.helpers import AGREEMENT, trained_run, write_voc
 
@@ -32,10 +33,10 @@ needs_onnx = pytest.mark.skipif(not HAS_ONNX, reason="no tf2onnx / onnx / onnxru
 
 def _export(run, work, name):
     paths = {"pb": str(work / (name + ".pb")), "run": run}
-    exporting.export_frozen(run, paths["pb"])
+    export_writers.export_frozen(run, paths["pb"])
     if HAS_ONNX:
         paths["onnx"] = str(work / (name + ".onnx"))
-        exporting.export_onnx(paths["pb"], paths["onnx"])
+        export_writers.export_onnx(paths["pb"], paths["onnx"])
     return paths
 
 
@@ -146,12 +147,6 @@ def test_each_runtime_is_one_description_and_one_engine():
     assert set(runtimes.ENGINES) == set(RUNTIME_SPECS) == set(RUNTIMES)
     assert all(set(spec.precisions) <= {"fp32", "bf16", "int8"} and "fp32" in spec.precisions
                for spec in RUNTIME_SPECS.values())
-    # A format that decides its precision (the int8 IR) has a runtime that reads it and computes it.
-    from fcn_tf1.ground.names import FORMAT_PRECISIONS
-    assert all(any(fmt in spec.formats and set(own) <= set(spec.precisions)
-                   for spec in RUNTIME_SPECS.values()) for fmt, own in FORMAT_PRECISIONS.items())
-    assert set(runtimes.EXTENSIONS.values()) | {"pb"} == {
-        fmt for spec in RUNTIME_SPECS.values() for fmt in spec.formats}
 
 
 def test_the_default_is_the_first_installed_runtime_that_reads_the_file(monkeypatch):
@@ -161,7 +156,7 @@ def test_the_default_is_the_first_installed_runtime_that_reads_the_file(monkeypa
     monkeypatch.setattr(runtimes, "installed", lambda r: True)
     assert runtimes.choose(None, "fp32", "m.pb") == RUNTIMES[0] == "openvino"
     monkeypatch.setattr(runtimes, "installed", lambda r: r == "tf")
-    with pytest.raises(ValueError, match="no installed runtime reads onnx files"):
+    with pytest.raises(ValueError, match=r"no installed runtime reads an ONNX model \(.onnx\)"):
         runtimes.choose(None, "fp32", "m.onnx")
 
 
@@ -169,9 +164,13 @@ def test_the_default_is_the_first_installed_runtime_that_reads_the_file(monkeypa
     ("openvino", "fp32", "m.pb", True,
      "--runtime openvino: not installed; pip install 'fcn_tf1[openvino]'"),
     ("onnxruntime", "fp32", "m.onnx", True, "not installed; pip install 'fcn_tf1[onnx]'"),
-    ("onnxruntime", "fp32", "m.pb", False, "m.pb: --runtime onnxruntime reads only onnx files; "
-                                           "make one with python -m fcn_tf1.export --onnx"),
-    ("tf", "fp32", "m.onnx", False, "reads only pb files"),
+    ("onnxruntime", "fp32", "m.pb", False, "m.pb: --runtime onnxruntime reads only an ONNX model "
+                                           "(.onnx); make one with python -m fcn_tf1.export --onnx"),
+    ("tf", "fp32", "m.onnx", False, "reads only a frozen graph (.pb); make one with python -m "
+                                    "fcn_tf1.export --output"),
+    (None, "int8", "m.pb", False, "m.pb: a frozen graph (.pb) runs in fp32 or bf16 only; int8 runs "
+                                  "from an int8 OpenVINO IR (.xml and its .bin) (python -m "
+                                  "fcn_tf1.export --int8)"),
     ("tf", "bf16", "m.pb", False, "--precision bf16: only --runtime openvino computes in bf16"),
 ])
 def test_runtimes_that_cannot_run_the_file_are_refused(monkeypatch, runtime, precision, path,
@@ -200,7 +199,7 @@ def test_a_graph_openvino_cannot_convert_names_the_op(tmp_path):
     path = tmp_path / "pyfunc.pb"  # past our checks only here: PyFunc is not an export's op
     path.write_bytes(graph.as_graph_def().SerializeToString())
     with pytest.raises(ValueError) as error:
-        runtimes.OpenVINOEngine(str(path))
+        runtimes.OpenVINOEngine(str(path), ModelConfig(2).signature)
     message = str(error.value)
     assert "\n" not in message and "PyFunc" in message and message.startswith("OpenVINO ")
 
@@ -339,6 +338,7 @@ def test_tflite_labels_as_tensorflow_and_predict_takes_every_size(tflite, refere
     images, expected = references["trained"]
     with FrozenModel(tflite) as model:
         assert (model.runtime, model.input_size) == ("tflite", SIZES[2])
+        assert model.signature.image.shape == list(SIZES[2]) + [3]  # the side-car's, fixed
         logits, labels = model.run(images[2])
     assert np.abs(logits - expected[2][0]).max() <= 1e-4 * np.abs(expected[2][0]).max()
     assert (labels == expected[2][1]).mean() >= AGREEMENT["fp32"]
@@ -389,9 +389,14 @@ def test_opencv_dnn_labels_the_opencv_export_as_tensorflow(models, references, t
     cv2 = pytest.importorskip("cv2")
     images, expected = references[name]
     path = str(tmp_path / "opencv.pb")
-    exporting.export_opencv(models[name]["run"], path, SIZES[2])
+    export_writers.export_opencv(models[name]["run"], path, SIZES[2])
     with open(path + ".json") as f:
-        blob = json.load(f)["opencv"]["blobFromImage"]
+        described = json.load(f)
+    blob = described["opencv"]["blobFromImage"]
+    [image], [head] = described["signature"]["inputs"], described["signature"]["outputs"]
+    assert (image["dtype"], image["shape"], image["preprocessing"]) == (
+        "float32", [3] + list(SIZES[2]), None)  # a blob, preprocessed by blobFromImage
+    assert (head["logits"], head["prediction"]) == ("logits", None)
     net = cv2.dnn.readNetFromTensorflow(path)
     bgr = np.ascontiguousarray(images[2][..., ::-1])  # as cv2.imread gives it
     net.setInput(cv2.dnn.blobFromImage(bgr, blob["scalefactor"], SIZES[2][::-1], blob["mean"],
@@ -553,8 +558,9 @@ def test_int8_files_are_checked_before_they_load(int8, tmp_path, capsys):
     assert predict_main(["--graph", int8["xml"], str(image), "--output-dir",
                          str(tmp_path / "masks"), "--precision", "fp32"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["fcn_tf1.predict: error: %s: an int8 export (python -m fcn_tf1.export --int8) "
-                   "runs in int8 only; fp32 and bf16 run from the frozen graph it was made from"
+    assert err == ["fcn_tf1.predict: error: %s: an int8 OpenVINO IR (.xml and its .bin) runs in "
+                   "int8 only; fp32 runs from a frozen graph (.pb) or an ONNX model (.onnx) or a "
+                   "TFLite model (.tflite) (python -m fcn_tf1.export --output or --onnx or --tflite)"
                    % int8["xml"]]
 
 

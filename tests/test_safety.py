@@ -21,7 +21,7 @@ from fcn_tf1.numbers.vgg16_weights import WeightsError, read_vgg16
 from fcn_tf1.export import main as export_main
 from fcn_tf1.predict import FrozenModel, main as predict_main
 from fcn_tf1.weights import main as weights_main
-from fcn_tf1.workflows import cluster, evaluation, exporting, recipes, training
+from fcn_tf1.workflows import cluster, evaluation, export_writers, recipes, training
 from fcn_tf1.workflows.prediction import mask_is_ours
 from tests.helpers import trained_run
 
@@ -36,7 +36,7 @@ def run_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def frozen(run_dir, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("export") / "model.pb")
-    exporting.export_frozen(run_dir, path)
+    export_writers.export_frozen(run_dir, path)
     return path
 
 
@@ -141,7 +141,7 @@ def test_the_op_list_is_what_exports_contain_on_this_tensorflow():
     stored = untrusted.export_ops()
     assert version in stored, ("no op list for TensorFlow %s: add the line of "
                                "`python -m fcn_tf1.export --list-ops` to export_ops.json" % version)
-    assert exporting.exportable_op_types() == stored[version]
+    assert export_writers.exportable_op_types() == stored[version]
 
 
 @pytest.mark.slow
@@ -152,7 +152,7 @@ def test_the_tflite_op_list_is_what_tflite_exports_contain_on_this_tensorflow():
         stored = json.load(f)
     assert version in stored, ("no TFLite op list for TensorFlow %s: add the line of "
                                "`python -m fcn_tf1.export --list-ops` to tflite_ops.json" % version)
-    assert exporting.exportable_tflite_ops() == stored[version]
+    assert export_writers.exportable_tflite_ops() == stored[version]
 
 
 # 2. Nothing of the user's is deleted or overwritten.
@@ -172,23 +172,23 @@ def test_saved_model_never_replaces_a_users_folder_or_the_run(run_dir, tmp_path,
         assert tree(users) == before and not (tmp_path / "m.pb").exists()
     for target in (run_dir, os.path.dirname(run_dir)):
         with pytest.raises(ValueError, match="an input"):
-            exporting.export_saved_model(run_dir, target, force=True)
+            export_writers.export_saved_model(run_dir, target, force=True)
     assert tree(run_dir) == run_before
     ours = str(tmp_path / "saved")
-    exporting.export_saved_model(run_dir, ours)
-    exporting.export_saved_model(run_dir, ours)  # its own output: replaced without --force
+    export_writers.export_saved_model(run_dir, ours)
+    export_writers.export_saved_model(run_dir, ours)  # its own output: replaced without --force
     assert os.path.isfile(os.path.join(ours, "saved_model.pb"))
     (tmp_path / "ours" / "notes.txt").parent.mkdir()
     (tmp_path / "ours" / "notes.txt").write_bytes(b"mine")  # put into a folder of fcn_tf1's
     with pytest.raises(ValueError, match="holds notes.txt"):
-        exporting.export_saved_model(run_dir, str(tmp_path / "ours"), force=True)
+        export_writers.export_saved_model(run_dir, str(tmp_path / "ours"), force=True)
     a_file = tmp_path / "a_file"
     a_file.write_bytes(b"x")
     with pytest.raises(ValueError, match="exists and was not written by fcn_tf1"):
-        exporting.export_saved_model(run_dir, str(a_file))
-    exporting.export_saved_model(run_dir, str(a_file), force=True)  # a path named: --force's own
+        export_writers.export_saved_model(run_dir, str(a_file))
+    export_writers.export_saved_model(run_dir, str(a_file), force=True)  # a path named: --force's own
     (tmp_path / "empty").mkdir()
-    exporting.export_saved_model(run_dir, str(tmp_path / "empty"))
+    export_writers.export_saved_model(run_dir, str(tmp_path / "empty"))
     assert os.path.isfile(str(a_file / "saved_model.pb"))
 
 
@@ -196,12 +196,12 @@ def test_frozen_graph_output_over_a_users_file(run_dir, tmp_path):
     target = tmp_path / "model.pb"
     target.write_bytes(b"someone else's graph")
     with pytest.raises(ValueError, match="model.pb: exists and was not written by fcn_tf1"):
-        exporting.export_frozen(run_dir, str(target))
+        export_writers.export_frozen(run_dir, str(target))
     assert target.read_bytes() == b"someone else's graph"
     with pytest.raises(ValueError, match="an input"):
-        exporting.export_frozen(run_dir, os.path.join(run_dir, "model.json"), force=True)
-    exporting.export_frozen(run_dir, str(target), force=True)
-    exporting.export_frozen(run_dir, str(target))  # ours now: replaced without --force
+        export_writers.export_frozen(run_dir, os.path.join(run_dir, "model.json"), force=True)
+    export_writers.export_frozen(run_dir, str(target), force=True)
+    export_writers.export_frozen(run_dir, str(target))  # ours now: replaced without --force
     assert fileutil.contains_marker(str(target))
 
 
@@ -266,7 +266,7 @@ def test_inputs_that_misled_get_lines_saying_what_is_wrong_and_what_to_do(frozen
         (predict_main, ["--graph", str(tmp_path)] + predict, "%s: a folder, not a frozen graph" % tmp_path),
         (predict_main, ["--graph", str(saved)] + predict, "a SavedModel folder, not a frozen graph"),
         (predict_main, ["--graph", str(saved / "saved_model.pb")] + predict,
-         "the graph of a SavedModel, not a frozen graph; a SavedModel is for TF Serving"),
+         "the graph of a SavedModel, not a frozen graph (.pb); a SavedModel is for TF Serving"),
         (predict_main, ["--graph", frozen, "--output-dir", str(tmp_path / "a_file"), str(images)],
          "--output-dir %s: exists and is not a folder" % (tmp_path / "a_file")),
         (predict_main, ["--graph", frozen, "--output-dir", str(tmp_path / "out"),

@@ -154,7 +154,7 @@ def test_a_second_interrupt_exits_at_once(monkeypatch):
 
 
 def test_a_moved_run_exports_and_resumes_and_a_damaged_checkpoint_is_named(tmp_path, monkeypatch):
-    from fcn_tf1.workflows import exporting
+    from fcn_tf1.workflows import export_writers
     config, options = tiny(steps=2, save_every=1)
     old = str(tmp_path / "old" / "run")
     training.train(old, config, SyntheticDataset("train", 8), options)
@@ -166,7 +166,7 @@ def test_a_moved_run_exports_and_resumes_and_a_damaged_checkpoint_is_named(tmp_p
     # As another process would: this one's lock on the folder ends with it.
     fileutil._LOCKS.pop(os.path.realpath(os.path.join(old, LOCK_FILE))).close()
     shutil.move(old, run)
-    exporting.export_frozen(run, str(tmp_path / "m.pb"))  # found where it is now
+    export_writers.export_frozen(run, str(tmp_path / "m.pb"))  # found where it is now
     training.train(run, config, SyntheticDataset("train", 8), options._replace(steps=3))
     assert training.latest_step(run) == 3  # resumed at 2, not started again
     assert 'model_checkpoint_path: "model.ckpt-3"' in open(os.path.join(run, "checkpoint")).read()
@@ -176,10 +176,10 @@ def test_a_moved_run_exports_and_resumes_and_a_damaged_checkpoint_is_named(tmp_p
     latest = os.path.join(run, "model.ckpt-3")
     with pytest.raises(ValueError, match="%s: cannot be read, truncated or damaged .*pass "
                                          "--checkpoint %s" % (latest, latest[:-1] + "2")):
-        exporting.export_frozen(run, str(tmp_path / "m2.pb"))
+        export_writers.export_frozen(run, str(tmp_path / "m2.pb"))
     with pytest.raises(training.TrainingError, match="%s: cannot be read" % latest):
         training.train(run, config, SyntheticDataset("train", 8), options._replace(steps=4))
-    exporting.export_frozen(run, str(tmp_path / "m2.pb"), checkpoint=latest[:-1] + "2")
+    export_writers.export_frozen(run, str(tmp_path / "m2.pb"), checkpoint=latest[:-1] + "2")
 
 
 def _run_cli(args, **kwargs):
@@ -349,12 +349,12 @@ def test_training_starts_from_a_pretrained_vgg16_file(tmp_path):
 
 
 def test_evaluate_cli_on_checkpoint_and_frozen_graph(tmp_path, capsys):
-    from fcn_tf1.workflows import exporting
+    from fcn_tf1.workflows import export_writers
     from fcn_tf1.evaluate import main as evaluate_main
     config, options = tiny(steps=3)
     run = str(tmp_path / "run")
     training.train(run, config, SyntheticDataset("train", 8), options)
-    exporting.export_frozen(run, str(tmp_path / "m.pb"))
+    export_writers.export_frozen(run, str(tmp_path / "m.pb"))
     assert evaluate_main(["--checkpoint-dir", run, "--json", str(tmp_path / "a.json")]) == 0
     # The same TensorFlow, so the same numbers exactly (other runtimes differ at this 3-step
     # model's near-tied logits; tests/test_runtimes.py holds them to their tolerances).

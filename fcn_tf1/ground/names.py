@@ -59,27 +59,23 @@ BYTES_INPUT, BYTES_SIGNATURE = "image_bytes", "serving_bytes"
 # The version of the model config in model.json and in exports; 1 had no "format" field.
 FORMAT_VERSION = 2
 
-# Inference on an export: one description per runtime, in the order the default takes them (the
-# first installed that reads the file; README "Runtimes" has the measurements). ``module``: what
-# is imported; ``extra``: the pip extra that brings it; ``formats``: the files it reads (a frozen
-# GraphDef "pb", an ONNX export "onnx", a TensorFlow Lite export "tflite", OpenVINO IR "ir");
-# ``precisions``: what it computes in (bf16 on CPUs that do, int8 from an int8 IR); ``graph_def``: it takes the checked GraphDef itself (else a private copy of the checked
-# file) and runs a batch [N, H, W, 3] whole (else image by image). Adding a runtime is one entry
-# here and its engine class in model/runtimes.py.
-Runtime = collections.namedtuple("Runtime", "name module extra formats precisions graph_def")
+# Inference on an export: one description per runtime, in the order of preference (the formats
+# each reads, and which runtime a file gets unless told, are in ground/formats.py; docs/runtimes.md
+# has the measurements). ``module``: what is imported; ``extra``: the pip extra that brings it;
+# ``precisions``: what it computes in (bf16 on CPUs that do, int8 from an int8 IR); ``graph_def``: it
+# takes the checked GraphDef itself (else a private copy of the checked file) and runs a batch
+# [N, H, W, 3] whole (else image by image). Adding a runtime is one entry here, its engine class in
+# model/runtimes.py and its name in the records of the formats it reads.
+Runtime = collections.namedtuple("Runtime", "name module extra precisions graph_def")
 RUNTIME_SPECS = collections.OrderedDict((spec.name, spec) for spec in (
-    Runtime("openvino", "openvino", "openvino", ("pb", "onnx", "ir"), ("fp32", "bf16", "int8"),
-            False),
-    Runtime("onnxruntime", "onnxruntime", "onnx", ("onnx",), ("fp32",), False),
-    Runtime("tf", "tensorflow", "tf", ("pb",), ("fp32",), True),
-    Runtime("tflite", "tensorflow", "tf", ("tflite",), ("fp32",), False)))
+    Runtime("openvino", "openvino", "openvino", ("fp32", "bf16", "int8"), False),
+    Runtime("onnxruntime", "onnxruntime", "onnx", ("fp32",), False),
+    Runtime("tf", "tensorflow", "tf", ("fp32",), True),
+    Runtime("tflite", "tensorflow", "tf", ("fp32",), False)))
 RUNTIMES = tuple(RUNTIME_SPECS)
 PRECISIONS = ("fp32", "bf16", "int8")
 # --precision auto: the fastest precision that the export measured within its gate (export --int8).
 AUTO = "auto"
-# The precisions of a format that decides them itself (the int8 IR of export --int8 holds int8
-# weights): its first is its default; every other format runs fp32 unless told.
-FORMAT_PRECISIONS = {"ir": ("int8",)}
 # export --int8: calibration images (of the training split) and the largest mean-IU drop written.
 CALIBRATION_IMAGES = 300
 MAX_DROP = 0.01

@@ -12,6 +12,7 @@ from fcn_tf1.ground import fileutil
 from fcn_tf1.ground.names import (CONFIG_FILE, DEFAULT_SHAPE_FIX, FORMAT_VERSION, MAX_WIDTH,
                                   MIN_WIDTH, SHAPE_FIXES, SLIM_RGB, UPSAMPLINGS, VALID_PAIRS,
                                   VARIANTS, Convention)
+from fcn_tf1.model.signature import Signature
 
 
 def _check_choice(name, value, choices):
@@ -53,6 +54,11 @@ class ModelConfig(object):
             raise ValueError("%d class names for %d classes" % (len(self.class_names), num_classes))
         # The colours of a data set's classes (its masks, predict's palette); None: VOC's colours.
         self.class_colours = _colours(class_colours, self.num_classes)
+
+    @property
+    def signature(self):
+        """What the model takes and gives (``signature.Signature``), carried in its exports."""
+        return Signature.of(self)
 
     def build(self, images, is_training=False, **kwargs):
         """Logits of this model on preprocessed ``images``."""

@@ -11,11 +11,11 @@ import tempfile
 
 import numpy as np
 
-from fcn_tf1.ground.names import (AUTO, CONFIG_NODE, INPUT, LOGITS, MARKER, PREDICTION,
+from fcn_tf1.ground.names import (AUTO, CONFIG_NODE, MARKER,
                                   RUNTIME_SPECS, VERSION)
 from fcn_tf1.ground.tf_compat import TF_VERSION, tf
 from fcn_tf1.model import checkpoints, runtimes
-from fcn_tf1.model.exports import checked_copy, measured_precisions, read_frozen
+from fcn_tf1.model.export_readers import measured_precisions, open_export
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_inference_graph
 
@@ -44,11 +44,9 @@ class LoadedModel(object):
 
 def graph_metadata(config, checkpoint):
     """The config an export carries (in its ``CONFIG_NODE`` and side-car): the model config plus
-    what the graph takes and gives, where it came from and what wrote it."""
+    its signature (what the graph takes and gives), where it came from and what wrote it."""
     data = config.to_dict()
-    data.update({"inputs": {INPUT: "uint8 RGB [H, W, 3] or [N, H, W, 3]"},
-                 "outputs": {LOGITS: "float32 [..., H, W, num_classes]",
-                             PREDICTION: "int32 [..., H, W]"},
+    data.update({"signature": config.signature.to_dict(),
                  "checkpoint": os.path.basename(checkpoint), MARKER: VERSION,
                  "tensorflow": TF_VERSION})
     return data
@@ -88,29 +86,29 @@ class FrozenModel(LoadedModel):
         self.runtime = runtimes.choose(runtime, precision, path)
         self.path = path
         self.spec = RUNTIME_SPECS[self.runtime]
+        with tempfile.TemporaryDirectory(prefix="fcn_tf1_model_") as work:
+            # TensorFlow takes the parsed GraphDef; the others read a copy of the checked bytes.
+            self.opened = open_export(path, None if self.spec.graph_def else work)
+            self.metadata, self.config = self.opened.metadata, self.opened.config
+            self.signature = self.opened.signature
+            tried = ([precision] if precision != AUTO else runtimes.auto_candidates(
+                measured_precisions(self.opened), self.runtime, path))
+            self.precision, self.engine = self._first_engine(tried)
         if self.spec.graph_def:
-            graph_def, self.metadata = read_frozen(path)
-            self.precision = "fp32" if precision == AUTO else precision
-            self.engine = runtimes.ENGINES[self.runtime](graph_def, self.precision)
             self.session, self.input, self.outputs = (self.engine.session, self.engine.input,
                                                       self.engine.outputs)
-        else:
-            with tempfile.TemporaryDirectory(prefix="fcn_tf1_model_") as work:
-                copy, self.metadata, digest = checked_copy(path, work)
-                tried = ([precision] if precision != AUTO else runtimes.auto_candidates(
-                    measured_precisions(path, self.metadata, digest), self.runtime, path))
-                self.precision, self.engine = self._first_engine(tried, copy, digest)
-        self.config = ModelConfig.from_dict(self.metadata, path)
         self.num_classes = self.config.num_classes
         # (H, W) when the engine takes one size only (a TFLite export's, fixed at export).
         self.input_size = getattr(self.engine, "input_size", None)
 
-    def _first_engine(self, precisions, copy, digest):
+    def _first_engine(self, precisions):
         """(precision, engine) of the first of ``precisions`` this CPU computes (the last one's
         refusal is raised)."""
         for i, precision in enumerate(precisions):
             try:
-                return precision, runtimes.ENGINES[self.runtime](copy, precision, digest=digest)
+                source = self.opened.parsed if self.spec.graph_def else self.opened.copy
+                return precision, runtimes.ENGINES[self.runtime](
+                    source, self.signature, precision, digest=self.opened.digest)
             except ValueError:
                 if i == len(precisions) - 1:
                     raise
@@ -121,9 +119,11 @@ class FrozenModel(LoadedModel):
 
     def run(self, image):
         image = np.asarray(image)
-        if image.dtype != np.uint8 or image.ndim not in (3, 4) or image.shape[-1] != 3:
-            raise ValueError("image must be uint8 RGB [H, W, 3] or [N, H, W, 3], not %s %s"
-                             % (image.dtype, list(image.shape)))
+        want = self.signature.image
+        if (image.dtype != np.dtype(want.dtype) or image.ndim not in (3, 4)
+                or image.shape[-1] != want.shape[-1]):
+            raise ValueError("the model takes %s (or a batch of them), not %s %s"
+                             % (self.signature.describe_input(), image.dtype, list(image.shape)))
         if image.ndim == 3 or self.spec.graph_def:
             return self.engine.run(image)
         logits, labels = zip(*(self.engine.run(one) for one in image))

@@ -1,49 +1,39 @@
-"""The engines that run an exported model: TensorFlow (the frozen graph), OpenVINO (the frozen graph,
-the ONNX export or the int8 IR), ONNX Runtime (the ONNX export) and TensorFlow Lite (the TFLite
-export), fp32 everywhere, bf16 on OpenVINO where the CPU computes it, int8 from the int8 IR. Each is ``run(image) -> (logits, labels)``
-for one uint8 RGB [H, W, 3] image and ``close()``. ``models.FrozenModel`` checks the file first:
-TensorFlow gets the checked GraphDef, the others a private copy of the checked file and its SHA-256
-(``digest``: OpenVINO keeps its conversion of a frozen graph under it, ``ir_cache``).
+"""The engines that run an exported model (which formats each reads: ``ground/formats.py``), fp32
+everywhere, bf16 on OpenVINO where the CPU computes it, int8 from the int8 IR. Each is
+``Engine(source, signature, precision, digest)`` with ``run(image) -> (logits, labels)`` for one
+image of the signature's input and ``close()``; tensor names come from the model's signature.
+``models.FrozenModel`` checks the file first: TensorFlow gets the checked GraphDef, the others a
+private copy of the checked file and its SHA-256 (``digest``: OpenVINO keeps its conversion of a
+frozen graph under it, ``ir_cache``).
 """
 import collections
 import importlib
 import importlib.util
-import os
 import re
 import warnings
 
 from fcn_tf1.ground import console
-from fcn_tf1.ground.names import (AUTO, FORMAT_PRECISIONS, INPUT, LOGITS, PRECISIONS, PREDICTION,
-                                  RUNTIME_SPECS, RUNTIMES)
+from fcn_tf1.ground.formats import formats_read_by, readable, readable_format
+from fcn_tf1.ground.names import AUTO, PRECISIONS, RUNTIME_SPECS, RUNTIMES
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.ir_cache import IRCache
 
 
-EXTENSIONS = {".onnx": "onnx", ".tflite": "tflite", ".xml": "ir"}
-
-
-def file_format(path):
-    """"onnx", "tflite" or "ir" (OpenVINO's .xml) for those exports (by their names), else "pb" (a
-    frozen GraphDef)."""
-    return EXTENSIONS.get(os.path.splitext(path)[1].lower(), "pb")
-
-
 def default_precision(precision, path):
-    """``precision``, or when None the file's own: int8 for an int8 IR, fp32 otherwise."""
-    return precision or FORMAT_PRECISIONS.get(file_format(path), ("fp32",))[0]
+    """``precision``, or when None the file's own (its format's first: int8 for an int8 IR)."""
+    return precision or readable_format(path).precisions[0]
 
 
 def _check_precision(precision, fmt, path):
+    """The one check of a precision against the file's format: it names the formats that hold it."""
     if precision not in PRECISIONS + (AUTO,):
         raise ValueError("--precision %s: not one of %s" % (precision, ", ".join(PRECISIONS)))
-    own = FORMAT_PRECISIONS.get(fmt)
-    if own and precision not in own + (AUTO,):
-        raise ValueError("%s: an int8 export (python -m fcn_tf1.export --int8) runs in %s only; "
-                         "fp32 and bf16 run from the frozen graph it was made from"
-                         % (path, " or ".join(own)))
-    if not own and precision in FORMAT_PRECISIONS["ir"]:
-        raise ValueError("--precision %s: only an int8 export runs in int8; make one with "
-                         "python -m fcn_tf1.export --int8 PATH.xml" % precision)
+    if precision != AUTO and precision not in fmt.precisions:
+        holders = [f for f in readable() if precision in f.precisions]
+        raise ValueError("%s: %s runs in %s only; %s runs from %s (python -m fcn_tf1.export %s)"
+                         % (path, fmt.what, " or ".join(fmt.precisions), precision,
+                            " or ".join(f.what for f in holders),
+                            " or ".join(f.flag for f in holders)))
 
 
 def installed(runtime):
@@ -52,26 +42,25 @@ def installed(runtime):
 
 def choose(runtime, precision, path):
     """The runtime to use for ``path``: ``runtime`` if named (refused in one line when it is not
-    installed or cannot read the file), else the first of RUNTIMES installed that reads it."""
-    fmt = file_format(path)
+    installed or cannot read the file), else the first installed of those its format names."""
+    fmt = readable_format(path)
     _check_precision(precision, fmt, path)
     if runtime is None:
-        runtime = next((r for r in RUNTIMES if fmt in RUNTIME_SPECS[r].formats and installed(r)),
-                       None)
+        runtime = next((r for r in fmt.runtimes if installed(r)), None)
         if runtime is None:
-            raise ValueError("%s: no installed runtime reads %s files; pip install "
-                             "'fcn_tf1[openvino]'" % (path, fmt))
+            raise ValueError("%s: no installed runtime reads %s; pip install 'fcn_tf1[%s]'"
+                             % (path, fmt.what, RUNTIME_SPECS[fmt.runtimes[0]].extra))
     if runtime not in RUNTIMES:
         raise ValueError("--runtime %s: not one of %s" % (runtime, ", ".join(RUNTIMES)))
     spec = RUNTIME_SPECS[runtime]
     if not installed(runtime):
         raise ValueError("--runtime %s: not installed; pip install 'fcn_tf1[%s]'"
                          % (runtime, spec.extra))
-    if fmt not in spec.formats:
-        raise ValueError("%s: --runtime %s reads only %s files; make one with python -m "
-                         "fcn_tf1.export%s" % (path, runtime, " or ".join(spec.formats),
-                                               "" if spec.formats == ("pb",) else
-                                               " --" + [f for f in spec.formats if f != "pb"][0]))
+    if runtime not in fmt.runtimes:
+        theirs = formats_read_by(runtime)
+        raise ValueError("%s: --runtime %s reads only %s; make one with python -m fcn_tf1.export %s"
+                         % (path, runtime, " or ".join(f.what for f in theirs),
+                            " or ".join(f.flag for f in theirs)))
     if precision != AUTO and precision not in spec.precisions:
         raise ValueError("--precision %s: only --runtime %s computes in %s" % (
             precision, " or ".join(r for r in RUNTIMES if precision in RUNTIME_SPECS[r].precisions),
@@ -82,13 +71,13 @@ def choose(runtime, precision, path):
 class TensorFlowEngine(object):
     """The frozen graph in a TensorFlow session (any TensorFlow the venv has)."""
 
-    def __init__(self, graph_def, precision="fp32", digest=None):
+    def __init__(self, graph_def, signature, precision="fp32", digest=None):
         self.graph = tf.Graph()
         with self.graph.as_default():
             tf.import_graph_def(graph_def, name="")
         self.session = tf.Session(graph=self.graph)
-        self.input = self.graph.get_tensor_by_name(INPUT + ":0")
-        self.outputs = [self.graph.get_tensor_by_name(n + ":0") for n in (LOGITS, PREDICTION)]
+        self.input = self.graph.get_tensor_by_name(signature.image.name + ":0")
+        self.outputs = [self.graph.get_tensor_by_name(n + ":0") for n in signature.output_names()]
         self.version = tf.__version__.split("-")[0]
 
     def run(self, image):
@@ -106,16 +95,20 @@ class OpenVINOEngine(object):
     fix), crashing or mislabelling at the third size; static shapes are exact at every size."""
 
     COMPILED_SIZES = 3
+    # The formats whose conversion is kept (``ir_cache``): a frozen graph's takes seconds.
+    KEPT_CONVERSIONS = ("pb",)
 
-    def __init__(self, path, precision="fp32", digest=None):
+    def __init__(self, path, signature, precision="fp32", digest=None):
         ov = importlib.import_module("openvino")
+        self.names = signature.output_names()
         self.core = (getattr(ov, "Core", None) or importlib.import_module("openvino.runtime").Core)()
         self.partial_shape = ov.PartialShape
         self.version = getattr(ov, "__version__", "?").split("-")[0]
         if precision == "bf16":
             check_bf16(self.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
         # A frozen graph's conversion is kept as IR for the next process (``ir_cache``).
-        cache = IRCache(self.version) if digest and file_format(path) == "pb" else None
+        slow = readable_format(path).name in self.KEPT_CONVERSIONS
+        cache = IRCache(self.version) if digest and slow else None
         self.model = cache and cache.load(self.core, digest)
         self.from_cache = self.model is not None
         if not self.from_cache:
@@ -133,8 +126,9 @@ class OpenVINOEngine(object):
         except RuntimeError as error:
             raise ValueError("OpenVINO %s cannot read the model: %s" % (self.version,
                                                                          conversion_error(error)))
-        if not any(LOGITS + ":0" in out.get_names() for out in model.outputs):
-            model.add_outputs([LOGITS + ":0"])
+        logits = self.names[0] + ":0"
+        if not any(logits in out.get_names() for out in model.outputs):
+            model.add_outputs([logits])
         return model
 
     def _request(self, shape):
@@ -146,7 +140,7 @@ class OpenVINOEngine(object):
             self.compiled.popitem(last=False)
         self.model.reshape({self.model.inputs[0]: self.partial_shape(list(shape))})
         compiled = self.core.compile_model(self.model, "CPU", self.settings)
-        order = [_output_index(compiled, name) for name in (LOGITS, PREDICTION)]
+        order = [_output_index(compiled, name) for name in self.names]
         self.compiled[shape] = compiled.create_infer_request(), order
         return self.compiled[shape]
 
@@ -179,9 +173,8 @@ def auto_candidates(gate, runtime, path):
     from ``path``'s format whose measurement (``gate``: {"max_drop", "measured": {precision:
     {"mean_iou", "seconds_per_image"}}}, from export --int8) stays within the gate, then the
     file's default. A precision this CPU cannot compute is skipped when the engine refuses it."""
-    fmt, spec = file_format(path), RUNTIME_SPECS[runtime]
-    own = FORMAT_PRECISIONS.get(fmt, tuple(p for p in spec.precisions
-                                           if p not in FORMAT_PRECISIONS["ir"]))
+    fmt, spec = readable_format(path), RUNTIME_SPECS[runtime]
+    own = fmt.precisions
     measured = (gate or {}).get("measured", {})
     reference = measured.get("fp32", {}).get("mean_iou")
     passing = [p for p in own if p in spec.precisions and p in measured and reference is not None
@@ -215,14 +208,15 @@ def conversion_error(error):
 class OnnxRuntimeEngine(object):
     """ONNX Runtime's CPU execution provider."""
 
-    def __init__(self, path, precision="fp32", digest=None):
+    def __init__(self, path, signature, precision="fp32", digest=None):
         ort = importlib.import_module("onnxruntime")
         self.version = ort.__version__
         self.session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-        self.outputs = [LOGITS + ":0", PREDICTION + ":0"]
+        self.input = signature.image.name + ":0"
+        self.outputs = [name + ":0" for name in signature.output_names()]
 
     def run(self, image):
-        return self.session.run(self.outputs, {INPUT + ":0": image})
+        return self.session.run(self.outputs, {self.input: image})
 
     def close(self):
         self.session = None
@@ -236,7 +230,7 @@ class TFLiteEngine(object):
     # LiteRT, is another package), and its delegate's INFO line.
     NOISE = re.compile(r"INFO: Created TensorFlow Lite")
 
-    def __init__(self, path, precision="fp32", digest=None):
+    def __init__(self, path, signature, precision="fp32", digest=None):
         with warnings.catch_warnings(), console.stderr_without(self.NOISE):
             warnings.filterwarnings("ignore", "(?s).*tf.lite.Interpreter is deprecated")
             self.interpreter = tf.lite.Interpreter(model_path=path)
@@ -246,7 +240,7 @@ class TFLiteEngine(object):
         self.input_size = self.shape[:2]
         by_name = {d["name"].split(":")[0]: d["index"]
                    for d in self.interpreter.get_output_details()}
-        self.outputs = [by_name[name] for name in (LOGITS, PREDICTION)]
+        self.outputs = [by_name[name] for name in signature.output_names()]
         self.version = tf.__version__.split("-")[0]
 
     def run(self, image):

@@ -22,15 +22,16 @@ from PIL import Image
 from fcn_tf1.data.synthetic import SyntheticDataset
 from fcn_tf1.ground import machine
 from fcn_tf1.ground.machine import cpu_cores, cpu_flags, openmp_settings, peak_rss_mb
+from fcn_tf1.ground.formats import FORMATS, formats_read_by
 from fcn_tf1.ground.names import INPUT, PREDICTION, RUNTIME_SPECS, RUNTIMES
 from fcn_tf1.ground.tf_compat import TF_VERSION, onednn_enabled, optimize_for_inference, tf
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_inference_graph
 from fcn_tf1.model.loss import segmentation_loss
-from fcn_tf1.model.exports import read_graph_def
+from fcn_tf1.model.export_readers import read_graph_def
 from fcn_tf1.model.models import FrozenModel
 from fcn_tf1.model.runtimes import installed as runtime_installed
-from fcn_tf1.workflows import exporting, isolated, quantization
+from fcn_tf1.workflows import isolated, quantization, writer_registry
 
 FLOPS_PER_CYCLE = (("avx512f", 64), ("fma", 32), ("avx2", 32), ("avx", 16), ("sse2", 8))
 
@@ -238,20 +239,27 @@ def _export(config, size, work, result, runtimes):
             _randomise_zeros(session)
             config.save(work)
             tf.train.Saver().save(session, os.path.join(work, "model.ckpt"))
-    frozen_path = os.path.join(work, "model.pb")
-    exporting.export_frozen(work, frozen_path)
-    if "onnxruntime" in runtimes:
-        start = time.time()
-        exporting.export_onnx(frozen_path, os.path.join(work, "model.onnx"))
-        result["onnx_export_s"] = time.time() - start
-    if "tflite" in runtimes:
-        start = time.time()
-        exporting.export_tflite(work, os.path.join(work, "model.tflite"), size)
-        result["tflite_export_s"] = time.time() - start
+    frozen_path = _model_path(work, "tf")
+    plan = writer_registry.ExportPlan(work, None, False, frozen_path, size, None)
+    # The frozen graph first (the registry's order): the others are made from it.
+    for fmt in FORMATS.values():
+        if fmt in (formats_read_by(runtime)[0] for runtime in ("tf",) + tuple(runtimes)):
+            start = time.time()
+            writer_registry.WRITERS[fmt.name].write(_format_path(work, fmt), plan)
+            result["%s_export_s" % fmt.name] = time.time() - start
     return frozen_path
 
 
-INT8_FILE, INT8_CALIBRATION_IMAGES = "model_int8.xml", 8
+def _model_path(work, runtime):
+    """Where the bench writes the export that ``runtime`` runs: the first format it reads."""
+    return _format_path(work, formats_read_by(runtime)[0])
+
+
+def _format_path(work, fmt):
+    return os.path.join(work, "model" + fmt.suffixes[0])
+
+
+INT8_FILE, INT8_CALIBRATION_IMAGES = "model_int8" + FORMATS["ir"].suffixes[0], 8
 
 
 def _export_int8(frozen_path, size, work, result):
@@ -289,7 +297,7 @@ def _randomise_zeros(session, scale=0.01):
 def _runtime_row(work, runtime, precision, runs, first_mask=False, skipped_int8=None):
     """One runtime x precision measured in a fresh process; labels compared with tf fp32's."""
     row = {"runtime": runtime, "precision": precision}
-    path = os.path.join(work, "model." + RUNTIME_SPECS[runtime].formats[0])  # what _export wrote
+    path = _model_path(work, runtime)
     if precision == "int8":
         path = os.path.join(work, INT8_FILE)
         if not os.path.exists(path):

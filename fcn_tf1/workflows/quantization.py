@@ -18,13 +18,13 @@ import numpy as np
 from PIL import Image
 
 from fcn_tf1.ground import fileutil, untrusted
-from fcn_tf1.ground.names import INPUT, LOGITS, PREDICTION
 from fcn_tf1.model import runtimes
-from fcn_tf1.model.config import read_json_object
-from fcn_tf1.model.exports import file_digest, path_digest, sidecar_path, weights_path
+from fcn_tf1.model.config import ModelConfig, read_json_object
+from fcn_tf1.ground.formats import FORMATS, readable_format, sidecar_path
+from fcn_tf1.model.export_readers import file_digest, path_digest, weights_path
 from fcn_tf1.model.models import FrozenModel
 from fcn_tf1.numbers.metrics import confusion, scores
-from fcn_tf1.workflows import exporting, isolated, quantizer
+from fcn_tf1.workflows import export_writers, isolated, quantizer
 from fcn_tf1.workflows.evaluation import checked_samples
 
 # Where ./dev.sh int8-venv puts the quantizer's interpreter.
@@ -61,12 +61,11 @@ def check_can_quantize():
 def check_int8_output(output, run_dir, checkpoint=None, force=False):
     """Refuse (one line) an int8 IR path that is not ``.xml``, or whose .xml, .bin or side-car
     would replace a user's file."""
-    if runtimes.file_format(output) != "ir":
-        raise ValueError("--int8 %s: an OpenVINO IR is a .xml file (its weights go beside it, "
-                         ".bin)" % output)
-    exporting.check_described_output(output, run_dir, checkpoint, force, "int8 IR")
+    if readable_format(output) is not FORMATS["ir"]:
+        raise ValueError("--int8 %s: not %s" % (output, FORMATS["ir"].what))
+    export_writers.check_described_output(output, run_dir, checkpoint, force, "int8 IR")
     fileutil.check_output(weights_path(output), _weights_are_ours, force,
-                          exporting.run_inputs(run_dir, checkpoint), "int8 IR weights")
+                          export_writers.run_inputs(run_dir, checkpoint), "int8 IR weights")
 
 
 def _weights_are_ours(path):
@@ -175,7 +174,7 @@ def export_int8(frozen_path, output, run_dir, calibration, validation, count, ma
     with tempfile.TemporaryDirectory(prefix="fcn_tf1_int8_") as work:
         int8_xml, fp32, facts = quantize_graph(frozen_path, calibration["source"], count, work,
                                                calibration["what"])
-        models = {"fp32": fp32, "int8": _IRModel(int8_xml)}
+        models = {"fp32": fp32, "int8": _IRModel(int8_xml, fp32.signature)}
         try:
             bf16 = _bf16_or_none(frozen_path)
             models.update({"bf16": bf16} if bf16 else {})
@@ -186,8 +185,9 @@ def export_int8(frozen_path, output, run_dir, calibration, validation, count, ma
                 model.close()
         check_gate(measured, max_drop)
         gate = {"max_drop": max_drop, "validation": validation["what"], "measured": measured}
-        _write_ir(int8_xml, output, dict(fp32.metadata, precisions=gate, openvino_int8=dict(
-            facts, calibration=calibration["what"])))
+        _write_ir(int8_xml, output, dict(fp32.metadata, signature=fp32.signature.to_dict(),
+                                         precisions=gate, openvino_int8=dict(
+                                             facts, calibration=calibration["what"])))
         _add_to_sidecar(frozen_path, dict(gate, sha256=path_digest(frozen_path)))
     return measured
 
@@ -199,14 +199,15 @@ def quantize_export(frozen_path, output, calibration, count, size):
     with tempfile.TemporaryDirectory(prefix="fcn_tf1_int8_") as work:
         int8_xml, fp32, facts = quantize_graph(frozen_path, calibration, count, work, size=size)
         fp32.close()
-        _write_ir(int8_xml, output, dict(fp32.metadata, openvino_int8=facts))
+        _write_ir(int8_xml, output, dict(fp32.metadata, signature=fp32.signature.to_dict(),
+                                         openvino_int8=facts))
 
 
 class _IRModel(object):
     """The int8 IR before it is written: OpenVINO's engine of it, ``predict`` and ``close``."""
 
-    def __init__(self, path):
-        self.engine = runtimes.OpenVINOEngine(path, "int8")
+    def __init__(self, path, signature):
+        self.engine = runtimes.OpenVINOEngine(path, signature, "int8")
 
     def predict(self, image):
         return self.engine.run(image)[1]
@@ -230,10 +231,8 @@ def _write_ir(int8_xml, output, metadata):
     with open(int8_xml, "rb") as f:
         xml = f.read()
     fileutil.write_bytes(weights_path(output), weights)
-    metadata = dict(metadata, weights_sha256=file_digest(weights),
-                    inputs={INPUT: "uint8 RGB [H, W, 3]"},
-                    outputs={LOGITS: "float32 [H, W, num_classes]", PREDICTION: "int32 [H, W]"})
-    exporting.write_described(output, xml, metadata)
+    metadata = dict(metadata, weights_sha256=file_digest(weights))
+    export_writers.write_described(output, xml, metadata)
 
 
 def _add_to_sidecar(frozen_path, gate):
@@ -257,17 +256,18 @@ def format_measured(measured):
 
 
 def exportable_ir_ops():
-    """{"openvino X + nncf Y": [layer types]} of the int8 IRs of ``exporting.every_fix_frozen``,
+    """{"openvino X + nncf Y": [layer types]} of the int8 IRs of ``export_writers.every_fix_frozen``,
     converted by this venv's OpenVINO and quantized by NNCF on one random image (for
     ``ground/ir_ops.json``; ``python -m fcn_tf1.export --list-ops`` where NNCF is at hand)."""
     python = nncf_python()
+    signature = ModelConfig(2).signature  # every_fix_frozen's tensor names
     with tempfile.TemporaryDirectory(prefix="fcn_tf1_ir_ops_") as work:
         jobs = []
-        for i, (shape_fix, frozen) in enumerate(exporting.every_fix_frozen()):
-            size, stem = exporting.op_list_size(shape_fix), os.path.join(work, str(i))
+        for i, (shape_fix, frozen) in enumerate(export_writers.every_fix_frozen()):
+            size, stem = export_writers.op_list_size(shape_fix), os.path.join(work, str(i))
             with open(stem + ".pb", "wb") as f:
                 f.write(frozen.SerializeToString())
-            engine = runtimes.OpenVINOEngine(stem + ".pb")
+            engine = runtimes.OpenVINOEngine(stem + ".pb", signature)
             runtimes.save_ir(engine.model, stem + "-fp32.xml")
             os.makedirs(stem)
             np.save(os.path.join(stem, "0.npy"), np.random.RandomState(i).randint(

@@ -11,15 +11,18 @@ import os
 import sys
 
 from fcn_tf1.ground import console, fileutil
+from fcn_tf1.ground.formats import sidecar_path
 from fcn_tf1.ground.names import (BYTES_SIGNATURE, CAFFE_BGR, CONFIG_FILE, CONFIG_NODE, FIXING,
-                                  INPUT, LOGITS, PREDICTION, SAVED_MODEL_MARKER, SLIM_RGB, VARIANTS)
+                                  SAVED_MODEL_MARKER, SLIM_RGB, VARIANTS)
 from fcn_tf1.ground.tf_compat import TF_VERSION, error_line, tf
 from fcn_tf1.ground.untrusted import check_graph_def, check_tflite_ops
 from fcn_tf1.model import checkpoints
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_bytes_graph, build_inference_graph
-from fcn_tf1.model.exports import described_config, file_digest, read_frozen, sidecar_path
+from fcn_tf1.model.export_readers import (described_config, export_signature, file_digest,
+                                          read_frozen)
 from fcn_tf1.model.models import CheckpointModel, graph_metadata
+from fcn_tf1.model.signature import Signature
 from fcn_tf1.model.upsample import valid_combinations
 from fcn_tf1.numbers.palette import palette
 from fcn_tf1.numbers.tflite_model import operator_codes
@@ -38,11 +41,11 @@ def strip_default_attrs(graph_def):
     return graph_def
 
 
-def _freeze(session):
-    """The session's graph with its variables as constants, cut to the outputs, default attrs
-    dropped."""
+def _freeze(session, signature):
+    """The session's graph with its variables as constants, cut to the signature's outputs and the
+    config, default attrs dropped."""
     frozen = tf.graph_util.convert_variables_to_constants(
-        session, session.graph.as_graph_def(), [LOGITS, PREDICTION, CONFIG_NODE])
+        session, session.graph.as_graph_def(), signature.output_names() + [CONFIG_NODE])
     return strip_default_attrs(frozen)
 
 
@@ -61,7 +64,7 @@ def exportable_op_types(width=1 / 32.):
                     build_inference_graph(config)
                     tf.constant("{}", name=CONFIG_NODE)
                     session.run(tf.global_variables_initializer())
-                    ops.update(node.op for node in _freeze(session).node)
+                    ops.update(node.op for node in _freeze(session, config.signature).node)
     return sorted(ops)
 
 
@@ -70,7 +73,7 @@ def export_frozen(run_dir, output, checkpoint=None, force=False):
     an existing ``output`` is replaced only when fcn_tf1 wrote it (or ``force``)."""
     check_frozen_output(output, run_dir, checkpoint, force)
     with CheckpointModel(run_dir, checkpoint) as model:
-        frozen = _freeze(model.session)
+        frozen = _freeze(model.session, model.config.signature)
     # Deterministic map order: the same checkpoint always gives the same bytes.
     fileutil.write_bytes(output, frozen.SerializeToString(deterministic=True))
     fileutil.write_json(sidecar_path(output), model.metadata)
@@ -123,9 +126,10 @@ def export_saved_model(run_dir, export_dir, checkpoint=None, force=False):
     ``export_dir`` is replaced only when fcn_tf1 wrote it (or ``force``)."""
     check_saved_model_output(export_dir, run_dir, checkpoint, force)
     with CheckpointModel(run_dir, checkpoint) as model, model.graph.as_default():
-        logits, prediction = model.outputs
+        names = model.config.signature
         signature = tf.saved_model.signature_def_utils.predict_signature_def(
-            inputs={INPUT: model.input}, outputs={LOGITS: logits, PREDICTION: prediction})
+            inputs={names.image.name: model.input},
+            outputs=dict(zip(names.output_names(), model.outputs)))
         inputs, outputs = build_bytes_graph(model.config, palette(model.config.class_colours))
         signatures = {"serving_default": signature, BYTES_SIGNATURE:
                       tf.saved_model.signature_def_utils.predict_signature_def(inputs, outputs)}
@@ -142,13 +146,14 @@ def export_saved_model(run_dir, export_dir, checkpoint=None, force=False):
     return model.metadata
 
 
-def ranked_graph_def(graph_def):
-    """The graph with its input of known rank, uint8 [H, W, 3] (ONNX needs the rank), cut to the
-    outputs ``logits`` and ``prediction``."""
+def ranked_graph_def(graph_def, signature):
+    """The graph with its input of known rank, the signature's [H, W, C] (ONNX needs the rank), cut
+    to the signature's outputs."""
+    name = signature.image.name
     with tf.Graph().as_default() as graph:
-        image = tf.placeholder(tf.uint8, [None, None, 3], name=INPUT)
-        tf.import_graph_def(graph_def, input_map={INPUT + ":0": image}, name="")
-        return tf.graph_util.extract_sub_graph(graph.as_graph_def(), [LOGITS, PREDICTION])
+        image = tf.placeholder(signature.image.dtype, signature.image.shape, name=name)
+        tf.import_graph_def(graph_def, input_map={name + ":0": image}, name="")
+        return tf.graph_util.extract_sub_graph(graph.as_graph_def(), signature.output_names())
 
 
 def export_onnx(frozen_path, onnx_path, opset=13, force=False):
@@ -163,9 +168,11 @@ def export_onnx(frozen_path, onnx_path, opset=13, force=False):
         raise ValueError("--onnx needs tf2onnx and onnxruntime: pip install 'fcn_tf1[onnx]'")
     fileutil.check_output(onnx_path, fileutil.contains_marker, force, [frozen_path], "ONNX model")
     graph_def, metadata = read_frozen(frozen_path)  # refuses a file that is not an fcn_tf1 graph
+    signature = export_signature(metadata, frozen_path)[1]
+    metadata = dict(metadata, signature=signature.to_dict())
     model, _ = tf2onnx.convert.from_graph_def(
-        ranked_graph_def(graph_def), input_names=[INPUT + ":0"], output_names=[LOGITS + ":0", PREDICTION + ":0"],
-        opset=opset)
+        ranked_graph_def(graph_def, signature), input_names=[signature.image.name + ":0"],
+        output_names=[name + ":0" for name in signature.output_names()], opset=opset)
     # The config travels in the ONNX model too (and marks the file as ours).
     entry = model.metadata_props.add()
     entry.key, entry.value = CONFIG_NODE, json.dumps(metadata, sort_keys=True)
@@ -197,23 +204,26 @@ def write_described(output, data, metadata):
     fileutil.write_json(sidecar_path(output), dict(metadata, sha256=file_digest(data)))
 
 
-def to_tflite(graph_def, size):
+def to_tflite(graph_def, size, signature):
     """TensorFlow Lite bytes of a frozen fcn_tf1 graph with its input fixed at ``size`` (H, W):
-    uint8 RGB [H, W, 3] in, ``logits`` [H, W, C] and ``prediction`` [H, W] out."""
+    the signature's input [H, W, C] in, its outputs (``logits`` [H, W, C] and ``prediction``
+    [H, W]) out."""
+    name = signature.image.name
     with tf.Graph().as_default() as graph:
-        image = tf.placeholder(tf.uint8, list(size) + [3], name=INPUT)
+        image = tf.placeholder(signature.image.dtype, list(size) + signature.image.shape[2:],
+                               name=name)
         try:
-            tf.import_graph_def(graph_def, input_map={INPUT + ":0": image}, name="")
+            tf.import_graph_def(graph_def, input_map={name + ":0": image}, name="")
         except ValueError as error:
             raise ValueError("the model cannot take %dx%d images: %s"
                              % (size + (error_line(error),)))
-        outputs = [graph.get_tensor_by_name(name + ":0") for name in (LOGITS, PREDICTION)]
+        outputs = [graph.get_tensor_by_name(out + ":0") for out in signature.output_names()]
         with tf.Session() as session:
             converter = tf.lite.TFLiteConverter.from_session(session, [image], outputs)
             if TF_VERSION.startswith("1."):
                 # TOCO makes every input float unless told that this uint8 one stays (scale 1).
                 converter.inference_input_type = tf.uint8
-                converter.quantized_input_stats = {INPUT: (0.0, 1.0)}
+                converter.quantized_input_stats = {name: (0.0, 1.0)}
             try:
                 with console.stderr_without(console.EVERYTHING), _converter_on_path():
                     return converter.convert()  # (the hold: TF 2.15's MLIR statistics)
@@ -243,12 +253,12 @@ def export_tflite(run_dir, output, size, checkpoint=None, force=False):
     with its config (and the file's SHA-256) in the side-car ``<output>.json``."""
     check_described_output(output, run_dir, checkpoint, force, "TFLite model")
     with CheckpointModel(run_dir, checkpoint) as model:
-        frozen = _freeze(model.session)
-    data = to_tflite(frozen, tuple(size))
+        signature = model.config.signature
+        frozen = _freeze(model.session, signature)
+    data = to_tflite(frozen, tuple(size), signature)
     check_tflite_ops(operator_codes(data), output)  # what predict will check, before writing
-    metadata = dict(model.metadata, tflite={"input_size": list(size)},
-                    inputs={INPUT: "uint8 RGB [%d, %d, 3]" % tuple(size)},
-                    outputs={LOGITS: "float32 [H, W, num_classes]", PREDICTION: "int32 [H, W]"})
+    fixed = signature.with_input(shape=list(size) + signature.image.shape[2:])
+    metadata = dict(model.metadata, tflite={"input_size": list(size)}, signature=fixed.to_dict())
     write_described(output, data, metadata)
     return metadata
 
@@ -262,7 +272,7 @@ def every_fix_frozen(width=1 / 32.):
             build_inference_graph(config)
             tf.constant("{}", name=CONFIG_NODE)
             session.run(tf.global_variables_initializer())
-            yield shape_fix, _freeze(session)
+            yield shape_fix, _freeze(session, config.signature)
 
 
 def op_list_size(shape_fix):
@@ -275,7 +285,8 @@ def exportable_tflite_ops(width=1 / 32.):
     ``op_list_size`` (``python -m fcn_tf1.export --list-ops``)."""
     codes = set()
     for shape_fix, frozen in every_fix_frozen(width):
-        codes.update(code for code, _ in operator_codes(to_tflite(frozen, op_list_size(shape_fix))))
+        tflite = to_tflite(frozen, op_list_size(shape_fix), ModelConfig(2).signature)
+        codes.update(code for code, _ in operator_codes(tflite))
     return sorted(codes)
 
 
@@ -287,14 +298,25 @@ def opencv_graph(run_dir, size, checkpoint=None):
     same), so that every shape is a constant and no op is foreign to OpenCV."""
     config = ModelConfig.load(run_dir)
     path = checkpoints.chosen(run_dir, checkpoint)
+    signature = opencv_signature(config.signature, size)
     with tf.Graph().as_default() as graph, tf.Session() as session:
-        image = tf.placeholder(tf.float32, [1] + list(size) + [3], name=INPUT)
+        image = tf.placeholder(tf.float32, [1] + list(size) + [3], name=signature.image.name)
         nn = ModelConfig.from_dict(dict(config.to_dict(), upsampling="nn"))
-        tf.identity(nn.build(image), name=LOGITS)
+        tf.identity(nn.build(image), name=signature.head.logits)
         checkpoints.restore(tf.train.Saver(), session, path)
         frozen = tf.graph_util.convert_variables_to_constants(session, graph.as_graph_def(),
-                                                              [LOGITS])
-    return strip_default_attrs(frozen), graph_metadata(config, path), config
+                                                              [signature.head.logits])
+    metadata = dict(graph_metadata(config, path), signature=signature.to_dict())
+    return strip_default_attrs(frozen), metadata, config
+
+
+def opencv_signature(signature, size):
+    """What the OpenCV graph takes and gives: a float32 NCHW blob [3, H, W] of the fixed ``size``,
+    preprocessed outside by ``blobFromImage``; logits [C, H, W] per head, no labels (argmax over
+    axis 1 of the batch)."""
+    image = signature.image._replace(dtype="float32", shape=[signature.image.shape[2]] + list(size),
+                                     preprocessing=None)
+    return Signature([image], [head._replace(prediction=None) for head in signature.heads])
 
 
 def blob_parameters(convention):
@@ -311,8 +333,6 @@ def export_opencv(run_dir, output, size, checkpoint=None, force=False):
     graph_def, metadata, config = opencv_graph(run_dir, tuple(size), checkpoint)
     check_graph_def(graph_def, output)  # only ops an fcn_tf1 export holds
     metadata = dict(metadata, opencv={"input_size": list(size),
-                                      "blobFromImage": blob_parameters(config.convention)},
-                    inputs={INPUT: "float32 NCHW blob [1, 3, %d, %d] from blobFromImage" % size},
-                    outputs={LOGITS: "float32 [1, num_classes, H, W]; labels: argmax over axis 1"})
+                                      "blobFromImage": blob_parameters(config.convention)})
     write_described(output, graph_def.SerializeToString(deterministic=True), metadata)
     return metadata

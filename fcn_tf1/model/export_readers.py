@@ -2,41 +2,70 @@
 or an int8 OpenVINO IR, parsed (nothing of it runs), refused in one line unless it is an fcn_tf1
 export (its ops checked by ``ground.untrusted``; its config read from its own bytes, or for TFLite
 and the IR from the side-car that names the files' SHA-256)."""
+import collections
 import hashlib
 import json
 import os
 
-from fcn_tf1.ground.names import CONFIG_NODE, INPUT, LOGITS, PREDICTION
+from fcn_tf1.ground.formats import FORMATS, readable_format, readable_text, sidecar_path
+from fcn_tf1.ground.names import CONFIG_NODE
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.ground.untrusted import (check_graph_def, check_ir_xml, check_onnx_model,
                                       check_tflite_ops)
-from fcn_tf1.model.config import read_json_object
-from fcn_tf1.model.runtimes import file_format
+from fcn_tf1.model.config import ModelConfig, read_json_object
+from fcn_tf1.model.signature import Signature
 from fcn_tf1.numbers.tflite_model import NotTFLite, operator_codes
 
-WHAT = {"pb": "a frozen graph", "onnx": "an ONNX model", "tflite": "a TFLite model",
-        "ir": "an OpenVINO IR (.xml)"}
+# An export read once and checked: its format record, its bytes' SHA-256, the config it carries
+# (``metadata``: the model config, its signature, what wrote it; ``config`` and ``signature`` made
+# from it), what the reader parsed (a GraphDef for TensorFlow, else None) and, when asked for, a
+# private copy of the checked bytes.
+OpenedExport = collections.namedtuple(
+    "OpenedExport", "path format digest metadata config signature parsed copy")
 
 
-def sidecar_path(export_path):
-    """``model.pb`` -> ``model.pb.json``: an export's config beside it (never a run's own
-    ``model.json``)."""
-    return export_path + ".json"
+def open_export(path, work=None):
+    """The export ``path`` read once, checked by its format's reader (nothing of it runs), refused
+    in one line unless it is an fcn_tf1 export; with ``work``, the checked bytes copied there (a
+    runtime reads what was checked, whatever happens to ``path`` meanwhile)."""
+    fmt = readable_format(path)
+    reader = READERS[fmt.name]
+    data = _read_bytes(path, fmt.what)
+    parsed, metadata = reader.parse(data, path)
+    copy = None
+    if work is not None:
+        copy = os.path.join(work, "model" + fmt.suffixes[0])
+        with open(copy, "wb") as f:
+            f.write(data)
+        reader.copy_beside(path, copy, metadata)
+    config, signature = export_signature(metadata, path)
+    return OpenedExport(path, fmt, file_digest(data), metadata, config, signature, parsed, copy)
 
 
 def read_frozen(path):
     """(GraphDef, config dict) of an fcn_tf1 frozen graph, checked."""
-    return _parse_frozen(_read_bytes(path, "a frozen graph"), path)
+    return _parse_frozen(_read_bytes(path, FORMATS["pb"].what), path)
 
 
 def _parse_frozen(data, path):
     graph_def = parse_graph_def(data, path)
     names = {node.name: node for node in graph_def.node}
-    missing = [n for n in (INPUT, LOGITS, PREDICTION, CONFIG_NODE) if n not in names]
-    if missing:
-        raise ValueError("%s: not an fcn_tf1 graph (no node %s)" % (path, ", ".join(missing)))
+    if CONFIG_NODE not in names:
+        raise ValueError("%s: not an fcn_tf1 graph (no node %s)" % (path, CONFIG_NODE))
     check_graph_def(graph_def, path)
-    return graph_def, _read_metadata(names[CONFIG_NODE], path)
+    metadata = _read_metadata(names[CONFIG_NODE], path)
+    missing = [n for n in export_signature(metadata, path)[1].tensor_names() if n not in names]
+    if missing:
+        raise ValueError("%s: not the graph its config describes (no node %s)"
+                         % (path, ", ".join(missing)))
+    return graph_def, metadata
+
+
+def export_signature(metadata, path):
+    """(ModelConfig, Signature) of an export's config: the signature it carries, or for an export
+    of fcn_tf1 0.3 the one its model config implies."""
+    config = ModelConfig.from_dict(metadata, path)
+    return config, Signature.from_metadata(metadata, config, path)
 
 
 def _parse_onnx(data, path):
@@ -88,9 +117,9 @@ def described_config(path, data):
     OpenCV, IR); a one-line ValueError unless the side-car names their SHA-256."""
     sidecar = sidecar_path(path)
     if not os.path.isfile(sidecar):
-        raise ValueError("%s: no %s beside it; fcn_tf1 writes the config of its TFLite, OpenCV "
-                         "and int8 exports there (python -m fcn_tf1.export)"
-                         % (path, os.path.basename(sidecar)))
+        raise ValueError("%s: no %s beside it; fcn_tf1 writes the config of %s there (python -m "
+                         "fcn_tf1.export)" % (path, os.path.basename(sidecar), " and ".join(
+                             f.what for f in FORMATS.values() if f.sidecar == "beside")))
     metadata = read_json_object(sidecar, "fcn_tf1 export config")
     if metadata.get("sha256") != file_digest(data):
         raise ValueError("%s: describes another file (the SHA-256 of %s differs); export again"
@@ -111,25 +140,42 @@ def path_digest(path):
     return digest.hexdigest()
 
 
-PARSERS = {"pb": _parse_frozen, "onnx": _parse_onnx, "tflite": _parse_tflite, "ir": _parse_ir}
+class _Reader(object):
+    """A format's reader: ``parse(data, path) -> (parsed, metadata)`` and the files it needs
+    beside the copy of its checked bytes."""
+    parse = None
+
+    @staticmethod
+    def copy_beside(path, copy, metadata):
+        """Nothing: the file is whole."""
 
 
-def checked_copy(path, work):
-    """(a copy of the export ``path`` in ``work``, written once its bytes pass the checks; its
-    config; the bytes' SHA-256): a runtime reads what was checked, whatever happens to ``path``
-    meanwhile. The parsed model is dropped before the runtime loads its own (peak memory)."""
-    fmt = file_format(path)
-    data = _read_bytes(path, WHAT[fmt])
-    _, metadata = PARSERS[fmt](data, path)
-    copy = os.path.join(work, "model." + ("xml" if fmt == "ir" else fmt))
-    with open(copy, "wb") as f:
-        f.write(data)
-    if fmt == "ir":
-        copy_checked(weights_path(path), weights_path(copy), metadata.get("weights_sha256"))
-    return copy, metadata, file_digest(data)
+class FrozenGraphReader(_Reader):
+    parse = staticmethod(_parse_frozen)
 
 
-def copy_checked(source, target, sha256):
+class OnnxReader(_Reader):
+    parse = staticmethod(_parse_onnx)
+
+
+class TFLiteReader(_Reader):
+    parse = staticmethod(_parse_tflite)
+
+
+class IRReader(_Reader):
+    parse = staticmethod(_parse_ir)
+
+    @staticmethod
+    def copy_beside(path, copy, metadata):
+        """The weights, copied and checked against the SHA-256 the side-car names."""
+        copy_if_digest(weights_path(path), weights_path(copy), metadata.get("weights_sha256"))
+
+
+# One reader per format that a runtime runs (``ground/formats.py``).
+READERS = {"pb": FrozenGraphReader, "onnx": OnnxReader, "tflite": TFLiteReader, "ir": IRReader}
+
+
+def copy_if_digest(source, target, sha256):
     """Copy ``source`` to ``target`` block by block; a one-line ValueError (and no ``target``)
     unless its bytes have the SHA-256 ``sha256``."""
     digest = hashlib.sha256()
@@ -146,23 +192,22 @@ def copy_checked(source, target, sha256):
                          "again" % source)
 
 
-def measured_precisions(path, metadata, digest):
-    """What export --int8 measured for the export ``path`` (bytes of SHA-256 ``digest``) on the
-    run's validation split ({"max_drop", "measured": {...}}), from its side-car (an IR's own, a
-    frozen graph's beside it when it names these bytes), or None."""
-    if file_format(path) == "ir":
-        return metadata.get("precisions")
+def measured_precisions(opened):
+    """What export --int8 measured for the export ``opened`` (an ``OpenedExport``) on the run's
+    validation split ({"max_drop", "measured": {...}}): from its own side-car, or the one beside a
+    file that carries its config inside when it names these bytes; else None."""
+    if opened.format.sidecar == "beside":
+        return opened.metadata.get("precisions")
     try:
-        gate = read_json_object(sidecar_path(path), "side-car").get("precisions")
+        gate = read_json_object(sidecar_path(opened.path), "side-car").get("precisions")
     except ValueError:
         return None
-    return gate if gate and gate.get("sha256") == digest else None
+    return gate if gate and gate.get("sha256") == opened.digest else None
 
 
 # What takes a SavedModel, for the messages that meet one where an export file is wanted.
-SAVED_MODEL_HINT = ("a SavedModel is for TF Serving and tf.saved_model.loader; predict, evaluate "
-                    "and bench take the frozen graph (the .pb of fcn_tf1.export --output, or a "
-                    "run's frozen_model.pb), an .onnx or a .tflite export")
+SAVED_MODEL_HINT = ("a SavedModel is for %s; predict, evaluate and bench take %s (a run's "
+                    "frozen_model.pb is one)" % (FORMATS["saved_model"].client, readable_text()))
 
 
 def _read_bytes(path, what):
@@ -184,7 +229,7 @@ def _read_bytes(path, what):
 
 def read_graph_def(path):
     """The GraphDef in ``path``, parsed (not imported, nothing runs); one-line errors."""
-    return parse_graph_def(_read_bytes(path, "a frozen graph"), path)
+    return parse_graph_def(_read_bytes(path, FORMATS["pb"].what), path)
 
 
 def parse_graph_def(data, path):
