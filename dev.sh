@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's two commands: `./dev.sh train [ARGS]` and `./dev.sh test [PYTEST ARGS]`; the other
-# tools the same way without activating the venv: `./dev.sh evaluate|predict|export|... [ARGS]`.
+# tools the same way without activating the venv: `./dev.sh evaluate|predict|export|data|... [ARGS]`.
 # Each makes (or reuses) a venv with the pinned set-up (TensorFlow 1.15 on Python 3.6/3.7, 2.13 on 3.8,
 # 2.15 on 3.9-3.11, 2.21 with tf-keras on 3.12+), then runs.
 #   PY_VERSION=3.6             which Python to look for (default: 3.7): pythonX.Y on PATH, else pyenv's
@@ -66,11 +66,11 @@ cmd=${1:-}
 case "$cmd" in
     train) setup_venv; exec "$VENV/bin/python" -m fcn_tf1.train "$@" ;;
     test) setup_venv; exec "$VENV/bin/python" -m pytest "$@" ;;
-    evaluate|export|predict|weights|compare|bench)
+    evaluate|export|predict|weights|data|compare|bench)
         setup_venv; exec "$VENV/bin/python" -m "fcn_tf1.$cmd" "$@" ;;
     setup) setup_venv ;;
     int8-venv) PY_VERSION=${INT8_PY_VERSION:-3.12} VENV=.venv-int8 EXTRAS=int8 setup_venv
         echo "dev.sh: export --int8 quantizes with $PWD/.venv-int8/bin/python" >&2 ;;
     *) echo "usage: ./dev.sh train [ARGS] | test [PYTEST ARGS] | setup | int8-venv |" \
-            "evaluate|export|predict|weights|compare|bench [ARGS]" >&2; exit 2 ;;
+            "evaluate|export|predict|weights|data|compare|bench [ARGS]" >&2; exit 2 ;;
 esac

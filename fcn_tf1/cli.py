@@ -68,10 +68,9 @@ def command(parser, run_args, check=None, openmp=False):
 
 def run(main, prog):
     """Call ``main()``; expected failures become ``prog: error: <one line>`` and exit status 1."""
-    from fcn_tf1.data.images import DataError
     try:
         return main() or 0
-    except (ValueError, DataError, OSError, RuntimeError) as error:
+    except (ValueError, OSError, RuntimeError) as error:  # DataError is a ValueError
         message = " ".join(str(error).split()) or type(error).__name__
         print("%s: error: %s" % (prog, message), file=sys.stderr)
         return 1

@@ -14,10 +14,6 @@ from fcn_tf1.ground.names import (CLUSTER_JOBS, DATA_SETS, DEFAULT_SHAPE_FIX, FI
 from fcn_tf1.workflows import recipes
 from fcn_tf1.workflows.recipes import PRESET_WIDTHS
 
-# One stage of a training: the variant, its run folder and its checked ModelConfig.
-Stage = collections.namedtuple("Stage", "variant run_dir config")
-
-
 def parser():
     p = cli.ArgumentParser(prog="python -m fcn_tf1.train", description=(
         "Train FCN-32s/16s/8s on VGG16. With no arguments: FCN-8s at reduced width on the built-in "
@@ -159,77 +155,6 @@ def check_data(train_source, val_source, with_val):
         raise ValueError("%d problem(s) in the data set (listed above)" % len(problems))
 
 
-def initialiser(args, chief, width):
-    """(input convention, initialiser or None) of the first stage: a coarser run (of the same
-    backbone width; its class count may differ: the class-sized layers then start fresh), else a
-    VGG16 file, read and checked against ``width``. In a cluster only the chief fills the
-    variables; the others need the convention only."""
-    from fcn_tf1.ground.names import SLIM_RGB
-    from fcn_tf1.model.config import ModelConfig
-    from fcn_tf1.numbers.vgg16_weights import file_convention
-    from fcn_tf1.workflows.initialisation import CheckpointInit, VGG16Init
-    if args.init_from:
-        source = ModelConfig.load(args.init_from)
-        if source.width != width:
-            raise ValueError("--init-from %s: its backbone has width %g, this model %g; train at "
-                             "--width %g to start from it" % (args.init_from, source.width, width,
-                                                             source.width))
-        return source.convention, CheckpointInit(args.init_from) if chief else None
-    if args.vgg16_weights:
-        return (file_convention(args.vgg16_weights),
-                VGG16Init(args.vgg16_weights, width) if chief else None)
-    return SLIM_RGB, None
-
-
-def plan_stages(args, width, source, chief):
-    """The stages to train, [(variant, run folder, ModelConfig)], and the first one's initialiser:
-    every config and run folder checked (reading only) before any stage writes a file."""
-    from fcn_tf1.model.config import ModelConfig
-    from fcn_tf1.workflows.training import check_run_dir
-    convention, init = initialiser(args, chief, width)
-    stages = []
-    for variant in VARIANTS if args.staged else (args.variant,):
-        config = ModelConfig(source.num_classes, variant, width, args.upsampling, args.shape_fix,
-                             convention, source.class_names, args.at_once,
-                             getattr(source, "class_colours", None))
-        run_dir = stage_dir(args, variant)
-        check_run_dir(run_dir, config)
-        stages.append(Stage(variant, run_dir, config))
-    return stages, init
-
-
-def class_weights(choice, source):
-    """The loss's class weights of --class-weights: None, median frequency balancing over the
-    training split, or one number a line from a file."""
-    if choice == "none":
-        return None
-    if choice == "median-freq":
-        from fcn_tf1.data.validate import class_statistics
-        from fcn_tf1.numbers.metrics import median_frequency_weights
-        pixels, _, image_pixels = class_statistics(source)
-        weights = [round(float(w), 6) for w in median_frequency_weights(pixels, image_pixels)]
-    else:
-        weights = read_weights(choice)
-    if len(weights) != source.num_classes:
-        raise ValueError("--class-weights %s: %d weights for %d classes"
-                         % (choice, len(weights), source.num_classes))
-    print("class weights: %s" % ", ".join("%s %.4g" % pair
-                                          for pair in zip(source.class_names, weights)))
-    return weights
-
-
-def read_weights(path):
-    try:
-        with open(path) as f:
-            weights = [float(line) for line in f if line.strip()]
-    except (OSError, ValueError) as error:
-        raise ValueError("--class-weights %s: not a file of one number a line (%s)"
-                         % (path, error))
-    if any(w < 0 or w != w for w in weights):
-        raise ValueError("--class-weights %s: weights must be numbers >= 0" % path)
-    return weights
-
-
 def serve_parameters(task):
     server = task.server()
     print("%r: parameter server at %s (serving until stopped)" % (task, task.cluster["ps"][task.index]))
@@ -238,7 +163,7 @@ def serve_parameters(task):
 
 def run(args):
     import logging
-    from fcn_tf1.workflows import cluster, recipes
+    from fcn_tf1.workflows import cluster, recipes, staging
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     task = cluster.current_task({"ps_hosts": args.ps_hosts, "worker_hosts": args.worker_hosts,
                                  "chief_host": args.chief_host, "job_name": args.job_name,
@@ -262,17 +187,17 @@ def run(args):
     preset = args.preset or ("quick" if args.data == "synthetic" else "heavy")
     options = recipes.options_for(preset, **dict(
         {k: getattr(args, k) for k in recipes.DEFAULTS if hasattr(args, k)},
-        class_weights=class_weights(args.class_weights, train_source)))
-    width = recipes.width_for(preset, args.width)
-    chief = task is None or task.is_chief
-    stages, init = plan_stages(args, width, train_source, chief)
-    for stage in stages:
-        train_stage(args, stage, preset, options, init, train_source, val_source, task, devices)
-        if not chief:
-            return 0
-        from fcn_tf1.workflows.initialisation import CheckpointInit
-        init = CheckpointInit(stage.run_dir)  # the next stage starts from this one
-    print(next_steps(stage.run_dir, args.no_export, data_flags(args)))
+        class_weights=staging.class_weights(args.class_weights, train_source)))
+    plan = staging.TrainingPlan(
+        args.upsampling, args.shape_fix, args.at_once, args.init_from, args.vgg16_weights, preset,
+        options, train_source, val_source, task, devices, not args.no_eval, not args.no_export)
+    variants = VARIANTS if args.staged else (args.variant,)
+    stages, init = staging.plan_stages(plan, collections.OrderedDict(
+        (variant, stage_dir(args, variant)) for variant in variants),
+        recipes.width_for(preset, args.width))
+    last = staging.train_stages(plan, stages, init)
+    if last:
+        print(next_steps(last, args.no_export, data_flags(args)))
     return 0
 
 
@@ -301,26 +226,6 @@ def next_steps(run_dir, no_export, data=""):
 def stage_dir(args, variant):
     base = args.run or "%s-%s" % (args.data, "staged" if args.staged else args.variant)
     return os.path.join(args.checkpoint_root, base, *([variant] if args.staged else []))
-
-
-def train_stage(args, stage, preset, options, init, train_source, val_source, task, devices):
-    """Train one stage into its run folder; the chief then evaluates and exports it."""
-    from fcn_tf1.workflows import evaluation, export_writers, training
-    config, run_dir = stage.config, stage.run_dir
-    print("run %s: %s, width %g, %s + %s, preset %s, lr %g, %d steps" % (
-        run_dir, stage.variant, config.width, config.upsampling, config.shape_fix, preset,
-        options.rate_for(stage.variant), options.steps))
-    step = training.train(run_dir, config, train_source, options, init, task=task, devices=devices)
-    if task is not None and not task.is_chief:
-        return
-    if not args.no_eval:
-        result = evaluation.evaluate_run(run_dir, val_source)
-        print("validation (%d images, step %d):\n%s" % (
-            len(val_source), step, evaluation.format_report(result)))
-    if not args.no_export:
-        path = os.path.join(run_dir, FROZEN_NAME)
-        export_writers.export_frozen(run_dir, path)
-        print("frozen graph: %s" % path)
 
 
 main = cli.command(parser, run)

@@ -61,7 +61,7 @@ def describe_caffemodel(model):
 
 
 def run(args):
-    from fcn_tf1.numbers.vgg16_weights import read_vgg16
+    from fcn_tf1.model.checkpoints import read_vgg16
     from fcn_tf1.workflows import conversion
     if args.path.endswith(".caffemodel"):
         from fcn_tf1.numbers.caffe_nets import is_fcn

@@ -108,6 +108,46 @@ def test_there_is_no_import_circle():
     assert cycles(graph()) == []
 
 
+def sibling_imports(edges):
+    """Imports between data/ and model/: they share a floor and neither may use the other (data
+    sets know nothing of the graph, the graph nothing of data sets)."""
+    floor = lambda module: tuple(module.split(".")[1:2])
+    return sorted("%s imports %s" % (module, target) for module, targets in edges.items()
+                  for target in targets if {floor(module), floor(target)} == {("data",), ("model",)})
+
+
+def test_data_and_model_do_not_import_each_other():
+    assert sibling_imports(graph()) == []
+    edges = graph()
+    edges["fcn_tf1.data.voc"] = edges["fcn_tf1.data.voc"] | {"fcn_tf1.model.config"}
+    assert sibling_imports(edges) == ["fcn_tf1.data.voc imports fcn_tf1.model.config"]
+
+
+TENSORFLOW = ("fcn_tf1.ground.tf_compat", "tensorflow")
+
+
+def tensorflow_users(package):
+    """The modules of ``fcn_tf1.<package>`` whose source imports TensorFlow, at any depth."""
+    found = []
+    for module in module_names():
+        if module.startswith("fcn_tf1.%s." % package) and module not in TENSORFLOW:
+            path = os.path.join(ROOT, *module.split(".")) + ".py"
+            with open(path) as f:
+                tree = ast.parse(f.read(), path)
+            names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+            names += ["%s.%s" % (n.module, a.name) for n in ast.walk(tree)
+                      if isinstance(n, ast.ImportFrom) and n.module for a in n.names]
+            if any(name.startswith(TENSORFLOW) for name in names):
+                found.append(module)
+    return found
+
+
+def test_numbers_and_ground_have_no_tensorflow_but_its_one_import():
+    assert tensorflow_users("numbers") == []
+    assert tensorflow_users("ground") == []
+    assert "fcn_tf1.model.checkpoints" in tensorflow_users("model")  # the check sees them
+
+
 def test_the_checks_bite():
     edges = graph()
     edges["fcn_tf1.model.fcn"] = edges["fcn_tf1.model.fcn"] | {"fcn_tf1.workflows.training"}

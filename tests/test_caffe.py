@@ -15,7 +15,7 @@ from fcn_tf1.model.models import CheckpointModel, FrozenModel
 from fcn_tf1.model.preprocessing import preprocess
 from fcn_tf1.numbers.caffemodel import CaffeModel, CaffeModelError
 from fcn_tf1.workflows import conversion, export_writers
-from fcn_tf1.numbers.vgg16_weights import read_vgg16
+from fcn_tf1.model.checkpoints import read_vgg16
 from tests.caffe_files import (deploy_prototxt, fcn_layers, vgg16_deploy_prototxt, write_caffemodel,
                                write_vgg16_caffemodel)
 from tests.helpers import classifier_logits, random_weights

@@ -7,6 +7,7 @@ import pytest
 import scipy.io
 from PIL import Image
 
+from fcn_tf1.data.source import DataSource
 from fcn_tf1.data.images import DataError, read_image
 from fcn_tf1.data.pipeline import make_dataset
 from fcn_tf1.data.sbd import SBDDataset
@@ -141,7 +142,7 @@ def test_the_pipeline_calls_readers_as_plain_python(session, tmp_path):
     assert stacks and not any("converted_call" in stack for stack in stacks)
 
 
-class _Encoded(object):
+class _Encoded(DataSource):
     """Images whose label is written in their own pixels (red = 40 x label), in blocks of 16 px:
     whatever an augmentation does, image and label must still say the same thing."""
     num_classes, class_names = 4, ["a", "b", "c", "d"]

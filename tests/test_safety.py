@@ -17,7 +17,8 @@ from fcn_tf1.ground import fileutil, untrusted
 from fcn_tf1.ground.names import CONFIG_NODE
 from fcn_tf1.ground.tf_compat import TF_VERSION, tf
 from fcn_tf1.numbers import metrics
-from fcn_tf1.numbers.vgg16_weights import WeightsError, read_vgg16
+from fcn_tf1.model.checkpoints import read_vgg16
+from fcn_tf1.numbers.vgg16_weights import WeightsError
 from fcn_tf1.export import main as export_main
 from fcn_tf1.predict import FrozenModel, main as predict_main
 from fcn_tf1.weights import main as weights_main

@@ -263,7 +263,7 @@ def test_check_data_and_bad_flags(tmp_path, capsys):
     # A model that cannot be built is refused before the run folder exists.
     assert train_main(["--upsampling", "layers", "--shape-fix", "output_shape",
                        "--checkpoint-root", str(tmp_path / "ck")]) == 1
-    assert ("--shape-fix output_shape does not work with --upsampling layers"
+    assert ("shape_fix output_shape does not work with upsampling layers"
             in capsys.readouterr().err)
     assert not os.path.exists(str(tmp_path / "ck"))
 

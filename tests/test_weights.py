@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 
+from fcn_tf1.model.checkpoints import read_vgg16
 from fcn_tf1.numbers import vgg16_weights as W
 from fcn_tf1.workflows.conversion import convert_weights
 from fcn_tf1.workflows.initialisation import backbone_assignments
@@ -29,7 +30,7 @@ def roundtrip(tmp_path, fmt, width, fc=True):
     original = random_weights(width, fc=fc)
     path = str(tmp_path / name)
     writer(path, original)
-    return original, W.read_vgg16(path, width)
+    return original, read_vgg16(path, width)
 
 
 @pytest.mark.parametrize("fmt", sorted(WRITERS))
@@ -96,25 +97,25 @@ def test_refusals_name_the_problem(tmp_path):
     del weights["conv4_2"]
     write_caffe_npy(str(tmp_path / "missing.npy"), weights)
     with pytest.raises(W.WeightsError, match="missing.npy: layer conv4_2 missing"):
-        W.read_vgg16(str(tmp_path / "missing.npy"), 1 / 8.)
+        read_vgg16(str(tmp_path / "missing.npy"), 1 / 8.)
 
     weights = random_weights(1 / 8.)
     weights["conv3_1"] = (weights["conv3_1"][0][..., :-1], weights["conv3_1"][1][:-1])
     write_keras_h5(str(tmp_path / "shape.h5"), weights)
     with pytest.raises(W.WeightsError, match=r"shape.h5: layer conv3_1 has kernel \(3, 3, 16, 31\)"
                                              r".*width 0.125 needs \(3, 3, 16, 32\)"):
-        W.read_vgg16(str(tmp_path / "shape.h5"), 1 / 8.)
+        read_vgg16(str(tmp_path / "shape.h5"), 1 / 8.)
 
     write_keras_h5(str(tmp_path / "full.h5"), random_weights(1 / 8.))
     data = open(str(tmp_path / "full.h5"), "rb").read()
     open(str(tmp_path / "cut.h5"), "wb").write(data[:len(data) // 2])
     with pytest.raises(W.WeightsError, match="cut.h5: cannot read as keras-h5"):
-        W.read_vgg16(str(tmp_path / "cut.h5"), 1 / 8.)
+        read_vgg16(str(tmp_path / "cut.h5"), 1 / 8.)
     open(str(tmp_path / "junk.ckpt"), "wb").write(b"not a checkpoint at all")
     with pytest.raises(W.WeightsError, match="junk.ckpt: not a readable VGG16 weight file"):
-        W.read_vgg16(str(tmp_path / "junk.ckpt"))
+        read_vgg16(str(tmp_path / "junk.ckpt"))
 
-    read = W.read_vgg16(str(tmp_path / "full.h5"), 1 / 8.)
+    read = read_vgg16(str(tmp_path / "full.h5"), 1 / 8.)
     with tf.Graph().as_default(), pytest.raises(
             W.WeightsError, match=r"conv1_1 kernel is \(3, 3, 3, 8\), the graph's is \(3, 3, 3, 16\): "
                                   "pretrained VGG16 weights need a model of width 0.125"):
@@ -125,7 +126,10 @@ def test_refusals_name_the_problem(tmp_path):
 def test_cli_inspect_and_convert(tmp_path):
     original = random_weights(1.0 / 8)
     write_slim_ckpt(str(tmp_path / "vgg_16.ckpt"), original)
-    weights = W.read_vgg16(str(tmp_path / "vgg_16.ckpt"), 1 / 8.)
+    with pytest.raises(W.WeightsError, match="vgg_16.ckpt: a TF-slim checkpoint, which only "
+                                             "TensorFlow reads"):
+        W.read_vgg16(str(tmp_path / "vgg_16.ckpt"), 1 / 8.)  # the numbers layer has none
+    weights = read_vgg16(str(tmp_path / "vgg_16.ckpt"), 1 / 8.)
     prefix = convert_weights(weights, str(tmp_path / "out"))
     reader = tf.train.NewCheckpointReader(prefix)
     np.testing.assert_array_equal(reader.get_tensor("conv2_1/kernel"), original["conv2_1"][0])

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from fcn_tf1.data.images import DataError, read_image
+from fcn_tf1.data.source import DataSource
 from fcn_tf1.data.voc import read_split
 from fcn_tf1.ground.names import IGNORE_LABEL
 
@@ -169,7 +170,7 @@ def split_stems(stems, val_fraction, seed):
     return {"train": sorted(order[:len(order) - n_val]), "val": sorted(order[len(order) - n_val:])}
 
 
-class FolderDataset(object):
+class FolderDataset(DataSource):
     """``split`` ("train" or "val", or any DIR/<split>.txt) of a folder data set. ``splits``
     ({"train": stems, "val": stems}, e.g. a run's stored split) overrides the split files and the
     seeded split."""

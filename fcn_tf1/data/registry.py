@@ -76,7 +76,7 @@ def open_split(kind, split, options):
 
 def save_split(run_dir, source):
     """Keep a folder data set's train / val stems in the run folder (others have split files)."""
-    splits = getattr(source, "splits", None)
+    splits = source.splits
     if splits is not None:
         fileutil.write_json(os.path.join(run_dir, SPLIT_FILE),
                             dict(splits, **{MARKER: VERSION, "data_dir": source.root}))

@@ -8,13 +8,15 @@ PASCAL VOC, a band of the void label 255 runs along object edges.
 import numpy as np
 from scipy import ndimage
 
+from fcn_tf1.data.source import DataSource
+
 CLASS_NAMES = ("background", "disk", "box", "triangle", "cross")
 # A base colour per class (RGB); each object jitters it.
 COLOURS = {1: (220, 60, 50), 2: (60, 170, 70), 3: (60, 90, 220), 4: (230, 200, 40)}
 SPLITS = {"train": 0, "val": 1}
 
 
-class SyntheticDataset(object):
+class SyntheticDataset(DataSource):
     """``size`` images of the ``split``; sample i is the same for the same (seed, split, i)."""
 
     num_classes = len(CLASS_NAMES)

@@ -19,6 +19,7 @@ from PIL import Image
 
 from fcn_tf1.data.folder import read_classes
 from fcn_tf1.data.images import DataError, read_image
+from fcn_tf1.data.source import DataSource
 from fcn_tf1.ground import fileutil
 from fcn_tf1.ground.tf_compat import tf
 
@@ -80,7 +81,7 @@ def write_shards(source, output, split, shards):
             name = os.path.splitext(os.path.basename(str(source.name(i))))[0]
             writers[i * shards // len(source)].write(
                 example(image, label, name, _encoded(source, i, image)).SerializeToString())
-    colours = getattr(source, "class_colours", None)
+    colours = source.class_colours
     lines = [name + (" %d %d %d" % tuple(colours[k]) if colours else "")
              for k, name in enumerate(source.class_names)]
     fileutil.write_bytes(os.path.join(output, "classes.txt"), ("\n".join(lines) + "\n").encode())
@@ -126,7 +127,7 @@ def _offsets(path):
                 raise DataError(path, "truncated TFRecord (record %d is cut)" % (len(out) - 1))
 
 
-class TFRecordDataset(object):
+class TFRecordDataset(DataSource):
     """The records of the shards ``pattern`` matches (a glob), in file then record order."""
 
     def __init__(self, pattern, split=None, files=None):

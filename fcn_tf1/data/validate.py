@@ -9,9 +9,9 @@ from fcn_tf1.ground.names import IGNORE_LABEL
 
 def check_dataset(source, progress=False):
     """Every problem of ``source`` as a list of one-line messages (empty when all is well)."""
-    problems = list(getattr(source, "unpaired", list)())  # a folder set's lone images and masks
+    problems = list(source.unpaired())
     if len(source) == 0:
-        return problems + ["%s: the split is empty" % getattr(source, "split_file", source)]
+        return problems + ["%s: the split is empty" % (source.split_file or source)]
     for i in tqdm(range(len(source)), desc="check data", unit="image", disable=not progress):
         try:
             image, label = source.load(i)

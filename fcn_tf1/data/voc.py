@@ -2,6 +2,7 @@
 import os
 
 from fcn_tf1.data.images import DataError, read_image, read_label_png
+from fcn_tf1.data.source import DataSource
 
 VOC_CLASSES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat",
                "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant",
@@ -20,7 +21,7 @@ def read_split(path):
     return ids
 
 
-class SplitDataset(object):
+class SplitDataset(DataSource):
     """A split file of ids naming (image, label) file pairs; subclasses say where and how."""
 
     num_classes = len(VOC_CLASSES)

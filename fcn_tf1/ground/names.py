@@ -15,6 +15,21 @@ SHAPE_FIX_APIS = {fix: ("nn",) if fix == "output_shape" else UPSAMPLINGS for fix
 VALID_PAIRS = tuple((api, fix) for fix in SHAPE_FIXES for api in SHAPE_FIX_APIS[fix])
 # The shape fix an API gets unless told: each fixes every size, and tf.layers has no output_shape.
 DEFAULT_SHAPE_FIX = {"nn": "output_shape", "layers": "crop"}
+
+
+def pair_problem(upsampling, shape_fix):
+    """Why the (upsampling, shape_fix) pair cannot be built, in one line, or None: the one check of
+    the pair (the model config and the shape-fix registry both ask it)."""
+    if upsampling not in UPSAMPLINGS:
+        return "upsampling must be one of %s, got %r" % (", ".join(UPSAMPLINGS), upsampling)
+    if shape_fix not in SHAPE_FIXES:
+        return "shape_fix must be one of %s, got %r" % (", ".join(SHAPE_FIXES), shape_fix)
+    if (upsampling, shape_fix) not in VALID_PAIRS:
+        return ("shape_fix %s does not work with upsampling %s (tf.layers.conv2d_transpose has no "
+                "output_shape); with %s choose one of %s (default: %s)" % (
+                    shape_fix, upsampling, upsampling, ", ".join(
+                        f for a, f in VALID_PAIRS if a == upsampling), DEFAULT_SHAPE_FIX[upsampling]))
+    return None
 # Which transposed convs learn: the reference's nets none (all fixed bilinear), the CVPR paper's
 # text the 2x ones.
 TRAIN_UPSAMPLING = ("none", "2x", "all")

@@ -8,6 +8,7 @@ writes the file with relative names.
 import os
 
 from fcn_tf1.ground.tf_compat import error_line, tf
+from fcn_tf1.numbers import vgg16_weights
 
 
 def listed(run_dir):
@@ -66,3 +67,9 @@ def damaged(path, error):
     advice = ("; the run also holds %s: pass --checkpoint %s (export / evaluate), or delete %s.* "
               "to resume training from it" % (older[-1], older[-1], path)) if older else ""
     return "%s: cannot be read, truncated or damaged (%s)%s" % (path, error_line(error), advice)
+
+
+def read_vgg16(path, width=1.0):
+    """``numbers.vgg16_weights.read_vgg16`` with TensorFlow's checkpoint reader, so that TF-slim's
+    ``vgg_16.ckpt`` reads too (the numbers layer has no TensorFlow)."""
+    return vgg16_weights.read_vgg16(path, width, open_checkpoint=tf.train.NewCheckpointReader)

@@ -10,8 +10,7 @@ import os
 
 from fcn_tf1.ground import fileutil
 from fcn_tf1.ground.names import (CONFIG_FILE, DEFAULT_SHAPE_FIX, FORMAT_VERSION, MAX_WIDTH,
-                                  MIN_WIDTH, SHAPE_FIXES, SLIM_RGB, UPSAMPLINGS, VALID_PAIRS,
-                                  VARIANTS, Convention)
+                                  MIN_WIDTH, SLIM_RGB, VARIANTS, Convention, pair_problem)
 from fcn_tf1.model.signature import Signature
 
 
@@ -30,15 +29,10 @@ class ModelConfig(object):
                  shape_fix=None, convention=SLIM_RGB, class_names=None, scale_skips=False,
                  class_colours=None):
         _check_choice("variant", variant, VARIANTS)
-        _check_choice("upsampling", upsampling, UPSAMPLINGS)
-        shape_fix = shape_fix or DEFAULT_SHAPE_FIX[upsampling]
-        _check_choice("shape_fix", shape_fix, SHAPE_FIXES)
-        if (upsampling, shape_fix) not in VALID_PAIRS:
-            raise ValueError("--shape-fix %s does not work with --upsampling %s "
-                             "(tf.layers.conv2d_transpose has no output_shape); leave --shape-fix "
-                             "out for %s, or choose one of %s" % (
-                                 shape_fix, upsampling, DEFAULT_SHAPE_FIX[upsampling], ", ".join(
-                                     f for a, f in VALID_PAIRS if a == upsampling)))
+        shape_fix = shape_fix or DEFAULT_SHAPE_FIX.get(upsampling)
+        problem = pair_problem(upsampling, shape_fix)
+        if problem:
+            raise ValueError(problem)
         if not isinstance(num_classes, numbers.Integral) or num_classes < 1:
             raise ValueError("num_classes must be a positive integer, got %r" % (num_classes,))
         if not isinstance(width, numbers.Real) or not MIN_WIDTH <= width <= MAX_WIDTH:

@@ -16,7 +16,7 @@ import collections
 
 import numpy as np
 
-from fcn_tf1.ground.names import SHAPE_FIX_APIS, SHAPE_FIXES, UPSAMPLINGS
+from fcn_tf1.ground.names import SHAPE_FIX_APIS, UPSAMPLINGS, pair_problem
 from fcn_tf1.ground.tf_compat import tf
 
 
@@ -235,14 +235,7 @@ def valid_combinations():
 
 def get_shape_fix(name, upsampling):
     """The registered shape fix ``name``, checked against the upsampling API."""
-    if upsampling not in UPSAMPLINGS:
-        raise ValueError("upsampling must be one of %s, got %r" % (UPSAMPLINGS, upsampling))
-    if name not in REGISTRY:
-        raise ValueError("shape_fix must be one of %s, got %r" % (SHAPE_FIXES, name))
-    fix = REGISTRY[name]
-    if upsampling not in fix.apis:
-        raise ValueError(
-            "shape_fix=%r does not work with upsampling=%r (tf.layers.conv2d_transpose has no "
-            "output_shape); valid combinations: %s" % (name, upsampling, ", ".join(
-                "%s+%s" % pair for pair in valid_combinations())))
-    return fix
+    problem = pair_problem(upsampling, name)
+    if problem:
+        raise ValueError(problem)
+    return REGISTRY[name]

@@ -61,7 +61,7 @@ def _sniff(path):
     return "slim-ckpt"
 
 
-def _read_keras_h5(path):
+def _read_keras_h5(path, open_checkpoint=None):
     import h5py
     raw = {}
     with h5py.File(path, "r") as f:
@@ -79,10 +79,15 @@ def _read_keras_h5(path):
     return raw
 
 
-def _read_slim_ckpt(path):
-    from fcn_tf1.ground.tf_compat import tf
+def _read_slim_ckpt(path, open_checkpoint):
+    """``open_checkpoint(path)``: TensorFlow's reader of the checkpoint (``has_tensor``,
+    ``get_tensor``), handed in by the caller (``model.checkpoints.read_vgg16``): this layer has no
+    TensorFlow."""
+    if open_checkpoint is None:
+        raise WeightsError("%s: a TF-slim checkpoint, which only TensorFlow reads; read it with "
+                           "fcn_tf1.model.checkpoints.read_vgg16" % path)
     try:
-        reader = tf.train.NewCheckpointReader(path)
+        reader = open_checkpoint(path)
     except Exception as error:  # the reader raises several error types for a bad file
         raise WeightsError("%s: not a readable VGG16 weight file (%s)"
                            % (path, " ".join(str(error).split())[:200]))
@@ -95,7 +100,7 @@ def _read_slim_ckpt(path):
     return raw
 
 
-def _read_caffe_npy(path):
+def _read_caffe_npy(path, open_checkpoint=None):
     from fcn_tf1.ground.untrusted import UntrustedFileError, load_pickled_npy
     try:
         data = load_pickled_npy(path)
@@ -110,7 +115,7 @@ def _read_caffe_npy(path):
             for layer in expected_shapes() if layer in data}
 
 
-def _read_caffemodel(path):
+def _read_caffemodel(path, open_checkpoint=None):
     from fcn_tf1.numbers.caffe_nets import is_fcn, read_vgg16_backbone
     from fcn_tf1.numbers.caffemodel import CaffeModel, CaffeModelError
     try:
@@ -123,7 +128,8 @@ def _read_caffemodel(path):
         raise WeightsError(str(error))
 
 
-# format -> (reader, the input convention the file's weights were trained with)
+# format -> (reader(path, open_checkpoint), the input convention the file's weights were trained
+# with); only TF-slim's checkpoint needs TensorFlow's ``open_checkpoint``.
 READERS = {"keras-h5": (_read_keras_h5, "caffe"), "slim-ckpt": (_read_slim_ckpt, "slim"),
            "caffe-npy": (_read_caffe_npy, "caffe"), "caffemodel": (_read_caffemodel, "caffe")}
 
@@ -145,17 +151,18 @@ def _convention(fmt):
     return CAFFE_BGR if READERS[fmt][1] == "caffe" else SLIM_RGB
 
 
-def read_vgg16(path, width=1.0):
+def read_vgg16(path, width=1.0, open_checkpoint=None):
     """Read a VGG16 weight file; raises WeightsError naming the file, layer and shapes on problems.
 
-    ``width`` < 1 reads the reduced-width files the tests write; real files are width 1.0.
+    ``width`` < 1 reads the reduced-width files the tests write; real files are width 1.0. A
+    TF-slim checkpoint needs ``open_checkpoint`` (TensorFlow's reader; see ``_read_slim_ckpt``).
     """
     if not os.path.exists(path) and not os.path.exists(path + ".index"):
         raise WeightsError("%s: no such file" % path)
     fmt = _sniff(path)
     reader, convention = READERS[fmt][0], _convention(fmt)
     try:
-        raw = reader(path)
+        raw = reader(path, open_checkpoint)
     except WeightsError:
         raise
     except (OSError, ValueError, KeyError, IndexError, EOFError, TypeError) as error:

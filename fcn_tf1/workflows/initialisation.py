@@ -6,7 +6,8 @@ import logging
 
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model import checkpoints
-from fcn_tf1.numbers.vgg16_weights import WeightsError, read_vgg16
+from fcn_tf1.model.checkpoints import read_vgg16
+from fcn_tf1.numbers.vgg16_weights import WeightsError
 
 log = logging.getLogger(__name__)
 
