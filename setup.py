@@ -30,6 +30,7 @@ setup(
         "scipy>=1.1",
         "h5py>=2.8",
         "tqdm>=4.20",
+        "threadpoolctl>=3.1",  # the bench names numpy's BLAS and its kernel
     ],
     extras_require={
         # What each Python gets (requirements/constraints.txt says why); tf-keras needs the

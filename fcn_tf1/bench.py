@@ -124,14 +124,14 @@ def _train_lines(report):
 
 
 def run(args):
-    from fcn_tf1.ground import fileutil
+    from fcn_tf1.ground import fileutil, machine
     from fcn_tf1.ground.names import MARKER, VERSION
-    from fcn_tf1.workflows import benchmark
+    from fcn_tf1.workflows import benchmark, ceiling
     if args.json:
         fileutil.check_output(args.json, fileutil.json_is_ours, args.force, what="report")
     runtimes = args.runtimes or benchmark.installed_runtimes()
-    report = {MARKER: VERSION, "cpu": benchmark.cpu_info(),
-              "peak": benchmark.best_sgemm(args.sgemm_size), "build": benchmark.tensorflow_build(),
+    report = {MARKER: VERSION, "cpu": machine.cpu_info(),
+              "peak": ceiling.best_sgemm(args.sgemm_size), "build": benchmark.tensorflow_build(),
               "results": []}
     for variant in args.variants:
         for size in args.sizes:

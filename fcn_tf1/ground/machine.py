@@ -1,5 +1,7 @@
-"""What this machine offers the process: its CPU cores, and the OpenMP settings that fit them."""
+"""What this machine offers the process: its CPU (cores, instruction sets, nominal FP32 peak), and
+the OpenMP settings that fit them."""
 import os
+import platform
 
 
 def cpu_cores():
@@ -61,3 +63,25 @@ def int8_note(flags=None):
         return None
     return ("this CPU has no VNNI (%s): int8 runs here, but no faster than fp32"
             % ", ".join(INT8_FLAGS))
+
+
+# FP32 FLOP per cycle and core of the widest vector unit a flag names (two FMA units).
+FLOPS_PER_CYCLE = (("avx512f", 64), ("fma", 32), ("avx2", 32), ("avx", 16), ("sse2", 8))
+
+
+def cpu_info():
+    """{"model", "cores", "ghz", "flops_per_cycle", "simd", "nominal_gflops"} from /proc/cpuinfo.
+
+    FP32 FLOP per cycle and core: two FMA units of the widest vector the flags name. AMD family 25
+    (Zen 3/4) has AVX-512 only on Zen 4, which executes it on 256-bit units: 32, as AVX2.
+    """
+    info = cpuinfo()
+    flags = set(info.get("flags", "").split())
+    cores = cpu_cores()
+    simd, per_cycle = next(((f, n) for f, n in FLOPS_PER_CYCLE if f in flags), ("none", 2))
+    if simd == "avx512f" and info.get("vendor_id") == "AuthenticAMD" and info.get("cpu family") == "25":
+        simd, per_cycle = "avx512f on 256-bit units (Zen 4)", 32
+    ghz = float(info.get("cpu MHz", 0)) / 1000.0
+    return {"model": info.get("model name", platform.processor() or "unknown"), "cores": cores,
+            "ghz": ghz, "simd": simd, "flops_per_cycle": per_cycle,
+            "nominal_gflops": cores * ghz * per_cycle}

@@ -16,6 +16,7 @@ from fcn_tf1.ground import console
 from fcn_tf1.ground.formats import formats_read_by, readable, readable_format
 from fcn_tf1.ground.names import AUTO, PRECISIONS, RUNTIME_SPECS, RUNTIMES
 from fcn_tf1.ground.tf_compat import tf
+from fcn_tf1.model import openvino_api
 from fcn_tf1.model.ir_cache import IRCache
 
 
@@ -99,11 +100,9 @@ class OpenVINOEngine(object):
     KEPT_CONVERSIONS = ("pb",)
 
     def __init__(self, path, signature, precision="fp32", digest=None):
-        ov = importlib.import_module("openvino")
         self.names = signature.output_names()
-        self.core = (getattr(ov, "Core", None) or importlib.import_module("openvino.runtime").Core)()
-        self.partial_shape = ov.PartialShape
-        self.version = getattr(ov, "__version__", "?").split("-")[0]
+        self.core = openvino_api.core()
+        self.version = openvino_api.version()
         if precision == "bf16":
             check_bf16(self.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
         # A frozen graph's conversion is kept as IR for the next process (``ir_cache``).
@@ -114,7 +113,7 @@ class OpenVINOEngine(object):
         if not self.from_cache:
             self.model = self._convert(path)
             if cache:
-                cache.store(_saver(ov), self.model, digest)
+                cache.store(openvino_api.saver(), self.model, digest)
         # An int8 IR computes its quantized layers in int8 whatever the hint; the rest in f32.
         self.settings = {"PERFORMANCE_HINT": "LATENCY",
                          "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
@@ -138,7 +137,7 @@ class OpenVINOEngine(object):
             return self.compiled[shape]
         while len(self.compiled) >= self.COMPILED_SIZES:
             self.compiled.popitem(last=False)
-        self.model.reshape({self.model.inputs[0]: self.partial_shape(list(shape))})
+        self.model.reshape({self.model.inputs[0]: openvino_api.partial_shape(shape)})
         compiled = self.core.compile_model(self.model, "CPU", self.settings)
         order = [_output_index(compiled, name) for name in self.names]
         self.compiled[shape] = compiled.create_infer_request(), order
@@ -157,15 +156,7 @@ class OpenVINOEngine(object):
 
 def save_ir(model, path):
     """Write an OpenVINO model as IR (``path`` .xml and its .bin), weights as they are."""
-    _saver(importlib.import_module("openvino"))(model, path)
-
-
-def _saver(ov):
-    """``save(model, xml_path)`` of this OpenVINO, weights kept fp32 (save_model's default
-    compresses them to fp16)."""
-    if hasattr(ov, "save_model"):
-        return lambda model, path: ov.save_model(model, path, compress_to_fp16=False)
-    return importlib.import_module("openvino.runtime").serialize
+    openvino_api.saver()(model, path)
 
 
 def auto_candidates(gate, runtime, path):

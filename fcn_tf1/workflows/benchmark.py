@@ -5,10 +5,8 @@ Each (variant, size) is measured by ``measure`` in a fresh process (``isolated.c
 each runtime x precision in a fresh process of its own, so that each peak RSS is its own; so is the
 frozen graph's latency under the OpenMP variables.
 """
-import ctypes
 import importlib.util
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -21,7 +19,7 @@ from PIL import Image
 
 from fcn_tf1.data.synthetic import SyntheticDataset
 from fcn_tf1.ground import machine
-from fcn_tf1.ground.machine import cpu_cores, cpu_flags, openmp_settings, peak_rss_mb
+from fcn_tf1.ground.machine import cpu_cores, openmp_settings, peak_rss_mb
 from fcn_tf1.ground.formats import FORMATS, formats_read_by
 from fcn_tf1.ground.names import INPUT, PREDICTION, RUNTIME_SPECS, RUNTIMES
 from fcn_tf1.ground.tf_compat import TF_VERSION, onednn_enabled, optimize_for_inference, tf
@@ -32,131 +30,6 @@ from fcn_tf1.model.export_readers import read_graph_def
 from fcn_tf1.model.models import FrozenModel
 from fcn_tf1.model.runtimes import installed as runtime_installed
 from fcn_tf1.workflows import isolated, quantization, writer_registry
-
-FLOPS_PER_CYCLE = (("avx512f", 64), ("fma", 32), ("avx2", 32), ("avx", 16), ("sse2", 8))
-
-
-def cpu_info():
-    """{"model", "cores", "ghz", "flops_per_cycle", "simd", "nominal_gflops"} from /proc/cpuinfo.
-
-    FP32 FLOP per cycle and core: two FMA units of the widest vector the flags name. AMD family 25
-    (Zen 3/4) has AVX-512 only on Zen 4, which executes it on 256-bit units: 32, as AVX2.
-    """
-    info = machine.cpuinfo()
-    flags = set(info.get("flags", "").split())
-    cores = cpu_cores()
-    simd, per_cycle = next(((f, n) for f, n in FLOPS_PER_CYCLE if f in flags), ("none", 2))
-    if simd == "avx512f" and info.get("vendor_id") == "AuthenticAMD" and info.get("cpu family") == "25":
-        simd, per_cycle = "avx512f on 256-bit units (Zen 4)", 32
-    ghz = float(info.get("cpu MHz", 0)) / 1000.0
-    return {"model": info.get("model name", platform.processor() or "unknown"), "cores": cores,
-            "ghz": ghz, "simd": simd, "flops_per_cycle": per_cycle,
-            "nominal_gflops": cores * ghz * per_cycle}
-
-
-def best_sgemm(n=2048, runs=5):
-    """The measured FP32 ceiling: the best GEMM in GFLOP/s of numpy's BLAS as the environment runs
-    it, without OPENBLAS_CORETYPE where the environment forces a kernel, with each OpenBLAS kernel
-    the CPU's flags allow (an old OpenBLAS may not know a new CPU and pick a slow generic one), each
-    with the kernel it ran named; of tf.matmul; and of OpenVINO's MatMul where it is installed.
-    {"sgemm": [{"by", "kernel", "gflops"}], "best": the fastest}."""
-    rows = [numpy_sgemm(n, runs)]
-    forced = sorted(k for k in OPENBLAS_FORCING if k in os.environ)
-    if forced:
-        rows.append(dict(isolated.call("fcn_tf1.workflows.benchmark:numpy_sgemm",
-                                       {"n": n, "runs": runs}, unset=forced)))
-        rows[-1]["by"] += " without %s" % ", ".join(forced)
-    flags = cpu_flags()
-    for kernel, needs in OPENBLAS_KERNELS:
-        if needs <= flags and not any(kernel in r["kernel"] for r in rows):
-            rows.append(isolated.call("fcn_tf1.workflows.benchmark:numpy_sgemm", {
-                "n": n, "runs": runs}, env={"OPENBLAS_CORETYPE": kernel}, unset=forced))
-            rows[-1]["by"] += " OPENBLAS_CORETYPE=%s" % kernel
-    a, b = _operands(n)
-    with tf.Graph().as_default(), tf.Session() as session:
-        product = tf.matmul(tf.constant(a), tf.constant(b))
-        session.run(product)
-        best = min(_timed(lambda: session.run(product.op)) for _ in range(runs))
-    rows.append({"by": "tf.matmul", "kernel": "TensorFlow %s (%s)" % (
-        TF_VERSION, "oneDNN" if onednn_enabled() else "Eigen"), "gflops": 2.0 * n ** 3 / best / 1e9})
-    if runtime_installed("openvino"):
-        rows.append(openvino_sgemm(n, runs))
-    return {"sgemm": rows, "best": max(rows, key=lambda r: r["gflops"]),
-            "note": widest_kernel_note(rows[0]["kernel"], flags)}
-
-
-def widest_kernel_note(kernel, flags):
-    """A line when numpy's OpenBLAS runs a kernel narrower than the CPU's widest, else None."""
-    widest = next((name for name, needs in reversed(OPENBLAS_KERNELS) if needs <= flags), None)
-    if "OpenBLAS" not in kernel or widest is None or widest.lower() in kernel.lower():
-        return None
-    return ("numpy's OpenBLAS runs its %s, not the %s kernel this CPU allows (an OpenBLAS older "
-            "than the CPU): the numpy rows understate it" % (kernel.split(", ")[-1], widest))
-
-
-def openvino_sgemm(n=2048, runs=5):
-    """{"by", "kernel", "gflops"} of OpenVINO's MatMul at f32 on the CPU: the runtime's own GEMM
-    (oneDNN), which a BLAS that does not know the CPU understates."""
-    ov = importlib.import_module("openvino")
-    api = ov if hasattr(ov, "Model") else importlib.import_module("openvino.runtime")
-    try:
-        opset = importlib.import_module("openvino.opset8")
-    except ImportError:  # OpenVINO before 2024 has it under openvino.runtime
-        opset = importlib.import_module("openvino.runtime.opset8")
-    a, b = _operands(n)
-    x = opset.parameter([n, n], np.float32)
-    model = api.Model([opset.matmul(x, opset.constant(b), False, False)], [x])
-    request = api.Core().compile_model(model, "CPU", {
-        "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
-    request.infer({0: a})
-    best = min(_timed(lambda: request.infer({0: a})) for _ in range(runs))
-    version = getattr(ov, "__version__", "?").split("-")[0]
-    return {"by": "OpenVINO MatMul", "kernel": "OpenVINO %s (oneDNN), f32" % version,
-            "gflops": 2.0 * n ** 3 / best / 1e9}
-
-
-# What makes OpenBLAS run a kernel other than the one it would pick for this CPU, and the kernels
-# worth trying by the CPU flags they need.
-OPENBLAS_FORCING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-OPENBLAS_KERNELS = (("Haswell", {"avx2", "fma"}), ("SkylakeX", {"avx512f", "avx512bw", "avx512vl"}))
-
-
-def _operands(n):
-    return (np.random.RandomState(0).rand(n, n).astype(np.float32),
-            np.random.RandomState(1).rand(n, n).astype(np.float32))
-
-
-def numpy_sgemm(n=2048, runs=5):
-    """{"by", "kernel", "gflops"} of numpy's float32 matrix product in this process."""
-    a, b = _operands(n)
-    a.dot(b)
-    best = min(_timed(lambda: a.dot(b)) for _ in range(runs))
-    return {"by": "numpy", "kernel": blas_kernel(), "gflops": 2.0 * n ** 3 / best / 1e9}
-
-
-def blas_kernel():
-    """The BLAS numpy has loaded and, for OpenBLAS, the kernel it runs (openblas_get_corename)."""
-    try:
-        with open("/proc/self/maps") as f:
-            paths = sorted({line.split()[-1] for line in f if "blas" in line.lower() and "/" in line})
-    except OSError:
-        paths = []
-    for path in paths:
-        if "openblas" in os.path.basename(path).lower():
-            try:
-                library = ctypes.CDLL(path)
-            except OSError:
-                return "OpenBLAS"
-            # numpy's own builds rename the symbols (64-bit integers, scipy_ prefix).
-            for name in ("openblas_get_corename", "openblas_get_corename64_",
-                         "scipy_openblas_get_corename64_", "scipy_openblas_get_corename"):
-                function = getattr(library, name, None)
-                if function is not None:
-                    function.restype = ctypes.c_char_p
-                    return "OpenBLAS, %s kernel" % function().decode()
-            return "OpenBLAS"
-    return os.path.basename(paths[0]) if paths else "unknown BLAS"
-
 
 def _timed(fn):
     start = time.perf_counter()

@@ -8,6 +8,8 @@ import os
 
 import numpy as np
 
+from fcn_tf1.model import openvino_api
+
 
 def has_nncf():
     return all(importlib.util.find_spec(m) is not None for m in ("nncf", "openvino"))
@@ -18,14 +20,13 @@ def quantize(fp32_xml, calibration_dir, int8_xml, size):
     ``calibration_dir/*.npy`` (uint8 [H, W, 3], ``size`` (H, W): the model is made static, as the
     engines run it) and with the float weights kept fp32 (``save_model`` would halve them)."""
     import nncf
-    import openvino as ov
-    model = ov.Core().read_model(fp32_xml)
-    model.reshape({model.inputs[0]: ov.PartialShape(list(size) + [3])})
+    model = openvino_api.core().read_model(fp32_xml)
+    model.reshape({model.inputs[0]: openvino_api.partial_shape(list(size) + [3])})
     paths = sorted(glob.glob(os.path.join(calibration_dir, "*.npy")))
     dataset = nncf.Dataset(paths, lambda path: np.load(path))
     quantized = nncf.quantize(model, dataset, subset_size=len(paths))
-    ov.save_model(quantized, int8_xml, compress_to_fp16=False)
-    return {"nncf": nncf.__version__, "openvino": ov.__version__.split("-")[0],
+    openvino_api.saver()(quantized, int8_xml)
+    return {"nncf": nncf.__version__, "openvino": openvino_api.version(),
             "images": len(paths)}
 
 
