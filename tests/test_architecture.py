@@ -180,3 +180,29 @@ def test_the_public_api_stays_where_it_was_and_imports_lazily():
                          universal_newlines=True).stdout.splitlines()
     from fcn_tf1.ground.names import VERSION
     assert out == ["False ('fcn32s', 'fcn16s', 'fcn8s') %s" % VERSION, "True True True"]
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def long_functions(limit=MAX_FUNCTION_LINES):
+    """'module.function: N lines' of every function of the package longer than ``limit`` (its last
+    line: ``end_lineno`` on Python 3.8+, else the last line any of its nodes starts on)."""
+    found = []
+    for module in module_names():
+        path = os.path.join(ROOT, *module.split("."))
+        path = path + ".py" if os.path.isfile(path + ".py") else os.path.join(path, "__init__.py")
+        with open(path) as f:
+            tree = ast.parse(f.read(), path)
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                last = getattr(node, "end_lineno", None) or max(
+                    getattr(n, "lineno", node.lineno) for n in ast.walk(node))
+                if last - node.lineno + 1 > limit:
+                    found.append("%s.%s: %d lines" % (module, node.name, last - node.lineno + 1))
+    return found
+
+
+def test_no_function_is_longer_than_a_screen():
+    assert long_functions() == []
+    assert long_functions(limit=20)  # the check sees functions at all

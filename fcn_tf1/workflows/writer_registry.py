@@ -18,30 +18,23 @@ ExportPlan = collections.namedtuple("ExportPlan", "run_dir checkpoint force froz
 Int8Plan = collections.namedtuple("Int8Plan", "data calibration_images max_drop")
 
 
-class FrozenGraphWriter(object):
-    fixed_size = False
+class RunWriter(object):
+    """A format written from the run's checkpoint: ``checker`` refuses a path before anything is
+    written, ``exporter`` writes it, ``line(path)`` says what it wrote."""
+
+    def __init__(self, checker, exporter, line):
+        self.checker, self.exporter, self.line = checker, exporter, line
 
     def check(self, path, plan):
-        export_writers.check_frozen_output(path, plan.run_dir, plan.checkpoint, plan.force)
+        self.checker(path, plan.run_dir, plan.checkpoint, plan.force)
 
     def write(self, path, plan):
-        export_writers.export_frozen(plan.run_dir, path, plan.checkpoint, plan.force)
-        return "frozen graph: %s (+ %s)" % (path, sidecar_path(path))
-
-
-class SavedModelWriter(object):
-    fixed_size = False
-
-    def check(self, path, plan):
-        export_writers.check_saved_model_output(path, plan.run_dir, plan.checkpoint, plan.force)
-
-    def write(self, path, plan):
-        export_writers.export_saved_model(plan.run_dir, path, plan.checkpoint, plan.force)
-        return "SavedModel: %s" % path
+        self.exporter(plan.run_dir, path, plan.checkpoint, plan.force)
+        return self.line(path)
 
 
 class OnnxWriter(object):
-    fixed_size = False
+    """ONNX, converted from the frozen graph just written."""
 
     def check(self, path, plan):
         fileutil.check_output(path, fileutil.contains_marker, plan.force, [plan.frozen],
@@ -54,7 +47,7 @@ class OnnxWriter(object):
 
 class _DescribedWriter(object):
     """A format of a fixed input size whose config goes in a side-car (TFLite, OpenCV)."""
-    fixed_size, what, export = True, None, None
+    what, export = None, None
 
     def check(self, path, plan):
         export_writers.check_described_output(path, plan.run_dir, plan.checkpoint, plan.force,
@@ -76,7 +69,6 @@ class OpenCVWriter(_DescribedWriter):
 
 class IRWriter(object):
     """The int8 IR: its data and tools checked first, written only within the gate."""
-    fixed_size = False
 
     def check(self, path, plan):
         quantization.check_int8_output(path, plan.run_dir, plan.checkpoint, plan.force)
@@ -99,7 +91,12 @@ class IRWriter(object):
 
 
 # One writer per format of ``ground/formats.py``.
-WRITERS = {"pb": FrozenGraphWriter(), "saved_model": SavedModelWriter(), "onnx": OnnxWriter(),
+WRITERS = {"pb": RunWriter(export_writers.check_frozen_output, export_writers.export_frozen,
+                          lambda path: "frozen graph: %s (+ %s)" % (path, sidecar_path(path))),
+           "saved_model": RunWriter(export_writers.check_saved_model_output,
+                                    export_writers.export_saved_model,
+                                    lambda path: "SavedModel: %s" % path),
+           "onnx": OnnxWriter(),
            "tflite": TFLiteWriter(), "opencv": OpenCVWriter(), "ir": IRWriter()}
 
 
