@@ -8,6 +8,7 @@ SGEMM, its kernel named) and nominal peak.
 import sys
 
 from fcn_tf1 import cli
+from fcn_tf1.ground.formats import formats_read_by
 from fcn_tf1.ground.names import PRECISIONS, RUNTIMES, VARIANTS
 
 
@@ -22,7 +23,9 @@ def parser():
                    help="square sizes or HxW, comma-separated (default: 500,224)")
     p.add_argument("--runtimes", type=cli.choice_list(RUNTIMES), default=None,
                    help="comma-separated (default: every installed one; tf always runs: the "
-                        "labels are compared with its)")
+                        "labels are compared with its); each runs the model exported as the first "
+                        "format it reads (%s)" % "; ".join(
+                            "%s: %s" % (r, formats_read_by(r)[0].what) for r in RUNTIMES))
     p.add_argument("--precisions", type=cli.choice_list(PRECISIONS), default=PRECISIONS,
                    help="comma-separated (default: fp32,bf16,int8; bf16 and int8 on OpenVINO only; "
                         "int8: the model quantized by NNCF on 8 synthetic images at the size "

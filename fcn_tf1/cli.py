@@ -8,7 +8,7 @@ import sys
 import warnings
 
 from fcn_tf1.ground import console, machine, tf_versions
-from fcn_tf1.ground.formats import readable, readable_text
+from fcn_tf1.ground.formats import clients_text, readable, readable_text
 from fcn_tf1.ground.names import AUTO, IGNORE_LABEL, MAX_WIDTH, MIN_WIDTH, PRECISIONS, RUNTIMES
 
 
@@ -131,7 +131,8 @@ def add_runtime_flags(parser):
 
 def add_export_flag(parser, help_text, **kwargs):
     """The flag that names an export to run: --graph, with every readable format in its help."""
-    parser.add_argument("--graph", help="%s: %s" % (help_text, readable_text()), **kwargs)
+    parser.add_argument("--graph", help="%s: %s; %s" % (help_text, readable_text(), clients_text()),
+                        **kwargs)
 
 
 class HelpFormatter(argparse.HelpFormatter):

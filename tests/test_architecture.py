@@ -1,7 +1,10 @@
-"""The layout the README states: imports point down the layers, never up, and never in a circle;
-the TensorFlow-free names agree with the code that implements them."""
+"""The layout docs/architecture.md states: imports point down the floors, never up, never in a
+circle, never between data/ and model/; no TensorFlow below model/; short functions; one home for
+OpenVINO's shims; data sets read through their interface; the TensorFlow-free names agree with the
+code that implements them."""
 import ast
 import os
+import re
 import subprocess
 import sys
 
@@ -206,3 +209,32 @@ def long_functions(limit=MAX_FUNCTION_LINES):
 def test_no_function_is_longer_than_a_screen():
     assert long_functions() == []
     assert long_functions(limit=20)  # the check sees functions at all
+
+
+def _sources():
+    for module in module_names():
+        path = os.path.join(ROOT, *module.split("."))
+        path = path + ".py" if os.path.isfile(path + ".py") else os.path.join(path, "__init__.py")
+        with open(path) as f:
+            yield module, f.read()
+
+
+def test_openvinos_release_shims_live_in_one_module():
+    # Where OpenVINO keeps its API moved between releases (openvino.runtime before 2024).
+    assert [m for m, text in _sources() if "openvino.runtime" in text or
+            re.search(r"""import_module\(["']openvino["']\)|^import openvino""", text, re.M)] == [
+        "fcn_tf1.model.openvino_api"]
+
+
+def test_data_sets_are_read_through_their_interface_not_probed():
+    from fcn_tf1.data import registry
+    from fcn_tf1.data.source import DataSource
+    assert [m for m, text in _sources() if re.search(r"getattr\((source|self\.source)\b", text)] == []
+    from fcn_tf1.data.folder import FolderDataset
+    from fcn_tf1.data.synthetic import SyntheticDataset
+    from fcn_tf1.data.tfrecord import TFRecordDataset
+    from fcn_tf1.data.voc import VOCDataset
+    from fcn_tf1.data.sbd import SBDDataset
+    classes = (FolderDataset, SyntheticDataset, TFRecordDataset, VOCDataset, SBDDataset)
+    assert all(issubclass(c, DataSource) for c in classes)
+    assert len(classes) == len(registry.REGISTRY)

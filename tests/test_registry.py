@@ -51,10 +51,18 @@ def test_every_readable_suffix_reaches_a_runtime_that_computes_its_precisions(mo
 def test_the_help_of_the_tools_that_run_exports_names_every_readable_format(tool):
     import importlib
     text = " ".join(importlib.import_module("fcn_tf1." + tool).parser().format_help().split())
-    for fmt in readable():
-        assert fmt.what in text, (tool, fmt.name)
+    for fmt in FORMATS.values():  # those it runs, and those it does not (for their own clients)
+        assert fmt.what in text and (fmt.runtimes or fmt.client in text), (tool, fmt.name)
         for runtime in fmt.runtimes:
             assert runtime in text
+
+
+def test_the_bench_says_which_format_each_runtime_runs():
+    from fcn_tf1.bench import parser
+    text = " ".join(parser().format_help().split())
+    for runtime in RUNTIMES:
+        [first] = [f for f in readable() if runtime in f.runtimes][:1]
+        assert "%s: %s" % (runtime, first.what) in text
 
 
 def test_the_export_command_has_a_flag_for_every_format():

@@ -68,6 +68,13 @@ def readable_text():
     return ", ".join(record.what for record in readable())
 
 
+def clients_text():
+    """'not a SavedModel folder (for TF Serving, ...) or ...': the formats for clients of their own,
+    for help texts."""
+    return "not " + " or ".join("%s (for %s)" % (record.what, record.client)
+                                for record in FORMATS.values() if not record.runtimes)
+
+
 def formats_read_by(runtime):
     """The records ``runtime`` runs."""
     return [record for record in readable() if runtime in record.runtimes]
