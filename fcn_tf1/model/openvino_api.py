@@ -1,6 +1,9 @@
 """OpenVINO's Python API across the releases fcn_tf1 meets (2023.1, the newest for Python 3.7, to
 2026.4): the one place that knows where each piece lives. TensorFlow-free (the int8 quantizer's
 interpreter imports it too)."""
+import contextlib
+import ctypes
+import ctypes.util
 import importlib
 
 
@@ -40,6 +43,45 @@ def opset():
         return importlib.import_module("openvino.opset8")
     except ImportError:
         return importlib.import_module("openvino.runtime.opset8")
+
+
+def capabilities(core_):
+    """What the CPU plugin computes in ('BF16', 'FP32', 'INT8', ...), the calling thread's signal
+    stack kept (``signal_stack_kept``)."""
+    with signal_stack_kept():
+        return core_.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+class _Stack(ctypes.Structure):
+    _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int), ("ss_size", ctypes.c_size_t)]
+
+
+def _libc():
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name) if name and hasattr(ctypes.CDLL(name), "sigaltstack") else None
+
+
+def signal_stack():
+    """(address, flags, size) of the calling thread's alternate signal stack, or None off libc."""
+    libc, now = _libc(), _Stack()
+    if libc is None or libc.sigaltstack(None, ctypes.byref(now)) != 0:
+        return None
+    return now.ss_sp, now.ss_flags, now.ss_size
+
+
+@contextlib.contextmanager
+def signal_stack_kept():
+    """Put the calling thread's alternate signal stack back after OpenVINO: its CPU plugin (2023.1
+    to 2026.4) probes the CPU on an alternate signal stack of its own and leaves it set; once that
+    memory is freed, the next signal the thread takes (Ctrl-C or SIGTERM while training: Python's
+    handlers run on the alternate stack) crashes the process."""
+    libc, before = _libc(), _Stack()
+    kept = libc is not None and libc.sigaltstack(None, ctypes.byref(before)) == 0
+    try:
+        yield
+    finally:
+        if kept:
+            libc.sigaltstack(ctypes.byref(before), None)
 
 
 def saver():

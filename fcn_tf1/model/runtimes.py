@@ -104,7 +104,7 @@ class OpenVINOEngine(object):
         self.core = openvino_api.core()
         self.version = openvino_api.version()
         if precision == "bf16":
-            check_bf16(self.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+            check_bf16(openvino_api.capabilities(self.core))
         # A frozen graph's conversion is kept as IR for the next process (``ir_cache``).
         slow = readable_format(path).name in self.KEPT_CONVERSIONS
         cache = IRCache(self.version) if digest and slow else None
