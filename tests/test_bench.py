@@ -82,3 +82,20 @@ def test_a_row_above_the_ceiling_says_the_ceiling_is_a_floor():
     assert _floor_note(report) == [
         "note: openvino 2023.1.0 fp32 computes at 200 GFLOP/s, above the best SGEMM measured "
         "(150): the FP32 ceiling is a floor here, not a bound"]
+
+
+def test_counting_flops_prints_nothing_of_tensorflows():
+    # TensorFlow's profiler prints "Parsing Inputs..." from C++: buffered, it reached the console
+    # at the end of the test run.
+    import subprocess
+    import sys
+    code = ("from fcn_tf1.ground.tf_compat import tf\n"
+            "from fcn_tf1.model.config import ModelConfig\n"
+            "from fcn_tf1.model.inference import build_inference_graph\n"
+            "from fcn_tf1.workflows.benchmark import count_flops\n"
+            "with tf.Graph().as_default() as g:\n"
+            "    build_inference_graph(ModelConfig(2, 'fcn32s', 1 / 32.), [33, 35, 3])\n"
+            "    print(count_flops(g) > 0)\n")
+    out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, universal_newlines=True)
+    assert out.returncode == 0 and out.stdout == "True\n"

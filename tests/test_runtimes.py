@@ -129,6 +129,20 @@ def test_openvinos_cpu_probe_leaves_the_threads_signal_stack_as_it_was():
 
 
 @needs_openvino
+@pytest.mark.skipif(not _bf16_supported(), reason="this CPU does not compute bf16")
+def test_bf16_labels_and_mean_iu_stay_close_to_fp32(exports, reference):
+    images, outputs = reference
+    with FrozenModel(exports["pb"], "openvino", "bf16") as bf16:
+        agree = np.mean([(bf16.predict(i) == o[1]).mean() for i, o in zip(images, outputs)])
+        assert agree >= AGREEMENT["bf16"]
+        source = SyntheticDataset("val", 16)
+        with FrozenModel(exports["pb"], "openvino", "fp32") as fp32:
+            ious = [evaluation.report(evaluation.evaluate_predictor(m.predict, source, 5),
+                                      source.class_names)["mean_iou"] for m in (fp32, bf16)]
+    assert abs(ious[0] - ious[1]) <= 0.005
+
+
+@needs_openvino
 @pytest.mark.skipif(_bf16_supported(), reason="this CPU computes bf16")
 def test_bf16_on_a_cpu_without_it_is_one_line(exports, capsys, tmp_path):
     image = tmp_path / "a.png"
@@ -324,10 +338,16 @@ def test_mixed_sizes_in_one_process_and_in_predict_as_tensorflow(models, mixed_f
 @pytest.fixture(scope="module")
 def tflite(models, tmp_path_factory):
     """The trained model exported by the command as TFLite at SIZES[2], an odd size."""
-    work = tmp_path_factory.mktemp("tflite")
+    import tempfile
+    work, scratch = tmp_path_factory.mktemp("tflite"), tmp_path_factory.mktemp("tmpdir")
     args = ["--checkpoint-dir", models["trained"]["run"], "--output", str(work / "m.pb"),
             "--tflite", str(work / "m.tflite"), "--input-size", "%dx%d" % SIZES[2]]
-    assert export_main(args) == 0
+    saved, tempfile.tempdir = tempfile.tempdir, str(scratch)  # TMPDIR, as the process sees it
+    try:
+        assert export_main(args) == 0
+    finally:
+        tempfile.tempdir = saved
+    assert os.listdir(str(scratch)) == []  # the converter's files are gone with it
     assert export_main(args) == 0  # its own earlier output is replaced without --force
     return str(work / "m.tflite")
 

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from fcn_tf1.data.synthetic import SyntheticDataset
-from fcn_tf1.ground import machine
+from fcn_tf1.ground import console, machine
 from fcn_tf1.ground.machine import cpu_cores, openmp_settings, peak_rss_mb
 from fcn_tf1.ground.formats import FORMATS, formats_read_by
 from fcn_tf1.ground.names import INPUT, PREDICTION, RUNTIME_SPECS, RUNTIMES
@@ -41,7 +41,8 @@ def count_flops(graph):
     """FLOPs of a static-shape graph by TensorFlow's profiler."""
     options = tf.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
-    return tf.profiler.profile(graph, options=options).total_float_ops
+    with console.stdout_silenced():
+        return tf.profiler.profile(graph, options=options).total_float_ops
 
 
 def session_config(threads=None, xla=False):

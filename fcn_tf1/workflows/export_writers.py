@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import sys
+import tempfile
 
 from fcn_tf1.ground import console, fileutil
 from fcn_tf1.ground.formats import sidecar_path
@@ -235,13 +236,17 @@ def to_tflite(graph_def, size, signature):
 @contextlib.contextmanager
 def _converter_on_path():
     """TensorFlow 1.15 converts in a child process, ``toco_from_protos``, looked up on PATH: the
-    venv's bin folder is there only in an activated venv, so it is put there for the call."""
-    saved = os.environ.get("PATH")
+    venv's bin folder is there only in an activated venv, so it is put there for the call. Its
+    files go to a folder of the call's own, removed after (1.15 leaves one in TMPDIR)."""
+    saved, saved_tempdir = os.environ.get("PATH"), tempfile.tempdir
     os.environ["PATH"] = os.pathsep.join(
         [os.path.dirname(sys.executable)] + ([saved] if saved else []))
     try:
-        yield
+        with tempfile.TemporaryDirectory(prefix="fcn_tf1_tflite_") as own:
+            tempfile.tempdir = own
+            yield
     finally:
+        tempfile.tempdir = saved_tempdir
         if saved is None:
             del os.environ["PATH"]
         else:
