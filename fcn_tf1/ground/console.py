@@ -1,11 +1,11 @@
 """What C++ libraries write to file descriptors 1 and 2, held back where it is chatter."""
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import re
 import sys
 import tempfile
+
+from fcn_tf1.ground.machine import libc
 
 EVERYTHING = re.compile("")
 
@@ -36,8 +36,8 @@ def stderr_without(noise):
 @contextlib.contextmanager
 def stdout_silenced():
     """Drop what C++ code prints to file descriptor 1 meanwhile (TensorFlow's profiler says
-    "Parsing Inputs..."): C's stdio buffer is flushed into the void before the descriptor comes
-    back, else it would reach the console at exit."""
+    "Parsing Inputs..."); C's stdio buffer is flushed into the void too before the descriptor
+    comes back, so that nothing printed meanwhile can reach the console later."""
     sys.stdout.flush()
     saved = os.dup(1)
     with open(os.devnull, "wb") as void:
@@ -45,12 +45,7 @@ def stdout_silenced():
         try:
             yield
         finally:
-            _flush_c_stdio()
+            if libc() is not None:
+                libc().fflush(None)
             os.dup2(saved, 1)
             os.close(saved)
-
-
-def _flush_c_stdio():
-    name = ctypes.util.find_library("c")
-    if name:
-        ctypes.CDLL(name).fflush(None)

@@ -1,7 +1,19 @@
 """What this machine offers the process: its CPU (cores, instruction sets, nominal FP32 peak), and
 the OpenMP settings that fit them."""
+import ctypes
+import functools
 import os
 import platform
+
+
+@functools.lru_cache(maxsize=1)
+def libc():
+    """The C library this process has loaded (ctypes), or None where its symbols are not found."""
+    try:
+        process = ctypes.CDLL(None)
+    except OSError:
+        return None
+    return process if hasattr(process, "sigaltstack") and hasattr(process, "fflush") else None
 
 
 def cpu_cores():

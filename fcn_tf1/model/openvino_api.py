@@ -3,8 +3,9 @@
 interpreter imports it too)."""
 import contextlib
 import ctypes
-import ctypes.util
 import importlib
+
+from fcn_tf1.ground.machine import libc
 
 
 def module():
@@ -56,17 +57,18 @@ class _Stack(ctypes.Structure):
     _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int), ("ss_size", ctypes.c_size_t)]
 
 
-def _libc():
-    name = ctypes.util.find_library("c")
-    return ctypes.CDLL(name) if name and hasattr(ctypes.CDLL(name), "sigaltstack") else None
+def _current_stack():
+    """The calling thread's alternate signal stack as a ``_Stack``, or None off libc."""
+    now = _Stack()
+    if libc() is None or libc().sigaltstack(None, ctypes.byref(now)) != 0:
+        return None
+    return now
 
 
 def signal_stack():
     """(address, flags, size) of the calling thread's alternate signal stack, or None off libc."""
-    libc, now = _libc(), _Stack()
-    if libc is None or libc.sigaltstack(None, ctypes.byref(now)) != 0:
-        return None
-    return now.ss_sp, now.ss_flags, now.ss_size
+    now = _current_stack()
+    return None if now is None else (now.ss_sp, now.ss_flags, now.ss_size)
 
 
 @contextlib.contextmanager
@@ -75,13 +77,12 @@ def signal_stack_kept():
     to 2026.4) probes the CPU on an alternate signal stack of its own and leaves it set; once that
     memory is freed, the next signal the thread takes (Ctrl-C or SIGTERM while training: Python's
     handlers run on the alternate stack) crashes the process."""
-    libc, before = _libc(), _Stack()
-    kept = libc is not None and libc.sigaltstack(None, ctypes.byref(before)) == 0
+    before = _current_stack()
     try:
         yield
     finally:
-        if kept:
-            libc.sigaltstack(ctypes.byref(before), None)
+        if before is not None:
+            libc().sigaltstack(ctypes.byref(before), None)
 
 
 def saver():

@@ -115,9 +115,10 @@ def _export(config, size, work, result, runtimes):
             tf.train.Saver().save(session, os.path.join(work, "model.ckpt"))
     frozen_path = _model_path(work, "tf")
     plan = writer_registry.ExportPlan(work, None, False, frozen_path, size, None)
+    wanted = {formats_read_by(runtime)[0].name for runtime in ("tf",) + tuple(runtimes)}
     # The frozen graph first (the registry's order): the others are made from it.
     for fmt in FORMATS.values():
-        if fmt in (formats_read_by(runtime)[0] for runtime in ("tf",) + tuple(runtimes)):
+        if fmt.name in wanted:
             start = time.time()
             writer_registry.WRITERS[fmt.name].write(_format_path(work, fmt), plan)
             result["%s_export_s" % fmt.name] = time.time() - start

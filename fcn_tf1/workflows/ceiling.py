@@ -3,7 +3,6 @@ GEMM of numpy's BLAS (with each OpenBLAS kernel the CPU allows), of tf.matmul an
 MatMul. The CPU's nominal peak is ``ground.machine.cpu_info``; numpy's BLAS and its kernel are read
 by threadpoolctl."""
 import os
-import time
 
 import numpy as np
 
@@ -12,6 +11,7 @@ from fcn_tf1.ground.tf_compat import TF_VERSION, onednn_enabled, tf
 from fcn_tf1.model import openvino_api
 from fcn_tf1.model.runtimes import installed as runtime_installed
 from fcn_tf1.workflows import isolated
+from fcn_tf1.workflows.benchmark import latency
 
 # What makes OpenBLAS run a kernel other than the one it would pick for this CPU, and the kernels
 # worth trying by the CPU flags they need.
@@ -60,13 +60,7 @@ def _operands(n):
 
 def _gflops(n, runs, call):
     """GFLOP/s of an n x n x n product by ``call()``: the best of ``runs`` after a first call."""
-    call()
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - start)
-    return 2.0 * n ** 3 / best / 1e9
+    return 2.0 * n ** 3 / latency(call, None, runs, warmup=1)["min_s"] / 1e9
 
 
 def numpy_sgemm(n=2048, runs=5):
