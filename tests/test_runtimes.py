@@ -537,15 +537,28 @@ def test_int8_is_measured_before_it_is_written_and_runs_as_measured(int8, refere
     images, outputs = references["trained"]
     with FrozenModel(int8["xml"]) as model:
         assert model.describe().startswith("openvino ") and model.describe().endswith(" int8")
-        for image, (_, labels) in zip(images, outputs):
-            assert (model.predict(image) == labels).mean() >= AGREEMENT["int8"], image.shape
+        for image, (logits, labels) in zip(images, outputs):
+            _agrees_where_fp32_is_sure(model.predict(image), logits, labels)
     folder, expected = mixed_folder
     out = tmp_path / "masks"
     assert predict_main(["--graph", int8["xml"], str(folder), "--output-dir", str(out)]) == 0
     assert " int8" in capsys.readouterr().err
-    for i, (_, labels) in enumerate(expected):
+    for i, (logits, labels) in enumerate(expected):
         mask = np.asarray(Image.open(str(out / ("%02d.png" % i))))
-        assert mask.shape == MIXED[i] and (mask == labels).mean() >= AGREEMENT["int8"]
+        assert mask.shape == MIXED[i]
+        _agrees_where_fp32_is_sure(mask, logits, labels)
+
+
+def _agrees_where_fp32_is_sure(int8_labels, logits, labels, margin=0.02, share=0.25):
+    """int8's labels equal fp32's wherever fp32's two best scores lie more than ``margin`` of the
+    image's score range apart (a pixel nearer a tie may go either way in int8), on at least
+    ``share`` of the pixels. The fixture trains 12 steps, not deterministically: over 4 runs x 20
+    images, all pixels agreed on 0.93-1.0 (0.9125 once, failing 0.95 by chance), the sure pixels
+    on 1.0 every time, and they were 53-100 % of each image."""
+    top = np.sort(logits, -1)
+    sure = top[..., -1] - top[..., -2] > margin * (logits.max() - logits.min())
+    assert sure.mean() >= share, sure.mean()
+    assert (int8_labels == labels)[sure].mean() >= AGREEMENT["int8"], labels.shape
 
 
 @_int8_marks
