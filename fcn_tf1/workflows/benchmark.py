@@ -102,8 +102,10 @@ def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=Fal
 def _export(config, size, work, result, runtimes):
     """FLOPs of the static-shape graph into ``result``; the model (score layers made non-zero, so
     that runtimes can disagree) exported to ``work`` in every format ``runtimes`` read (the TFLite
-    one at ``size``); returns the frozen graph's path."""
+    one at ``size``); returns the frozen graph's path. Its random weights are seeded: every run
+    measures the same model, so that its labels-equal column can be compared."""
     with tf.Graph().as_default() as graph:
+        tf.set_random_seed(0)
         start = time.time()
         build_inference_graph(config, list(size) + [3])
         result["build_s"] = time.time() - start
