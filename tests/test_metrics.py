@@ -39,3 +39,10 @@ def test_a_prediction_outside_the_classes_is_refused():
     with pytest.raises(ValueError, match="class -1"):
         confusion(np.array([0]), np.array([-1]), 3)
     assert confusion(np.array([255]), np.array([7]), 3).sum() == 0  # a void pixel is not scored
+
+
+def test_the_edges_of_the_class_range():
+    with pytest.raises(ValueError, match="a prediction of class 3, outside 0..2"):
+        confusion(np.array([0, 1]), np.array([3, 1]), 3)  # one past the last class
+    assert confusion(np.array([3]), np.array([0]), 3).sum() == 0  # a label past it is not scored
+    assert confusion(np.array([2, 0]), np.array([2, 0]), 3)[2, 2] == 1  # the last class is

@@ -121,6 +121,12 @@ def test_the_split_is_seeded_and_split_files_win(tmp_path):
     assert first == split_stems(list(reversed(stems)), 0.1, seed=0)
     assert len(first["val"]) == 2 and not set(first["val"]) & set(first["train"])
     assert first != split_stems(stems, 0.1, seed=1)
+    for n in (2, 3, 4):  # 0.1 of them rounds to none: one image still validates, one trains
+        split = split_stems(stems[:n], 0.1, seed=0)
+        assert (len(split["train"]), len(split["val"])) == (n - 1, 1)
+        assert sorted(split["train"] + split["val"]) == stems[:n]
+    assert split_stems(stems[:1], 0.1, seed=0) == {"train": stems[:1], "val": []}
+    assert split_stems(stems[:4], 0, seed=0)["val"] == []
     root = write_folder(str(tmp_path / "set"), n=4)
     with open(os.path.join(root, "train.txt"), "w") as f:
         f.write("s01\ns02\n")
@@ -207,6 +213,29 @@ def test_the_data_command_writes_an_example_and_checks_it(tmp_path, capsys):
     assert re.match(r"folder train: [\d.]+ images/s \(batch 2, 32x32 crops", capsys.readouterr().out)
     assert data_main(["example", example]) == 1  # not over a folder that holds something
     assert "not empty" in capsys.readouterr().err
+
+
+class _Labels(object):
+    """A data set of the given label maps (the image is not read)."""
+    num_classes = 3
+
+    def __init__(self, labels):
+        self.labels = [np.array(label, np.uint8) for label in labels]
+
+    def __len__(self):
+        return len(self.labels)
+
+    def load(self, i):
+        return None, self.labels[i]
+
+
+def test_a_class_frequency_counts_only_the_images_the_class_occurs_in():
+    from fcn_tf1.data.validate import class_statistics
+    # Class 2 in two images of four (2 of 4 px, then 1 of 4); void (255) is not a labelled pixel.
+    source = _Labels([[[0, 0], [2, 2]], [[0, 1], [1, 255]], [[0, 0], [0, 0]], [[2, 0], [0, 1]]])
+    pixels, images, image_pixels = class_statistics(source)
+    assert pixels.tolist() == [9, 3, 3] and images.tolist() == [4, 2, 2]
+    assert image_pixels.tolist() == [15, 7, 8]  # class 2: 4 + 4, not the 15 of all four images
 
 
 def test_class_weights_median_frequency_and_from_a_file(tmp_path, capsys):
@@ -298,3 +327,36 @@ def test_tfrecord_shards_read_as_the_folder_and_as_deeplab_writes_them(tmp_path)
         f.truncate(os.path.getsize(path) - 10)
     with pytest.raises(DataError, match="truncated TFRecord"):
         registry.open_split("tfrecord", "train", registry.DataOptions(str(deeplab)))
+
+
+def test_tfrecord_workers_split_records_and_images_stay_on_their_masks(tmp_path):
+    """Two shard files for three workers: each reads its own records, together all of them. A
+    JPEG turned by its EXIF tag is stored as the pixels its mask was drawn on."""
+    from fcn_tf1.data.__main__ import main as data_main
+    from fcn_tf1.data.pipeline import make_dataset
+    from fcn_tf1.ground.tf_compat import tf
+    root = write_folder(str(tmp_path / "set"), n=6, colour=False, class_file=None)
+    turned = Image.open(os.path.join(root, "images", "s00.jpg"))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: shown turned 90 degrees clockwise
+    turned.transpose(Image.ROTATE_90).save(os.path.join(root, "images", "s00.jpg"), exif=exif)
+    assert data_main(["tfrecord", "--data", "folder", "--data-dir", root, "--output",
+                      str(tmp_path / "shards"), "--shards", "2", "--val-fraction", "0"]) == 0
+    folder = FolderDataset(root, "train", 0)
+    records = registry.open_split("tfrecord", "train", registry.DataOptions(
+        str(tmp_path / "shards" / "train-*.tfrecord")))
+    assert len(records.files) == 2 and len(records) == 6
+    for i in range(6):  # the stored JPEG bytes decode to the folder's (EXIF-turned) pixels
+        for got, want in zip(records.load(i), folder.load(i)):
+            np.testing.assert_array_equal(got, want)
+    seen = []
+    for worker in range(3):
+        with tf.Graph().as_default(), tf.Session() as own:
+            batch = tf.data.make_one_shot_iterator(make_dataset(
+                records, shuffle=False, repeat=False, num_shards=3, shard_index=worker)).get_next()
+            try:
+                while True:
+                    seen.append(own.run(batch)[1].tobytes())
+            except tf.errors.OutOfRangeError:
+                pass
+    assert sorted(seen) == sorted(folder.load(i)[1][None].tobytes() for i in range(6))

@@ -191,6 +191,16 @@ def test_saved_model_never_replaces_a_users_folder_or_the_run(run_dir, tmp_path,
     (tmp_path / "empty").mkdir()
     export_writers.export_saved_model(run_dir, str(tmp_path / "empty"))
     assert os.path.isfile(str(a_file / "saved_model.pb"))
+    theirs = tmp_path / "theirs"  # another project's SavedModel: only SavedModel names in it
+    (theirs / "variables").mkdir(parents=True)
+    (theirs / "saved_model.pb").write_bytes(b"\x08\x01 their graph")
+    (theirs / "variables" / "variables.index").write_bytes(b"their weights")
+    before = tree(theirs)
+    with pytest.raises(ValueError, match="theirs: exists and was not written by fcn_tf1; .* --force"):
+        export_writers.export_saved_model(run_dir, str(theirs))
+    assert tree(theirs) == before
+    export_writers.export_saved_model(run_dir, str(theirs), force=True)
+    assert export_writers.saved_model_is_ours(str(theirs))
 
 
 def test_frozen_graph_output_over_a_users_file(run_dir, tmp_path):
@@ -248,8 +258,9 @@ def test_an_output_is_never_an_input_under_relative_paths(frozen, tmp_path, monk
     before = tree(folder)
     for inputs, out in [(["x.png"], "."), (["./x.png"], os.path.join("..", "in")),
                         (["."], "./"), ([os.path.join("..", "in")], ".")]:
-        assert predict_main(["--graph", frozen, "--output-dir", out] + inputs) == 1
-        assert "an input; choose another --output-dir" in capsys.readouterr().err
+        for force in ([], ["--force"]):  # --force replaces our masks, never an input
+            assert predict_main(["--graph", frozen, "--output-dir", out] + force + inputs) == 1
+            assert "an input; choose another --output-dir" in capsys.readouterr().err
     assert tree(folder) == before
 
 
@@ -457,6 +468,28 @@ def test_large_images_are_labelled_on_a_downscaled_copy(frozen, tmp_path, capsys
     mask = np.asarray(Image.open(str(out / "big.png")))
     assert mask.shape == (64, 96)
     np.testing.assert_array_equal(mask, np.kron(small, np.ones((2, 2), np.int64)))
+
+
+class _Stripes(object):
+    """A model whose labels differ from column to column (0, 4, 8, ...): enlarged by anything but
+    nearest neighbour, they would take values between."""
+
+    def __init__(self, input_size=None):
+        self.input_size, self.seen = input_size, []
+
+    def predict(self, image):
+        self.seen.append(image.shape[:2])
+        return np.tile(4 * (np.arange(image.shape[1]) % 3), (image.shape[0], 1))
+
+
+@pytest.mark.parametrize("input_size, max_pixels", [((4, 6), 10 ** 6), (None, 24)])
+def test_labels_of_a_smaller_copy_are_enlarged_by_nearest_neighbour(input_size, max_pixels):
+    from fcn_tf1.workflows.prediction import label_image
+    model = _Stripes(input_size)  # a TFLite model's fixed size, or a copy downscaled to 24 px
+    labels, size = label_image(model, np.zeros((8, 12, 3), np.uint8), max_pixels)
+    assert size == (4, 6) and model.seen == [(4, 6)]
+    np.testing.assert_array_equal(labels, np.kron(model.predict(np.zeros((4, 6, 3))),
+                                                  np.ones((2, 2), np.int64)))
 
 
 # 4. Every flag checked where it is parsed.

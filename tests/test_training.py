@@ -121,23 +121,29 @@ def test_quick_preset_learns(tmp_path):
     assert np.mean(values[-5:]) < 0.6 * np.mean(values[:2])
 
 
-def test_ctrl_c_saves_a_checkpoint_and_the_rerun_resumes_from_it(tmp_path, monkeypatch):
-    config, options = tiny(steps=50, save_every=1000)  # no checkpoint but the one Ctrl-C saves
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C, docker stop
+def test_a_stop_signal_saves_a_checkpoint_and_the_rerun_resumes_from_it(tmp_path, monkeypatch,
+                                                                        signum):
+    config, options = tiny(steps=50, save_every=1000)  # no checkpoint but the one the stop saves
     run, messages = str(tmp_path / "run"), []
     after_run = hooks.Progress.after_run
-    found = signal.getsignal(signal.SIGINT)  # SIG_IGN where the parent ran us in the background
+    found = signal.getsignal(signum)  # SIG_IGN where the parent ran us in the background
 
-    def interrupt_at_step_3(self, run_context, run_values):
+    def stop_at_step_3(self, run_context, run_values):
         after_run(self, run_context, run_values)
         if self.step == 3:
-            os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C: to the process, taken by the handler
-    monkeypatch.setattr(hooks.Progress, "after_run", interrupt_at_step_3)
-    with pytest.raises(training.Interrupted, match="interrupted at step [34]; checkpoint saved"):
+            os.kill(os.getpid(), signum)  # to the process, as Ctrl-C or a scheduler sends it
+    monkeypatch.setattr(hooks.Progress, "after_run", stop_at_step_3)
+    with pytest.raises(training.Interrupted, match="interrupted at step [34]; checkpoint saved") \
+            as stopped:
         training.train(run, config, SyntheticDataset("train", 8), options)
+    assert stopped.value.signum == signum
     saved = training.latest_step(run)
     assert saved in (3, 4)  # the step the signal came in, or the one already running
-    assert signal.getsignal(signal.SIGINT) is found  # the handler it found put back
+    assert signal.getsignal(signum) is found  # the handler it found put back
     monkeypatch.undo()
+    if signum == signal.SIGTERM:
+        return  # resuming is the same whatever stopped it
     training.train(run, config, SyntheticDataset("train", 8), options._replace(steps=saved + 2),
                    log=messages.append)
     assert messages[0].startswith("resuming %s from step %d" % (run, saved))
