@@ -42,6 +42,14 @@ def parser():
     p.add_argument("--optimisations", action="store_true",
                    help="also time thread settings, OpenMP variables, XLA, optimize_for_inference "
                         "and batching on the frozen graph in TensorFlow")
+    p.add_argument("--tile", type=cli.size_list, default=(), help=(
+        "also label a --tile-image in tiles of each of these sizes (HxW, comma-separated) on each "
+        "runtime in fp32: time, overlap, time per pixel against the whole image's of --sizes, "
+        "peak RSS"))
+    p.add_argument("--tile-image", type=cli.size_pair, default=(3000, 4000),
+                   help="HxW of the image --tile labels (default: a 4000x3000 photo, 3000x4000)")
+    p.add_argument("--tta", type=cli.tta_spec, help="also time test-time augmentation (flip, "
+                   "scales=...) on each runtime in fp32, against the image without it")
     p.add_argument("--sgemm-size", type=cli.positive_int, default=2048,
                    help="N of the N x N x N SGEMM that measures the FP32 ceiling")
     p.add_argument("--json", metavar="PATH", help="also write the report as JSON")
@@ -94,6 +102,7 @@ def format_report(report):
                  "peak of the fresh process that loaded it and labelled; =tf: labels equal to "
                  "TensorFlow fp32's; 1st mask s: python -m fcn_tf1.predict on one image in a fresh "
                  "process, start to mask written, cold / warm model cache)")
+    lines += _labelling_lines(report)
     lines += _train_lines(report)
     for r in report["results"]:
         for o in r.get("optimisations", []):
@@ -114,6 +123,29 @@ def _floor_note(report):
     achieved, describe = max(over)
     return ["note: %s computes at %.0f GFLOP/s, above the best SGEMM measured (%.0f): the FP32 "
             "ceiling is a floor here, not a bound" % (describe, achieved, best)]
+
+
+def _labelling_lines(report):
+    rows = [(r, row) for r in report["results"] for row in r.get("labelling", [])]
+    lines = ["", "tiled and TTA (fp32; time per pixel against the whole image of the size above):"] \
+        if rows else []
+    for r, row in rows:
+        what = ("%dx%d in tiles of at most %dx%d" % (tuple(row["image"]) + tuple(row["tile"]))
+                if "tile" in row else "%dx%d with TTA %s" % (tuple(r["size"]) + (row["tta"],)))
+        if "skipped" in row:
+            lines.append("  %s %s %s: skipped (%s)" % (r["variant"], row["runtime"], what,
+                                                       row["skipped"]))
+        elif "tile" in row:
+            lines.append("  %s %s %s: %d tiles of %dx%d, overlap %.2fx, %.2f s, %.2fx the time "
+                         "per pixel, peak RSS %.0f MB" % (
+                             r["variant"], row["runtime"], what, row["tiles"],
+                             row["tile_shape"][0], row["tile_shape"][1], row["overlap"],
+                             row["seconds"], row["per_pixel_ratio"], row["peak_rss_mb"]))
+        else:
+            lines.append("  %s %s %s: %.3f s, %.2fx the time without, peak RSS %.0f MB" % (
+                r["variant"], row["runtime"], what, row["seconds"], row["cost"],
+                row["peak_rss_mb"]))
+    return lines
 
 
 def _train_lines(report):
@@ -146,7 +178,9 @@ def run(args):
                 optimisations=args.optimisations and variant == args.variants[-1]
                 and size == args.sizes[0],
                 first_mask=not args.no_first_mask and (variant, size) == (args.variants[0],
-                                                                           args.sizes[0]))
+                                                                           args.sizes[0]),
+                tiles=[list(t) for t in args.tile] if size == args.sizes[0] else [],
+                tile_image=list(args.tile_image), tta=args.tta.to_dict() if args.tta else None)
             result["train_steps"] = [result.pop("train_step")] if "train_step" in result else []
             if not args.no_train_step:
                 result["train_steps"] += [benchmark.train_step_in(python, variant, size, args.width)

@@ -9,7 +9,8 @@ import warnings
 
 from fcn_tf1.ground import console, machine, tf_versions
 from fcn_tf1.ground.formats import clients_text, readable, readable_text
-from fcn_tf1.ground.names import AUTO, IGNORE_LABEL, MAX_WIDTH, MIN_WIDTH, PRECISIONS, RUNTIMES
+from fcn_tf1.ground.names import (AUTO, IGNORE_LABEL, MAX_INFERENCE_PIXELS, MAX_WIDTH, MIN_WIDTH,
+                                  PRECISIONS, RUNTIMES, TILE_CHOICES)
 
 
 def prepare_tensorflow(prog):
@@ -127,6 +128,45 @@ def add_runtime_flags(parser):
         "fastest precision that export --int8 measured within its --max-drop on the validation "
         "split, else the default" % ", ".join("%s for %s" % (fmt.precisions[0], fmt.what)
                                             for fmt in readable())))
+
+
+def add_labelling_flags(parser):
+    """--tile, --max-inference-pixels, --downscale and --tta: how an image of any size is labelled."""
+    parser.add_argument("--tile", type=tile_choice, default="auto", help=(
+        "HxW (or N): label images larger than that in tiles of at most that size, stitched "
+        "exactly (tiles overlap by the model's receptive field, their origins on its 32 px grid); "
+        "auto: tiles when an image has more than --max-inference-pixels; off: always whole"))
+    parser.add_argument("--max-inference-pixels", type=positive_int, default=MAX_INFERENCE_PIXELS,
+                        help="the most pixels labelled at once (memory is bounded by it): larger "
+                             "images are tiled, or downscaled with --downscale")
+    parser.add_argument("--downscale", action="store_true", help=(
+        "label images of more than --max-inference-pixels on a downscaled copy, the labels "
+        "enlarged back (faster, not the whole-image result) instead of in tiles"))
+    parser.add_argument("--tta", type=tta_spec, help=(
+        "test-time augmentation: flip, scales=0.5,0.75,1,1.25,1.5 or flip,scales=...: softmax "
+        "probabilities averaged over the flipped and rescaled copies"))
+
+
+def labeller(args, model):
+    """The ``Labeller`` of the labelling flags for ``model``."""
+    from fcn_tf1.model.labelling import Labeller
+    if args.downscale and isinstance(args.tile, tuple):
+        raise ValueError("--downscale labels on a downscaled copy, --tile %dx%d in tiles: choose one"
+                         % args.tile)
+    return Labeller(model, args.tile, args.max_inference_pixels, args.downscale, args.tta)
+
+
+def tile_choice(text):
+    """'auto', 'off' or a size (H or HxW), for argparse."""
+    return text if text in TILE_CHOICES else size_pair(text)
+
+
+def tta_spec(text):
+    from fcn_tf1.numbers.tta import TTA
+    try:
+        return TTA.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error).split(": ", 1)[1])
 
 
 def add_export_flag(parser, help_text, **kwargs):

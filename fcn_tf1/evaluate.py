@@ -24,6 +24,7 @@ def parser():
                    "folder data set (needed for voc, sbd and folder)")
     p.add_argument("--split", default="val", help="the split to evaluate on")
     cli.add_folder_flags(p)
+    cli.add_labelling_flags(p)
     p.add_argument("--json", help="also write the report as JSON here")
     p.add_argument("--force", action="store_true",
                    help="replace a --json file that fcn_tf1 did not write")
@@ -55,9 +56,21 @@ def run(args):
         if len(classes) != source.num_classes:
             raise ValueError("the model has %d classes, the data set %d"
                              % (len(classes), source.num_classes))
-        hist = evaluation.evaluate_predictor(model.predict, source, len(classes))
-    result = evaluation.report(hist, classes)
+        labeller = cli.labeller(args, model)
+        labellers = {"tta": labeller, "plain": labeller.without_tta()} if args.tta else \
+            {"plain": labeller}
+        measured = evaluation.evaluate_labellers(labellers, source, len(classes))
+    result = evaluation.report(measured["tta" if args.tta else "plain"][0], classes)
+    result["seconds_per_image"] = measured["tta" if args.tta else "plain"][1] / len(source)
     print(evaluation.format_report(result))
+    if args.tta:
+        plain = evaluation.report(measured["plain"][0], classes)
+        seconds = measured["plain"][1] / len(source)
+        result["tta"] = args.tta.to_dict()
+        result["without_tta"] = {"mean_iou": plain["mean_iou"], "seconds_per_image": seconds}
+        print("TTA %s: mean IU %.4f (without: %.4f), %.3f s per image (without: %.3f)" % (
+            args.tta.describe(), result["mean_iou"], plain["mean_iou"],
+            result["seconds_per_image"], seconds))
     if args.json:
         fileutil.write_json(args.json, result)
 

@@ -26,6 +26,9 @@ def parser():
     p.add_argument("--checkpoint", help="a checkpoint prefix (default: the latest in the folder)")
     for fmt in FORMATS.values():
         p.add_argument(fmt.flag, metavar="PATH" if fmt.suffixes else "DIR", help=fmt.help)
+    p.add_argument("--tta", type=cli.tta_spec, help=(
+        "bake test-time augmentation (flip, scales=... as in predict) into %s: its logits are then "
+        "the log of the averaged probabilities, and its config says so" % _tta_flags()))
     p.add_argument("--input-size", type=cli.size_pair, metavar="HxW",
                    help="the input size of %s, fixed (required with them)" % _fixed_flags())
     int8 = p.add_argument_group("the data of --int8 (an OpenVINO IR quantized by NNCF; "
@@ -53,6 +56,10 @@ def _fixed_flags():
     return " and ".join(f.flag for f in FORMATS.values() if f.fixed_size)
 
 
+def _tta_flags():
+    return " and ".join(f.flag for f in FORMATS.values() if f.tta)
+
+
 def outputs(args):
     """{format name: path} of every export the flags ask for."""
     return collections.OrderedDict((f.name, getattr(args, flag_dest(f))) for f in FORMATS.values()
@@ -62,6 +69,10 @@ def outputs(args):
 def check(p, args):
     if not args.list_ops and not (args.checkpoint_dir and args.output):
         p.error("--checkpoint-dir and --output are required")
+    others = [FORMATS[name].flag for name in outputs(args) if not FORMATS[name].tta]
+    if args.tta and others:
+        p.error("--tta goes into %s only, not %s (their graphs take one image as it is)"
+                % (_tta_flags(), " or ".join(others)))
     fixed = any(FORMATS[name].fixed_size for name in outputs(args))
     if fixed != bool(args.input_size):
         p.error("--input-size goes with %s (their input size is fixed), and they need it"
@@ -88,7 +99,7 @@ def run(args):
     int8 = (writer_registry.Int8Plan(open_int8_data(args), args.calibration_images, args.max_drop)
             if args.int8 else None)
     plan = writer_registry.ExportPlan(args.checkpoint_dir, args.checkpoint, args.force,
-                                      args.output, args.input_size, int8)
+                                      args.output, args.input_size, int8, args.tta)
     writer_registry.export_all(outputs(args), plan)
 
 

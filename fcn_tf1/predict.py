@@ -35,10 +35,7 @@ def parser():
                         "replaced anyway; inputs never are)")
     p.add_argument("--max-pixels", type=cli.positive_int, default=MAX_PIXELS,
                    help="refuse images with more pixels than this (decompression bombs)")
-    p.add_argument("--max-inference-pixels", type=cli.positive_int,
-                   default=prediction.MAX_INFERENCE_PIXELS,
-                   help="label larger images on a copy downscaled to this many pixels, the labels "
-                        "enlarged back: bounded memory")
+    cli.add_labelling_flags(p)
     return p
 
 
@@ -52,7 +49,7 @@ def run(args):
     with FrozenModel(args.graph, args.runtime, args.precision) as model:
         print("runtime: %s" % model.describe(), file=sys.stderr)
         failures, seconds, engine = prediction.predict_files(
-            model, plans, args.overlay, args.max_pixels, args.max_inference_pixels,
+            cli.labeller(args, model), plans, args.overlay, args.max_pixels,
             log=lambda line: print(line, file=sys.stderr))
     for line in failures:
         print("fcn_tf1.predict: error: %s" % line, file=sys.stderr)

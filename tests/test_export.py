@@ -1,5 +1,6 @@
 """Frozen graphs, SavedModels and fcn_tf1.predict on images of any size."""
 import io
+import json
 import os
 import subprocess
 import sys
@@ -281,3 +282,34 @@ def test_onnx_export_predicts_like_tensorflow(frozen, tmp_path):
     with pytest.raises(ValueError, match="junk.pb: not a TensorFlow GraphDef"):
         export_writers.export_onnx(str(tmp_path / "junk.pb"), str(tmp_path / "junk.onnx"))
     assert not (tmp_path / "junk.onnx").exists() and run_dir
+
+
+def test_export_tta_bakes_flip_into_the_graph_and_the_saved_model(run_dir, frozen, tmp_path,
+                                                                  capsys):
+    from fcn_tf1.export import main as export_main
+    from fcn_tf1.model.labelling import Labeller
+    from fcn_tf1.numbers.tta import softmax
+    out = str(tmp_path / "tta.pb")
+    assert export_main(["--checkpoint-dir", run_dir, "--output", out, "--saved-model",
+                        str(tmp_path / "saved"), "--tta", "flip"]) == 0
+    assert "with TTA flip inside" in capsys.readouterr().out
+    assert json.load(open(out + ".json"))["tta"] == {"flip": True, "scales": [1.0]}
+    image = images()[3]
+    with FrozenModel(frozen, "tf") as plain:
+        by_hand = (softmax(plain.run(image)[0]) + softmax(plain.run(image[:, ::-1])[0])[:, ::-1]) / 2
+    with FrozenModel(out, "tf") as baked:
+        np.testing.assert_allclose(softmax(baked.run(image)[0]), by_hand, atol=1e-5)
+        with pytest.raises(ValueError, match="--tile: this export has test-time augmentation "
+                                             "inside .export --tta flip."):
+            Labeller(baked, tile=(600, 600))
+    with tf.Graph().as_default(), tf.Session() as session:
+        meta = tf.saved_model.loader.load(session, ["serve"], str(tmp_path / "saved"))
+        signature = meta.signature_def["serving_default"]
+        logits = session.run(signature.outputs["logits"].name,
+                             {signature.inputs["image"].name: image})
+    np.testing.assert_allclose(softmax(logits), by_hand, atol=1e-5)
+    with pytest.raises(SystemExit):
+        export_main(["--checkpoint-dir", run_dir, "--output", str(tmp_path / "b.pb"),
+                     "--onnx", str(tmp_path / "b.onnx"), "--tta", "flip"])
+    assert "--tta goes into --output and --saved-model only, not --onnx" in \
+        capsys.readouterr().err

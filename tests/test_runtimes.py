@@ -107,6 +107,34 @@ def test_fp32_runtimes_agree_with_tensorflow(models, references, name, runtime, 
         assert (batch == outputs[0][1]).mean() >= 0.999
 
 
+TILED = (613, 683)  # odd, and not a multiple of the tile
+
+
+@pytest.fixture(scope="module")
+def whole_reference(models):
+    image = np.random.RandomState(5).randint(0, 256, TILED + (3,), dtype=np.uint8)
+    with FrozenModel(models["reference"]["pb"], "tf") as model:
+        return image, model.run(image)[0]
+
+
+@pytest.mark.parametrize("runtime,fmt", RUNS + [pytest.param("openvino", "bf16", marks=[
+    needs_openvino, pytest.mark.skipif("not _bf16_supported()")])])
+def test_tiles_label_as_the_whole_image_on_every_runtime(models, whole_reference, runtime, fmt):
+    from fcn_tf1.model.labelling import Labeller
+    image, logits = whole_reference
+    precision = "bf16" if fmt == "bf16" else "fp32"
+    with FrozenModel(models["reference"]["pb" if fmt == "bf16" else fmt], runtime,
+                     precision) as model:
+        own = model.run(image)
+        tiled, how = Labeller(model, tile=(600, 600)).scores(image)
+        assert how.kind == "tiled" and len(how.tiles) == 4
+        if precision == "fp32":
+            assert np.abs(tiled - logits).max() <= 1e-4 * np.abs(logits).max()
+            assert np.abs(tiled - own[0]).max() <= 1e-5 * np.abs(logits).max()
+        assert (tiled.argmax(-1) == own[1]).mean() >= (0.9999 if precision == "fp32" else
+                                                       AGREEMENT["bf16"])
+
+
 def _bf16_supported():
     return HAS_OPENVINO and "BF16" in openvino_api.capabilities(openvino_api.core())
 
@@ -371,6 +399,23 @@ def test_tflite_labels_as_tensorflow_and_predict_takes_every_size(tflite, refere
     assert np.asarray(Image.open(str(tmp_path / "m" / "0.png"))).shape == SIZES[0]
 
 
+def test_a_tflite_model_tiles_exactly_where_its_size_allows(models, tmp_path, capsys):
+    """TFLite's input size is fixed: an image whose sides exceed it by multiples of 32 is tiled
+    exactly in tiles of that size; another is labelled on a copy resized to it, and says so."""
+    from fcn_tf1.model.labelling import Labeller
+    path = str(tmp_path / "big.tflite")
+    assert export_main(["--checkpoint-dir", models["trained"]["run"], "--output",
+                        str(tmp_path / "m.pb"), "--tflite", path, "--input-size", "576x608"]) == 0
+    image = np.random.RandomState(2).randint(0, 256, (576 + 64, 608 + 32, 3), dtype=np.uint8)
+    with FrozenModel(models["trained"]["pb"], "tf") as whole:
+        logits = whole.run(image)[0]
+    with FrozenModel(path) as model:
+        tiled, how = Labeller(model).scores(image)
+        assert (how.kind, how.size, len(how.tiles)) == ("tiled", (576, 608), 4)
+        assert np.abs(tiled - logits).max() <= 1e-4 * np.abs(logits).max()
+        assert Labeller(model).plan((600, 700)).kind == "resized"
+
+
 def test_tflite_files_are_checked_before_they_load(models, tflite, tmp_path, capsys):
     import shutil
     users = tmp_path / "users.tflite"
@@ -483,6 +528,16 @@ def test_the_ir_cache_keeps_the_newest_entries_whole(tmp_path):
         raise OSError("disk full")
     cache.store(fails, "model e", "e")
     assert sorted(os.listdir(cache.folder)) == ["b", "c", "d"]  # nothing half-written
+    os.chmod(cache._entry("d"), 0o777)  # an entry others could have written: not read
+    assert cache.load(Core(), "d") is None and cache.load(Core(), "c") == "model c"
+
+
+def test_bf16_is_refused_where_openvino_sees_no_bf16():
+    from fcn_tf1.model.runtimes import check_bf16
+    with pytest.raises(ValueError, match="this CPU does not compute bf16 .OpenVINO sees FP32, "
+                                         "INT8.; use --precision fp32"):
+        check_bf16(["FP32", "INT8"])
+    check_bf16(["FP32", "BF16"])
 
 
 # int8: an OpenVINO IR quantized by NNCF (for TensorFlow 1.15 in .venv-int8), gated on mean IU.
@@ -684,3 +739,12 @@ def test_int8_data_of_another_class_count_is_refused_before_anything_is_written(
     assert capsys.readouterr().err.strip() == (
         "fcn_tf1.export: error: --data voc, train split: 21 classes, the model 5")
     assert sorted(os.listdir(str(tmp_path))) == ["voc"]
+
+
+@needs_openvino
+def test_openvino_keeps_the_three_sizes_used_last(exports):
+    sizes = [(33, 34), (35, 36), (37, 38), (39, 40)]
+    with FrozenModel(exports["pb"], "openvino") as model:
+        for size in sizes[:3] + sizes[:1] + sizes[3:]:  # the first size used again, then a fourth
+            model.run(np.zeros(size + (3,), np.uint8))
+        assert list(model.engine.compiled) == [s + (3,) for s in (sizes[2], sizes[0], sizes[3])]

@@ -461,8 +461,9 @@ def test_large_images_are_labelled_on_a_downscaled_copy(frozen, tmp_path, capsys
     path = _save(tmp_path, "big.png", Image.fromarray(image))
     out = tmp_path / "out"
     assert predict_main(["--graph", frozen, "--output-dir", str(out), path,
-                         "--max-inference-pixels", "1536"]) == 0
-    assert "big.png: 64x96 labelled at 32x48" in capsys.readouterr().err
+                         "--max-inference-pixels", "1536", "--downscale"]) == 0
+    assert ("big.png: 64x96 labelled at 32x48 (--downscale, --max-inference-pixels 1536)"
+            in capsys.readouterr().err)
     with FrozenModel(frozen) as model:
         small = model.predict(np.asarray(Image.fromarray(image).resize((48, 32), Image.BILINEAR)))
     mask = np.asarray(Image.open(str(out / "big.png")))
@@ -473,22 +474,25 @@ def test_large_images_are_labelled_on_a_downscaled_copy(frozen, tmp_path, capsys
 class _Stripes(object):
     """A model whose labels differ from column to column (0, 4, 8, ...): enlarged by anything but
     nearest neighbour, they would take values between."""
+    metadata = {}
 
     def __init__(self, input_size=None):
         self.input_size, self.seen = input_size, []
 
-    def predict(self, image):
+    def run(self, image):
         self.seen.append(image.shape[:2])
-        return np.tile(4 * (np.arange(image.shape[1]) % 3), (image.shape[0], 1))
+        labels = np.tile(4 * (np.arange(image.shape[1]) % 3), (image.shape[0], 1))
+        return np.eye(9, dtype=np.float32)[labels], labels
 
 
 @pytest.mark.parametrize("input_size, max_pixels", [((4, 6), 10 ** 6), (None, 24)])
 def test_labels_of_a_smaller_copy_are_enlarged_by_nearest_neighbour(input_size, max_pixels):
-    from fcn_tf1.workflows.prediction import label_image
+    from fcn_tf1.model.labelling import Labeller
     model = _Stripes(input_size)  # a TFLite model's fixed size, or a copy downscaled to 24 px
-    labels, size = label_image(model, np.zeros((8, 12, 3), np.uint8), max_pixels)
-    assert size == (4, 6) and model.seen == [(4, 6)]
-    np.testing.assert_array_equal(labels, np.kron(model.predict(np.zeros((4, 6, 3))),
+    labels, how = Labeller(model, max_pixels=max_pixels, downscale=True).labels(
+        np.zeros((8, 12, 3), np.uint8))
+    assert (how.kind, how.size) == ("resized", (4, 6)) and model.seen == [(4, 6)]
+    np.testing.assert_array_equal(labels, np.kron(model.run(np.zeros((4, 6, 3)))[1],
                                                   np.ones((2, 2), np.int64)))
 
 

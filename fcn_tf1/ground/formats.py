@@ -14,32 +14,33 @@ import os
 # file, "beside" it in PATH.json naming the file's SHA-256); runtimes: the runtimes of fcn_tf1
 # that run it, in the order the default takes them (none: it is for a client of its own);
 # client: what runs it outside fcn_tf1; fixed_size: its input size is fixed at export
-# (--input-size); help: the export flag's help.
+# (--input-size); tta: export --tta can bake test-time augmentation into it; help: the export
+# flag's help.
 Format = collections.namedtuple(
-    "Format", "name suffixes flag what precisions sidecar runtimes client fixed_size help")
+    "Format", "name suffixes flag what precisions sidecar runtimes client fixed_size tta help")
 
 FORMATS = collections.OrderedDict((record.name, record) for record in (
     Format("pb", (".pb",), "--output", "a frozen graph (.pb)", ("fp32", "bf16"), "inside",
-           ("openvino", "tf"), "tf.import_graph_def", False,
+           ("openvino", "tf"), "tf.import_graph_def", False, True,
            "the frozen graph (.pb, required); a .json side-car lands beside it"),
     Format("saved_model", (), "--saved-model", "a SavedModel folder", ("fp32",), "inside",
-           (), "TF Serving, tf.saved_model.loader", False,
+           (), "TF Serving, tf.saved_model.loader", False, True,
            "also write a SavedModel here (signatures serving_default and serving_bytes)"),
     Format("onnx", (".onnx",), "--onnx", "an ONNX model (.onnx)", ("fp32", "bf16"), "inside",
-           ("openvino", "onnxruntime"), "ONNX Runtime", False,
+           ("openvino", "onnxruntime"), "ONNX Runtime", False, False,
            "also convert the frozen graph to ONNX (tf2onnx; pip install 'fcn_tf1[onnx]'); "
            "dynamic H and W"),
     Format("tflite", (".tflite",), "--tflite", "a TFLite model (.tflite)", ("fp32",), "beside",
-           ("tflite",), "tf.lite.Interpreter", True,
+           ("tflite",), "tf.lite.Interpreter", True, False,
            "also write a TensorFlow Lite model (fp32, input of --input-size, fixed; its config "
            "in PATH.json)"),
     Format("opencv", (".pb",), "--opencv", "a frozen graph for OpenCV's dnn (.pb)", ("fp32",),
-           "beside", (), "cv2.dnn.readNetFromTensorflow", True,
+           "beside", (), "cv2.dnn.readNetFromTensorflow", True, False,
            "also write a frozen graph for OpenCV's cv2.dnn.readNetFromTensorflow (float NCHW blob "
            "of --input-size in, logits out; its blobFromImage parameters and config in "
            "PATH.json)"),
     Format("ir", (".xml",), "--int8", "an int8 OpenVINO IR (.xml and its .bin)", ("int8",),
-           "beside", ("openvino",), "OpenVINO", False,
+           "beside", ("openvino",), "OpenVINO", False, False,
            "also write an int8 OpenVINO IR (PATH.xml, its .bin, PATH.xml.json), calibrated on "
            "--data's --calibration-split and written only when its mean IU on "
            "--validation-split is within --max-drop of fp32's"),

@@ -95,6 +95,11 @@ AUTO = "auto"
 CALIBRATION_IMAGES = 300
 MAX_DROP = 0.01
 
+# Images of more pixels are labelled in tiles (or, with --downscale, on a downscaled copy):
+# whole-image inference above this needs more than 2 GB (docs/performance.md has the figures).
+MAX_INFERENCE_PIXELS = 4194304
+TILE_CHOICES = ("auto", "off")  # or HxW
+
 # The TensorFlow releases fcn_tf1 runs on (2.16+ through tf-keras), and the newest tested here.
 TENSORFLOW_SUPPORTED = "1.15 or 2.13-2.21"
 TENSORFLOW_NEWEST_TESTED = (2, 21)

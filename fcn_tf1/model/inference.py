@@ -8,12 +8,14 @@ from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.preprocessing import preprocess
 
 
-def build_inference_graph(config, input_shape=None):
+def build_inference_graph(config, input_shape=None, tta=None):
     """Add the inference graph of ``config`` (a ``ModelConfig``) to the default graph.
 
     The input ``image`` is uint8 RGB, [H, W, 3] or [N, H, W, 3] (or exactly ``input_shape``); the
     outputs ``logits`` (float32, the input's shape with C channels) and ``prediction`` (int32 labels,
-    the input's shape without channels) have the input's rank. Returns (image, logits, prediction).
+    the input's shape without channels) have the input's rank. With ``tta`` (a ``numbers.tta.TTA``)
+    the logits are the log of the softmax probabilities averaged over its copies (``tta_scores``).
+    Returns (image, logits, prediction).
     """
     image = tf.placeholder(tf.uint8, input_shape, name=INPUT)
     shape = tf.shape(image)
@@ -23,12 +25,32 @@ def build_inference_graph(config, input_shape=None):
         batch = tf.reshape(image, tf.stack([-1, shape[-3], shape[-2], 3]))
     if input_shape is not None:
         batch.set_shape([1] * (4 - len(input_shape)) + list(input_shape))
-    scores = config.build(preprocess(batch, config.convention))
+    net = preprocess(batch, config.convention)
+    scores = config.build(net) if tta is None else tta_scores(config, net, tta)
     logits = tf.reshape(scores, tf.concat([shape[:-1], [config.num_classes]], 0), name=LOGITS)
     if input_shape is not None:
         logits.set_shape(list(input_shape[:-1]) + [config.num_classes])
     prediction = tf.cast(tf.argmax(logits, -1), tf.int32, name=PREDICTION)
     return image, logits, prediction
+
+
+def tta_scores(config, images, tta):
+    """log of the softmax probabilities of ``config``'s model averaged over ``tta``'s flipped and
+    rescaled copies of ``images`` (preprocessed, [N, H, W, 3]), each resized back bilinearly: the
+    softmax of these scores is that average, their argmax its labels."""
+    size = tf.shape(images)[1:3]
+    probabilities = []
+    for scale in tta.scales:
+        scaled = images if scale == 1 else tf.image.resize_bilinear(
+            images, tf.cast(tf.round(tf.cast(size, tf.float32) * scale), tf.int32),
+            half_pixel_centers=True)
+        for flip in (False, True) if tta.flip else (False,):
+            with tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):
+                p = tf.nn.softmax(config.build(tf.reverse(scaled, [2]) if flip else scaled))
+            p = tf.reverse(p, [2]) if flip else p
+            probabilities.append(p if scale == 1 else tf.image.resize_bilinear(
+                p, size, half_pixel_centers=True))
+    return tf.log(tf.add_n(probabilities) / float(len(probabilities)))
 
 
 def build_bytes_graph(config, palette):

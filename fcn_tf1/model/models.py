@@ -24,6 +24,7 @@ class LoadedModel(object):
     """A session with an ``input`` placeholder and ``outputs`` [logits, prediction]."""
     session = input = outputs = config = None
     input_size = None  # (H, W) of a model that takes one size only
+    metadata = {}
 
     def run(self, image):
         """(logits, labels) for an RGB uint8 image [H, W, 3] or batch [N, H, W, 3]."""
@@ -42,27 +43,31 @@ class LoadedModel(object):
         self.close()
 
 
-def graph_metadata(config, checkpoint):
+def graph_metadata(config, checkpoint, tta=None):
     """The config an export carries (in its ``CONFIG_NODE`` and side-car): the model config plus
-    its signature (what the graph takes and gives), where it came from and what wrote it."""
+    its signature (what the graph takes and gives), where it came from and what wrote it, and the
+    test-time augmentation inside it, if any."""
     data = config.to_dict()
     data.update({"signature": config.signature.to_dict(),
                  "checkpoint": os.path.basename(checkpoint), MARKER: VERSION,
                  "tensorflow": TF_VERSION})
+    if tta is not None:
+        data["tta"] = tta.to_dict()
     return data
 
 
 class CheckpointModel(LoadedModel):
     """The inference graph of ``run_dir``'s config (and its ``CONFIG_NODE``) with the latest (or
-    the given) checkpoint restored; ``metadata`` is what an export of it carries."""
+    the given) checkpoint restored, with ``tta`` inside when given; ``metadata`` is what an export
+    of it carries."""
 
-    def __init__(self, run_dir, checkpoint=None, config=None):
+    def __init__(self, run_dir, checkpoint=None, config=None, tta=None):
         self.config = config or ModelConfig.load(run_dir)
         self.checkpoint = checkpoints.chosen(run_dir, checkpoint)
-        self.metadata = graph_metadata(self.config, self.checkpoint)
+        self.metadata = graph_metadata(self.config, self.checkpoint, tta)
         self.graph = tf.Graph()
         with self.graph.as_default():
-            self.input, logits, prediction = build_inference_graph(self.config)
+            self.input, logits, prediction = build_inference_graph(self.config, tta=tta)
             tf.constant(json.dumps(self.metadata, sort_keys=True), name=CONFIG_NODE)
             self.session = tf.Session()
             checkpoints.restore(tf.train.Saver(), self.session, self.checkpoint)

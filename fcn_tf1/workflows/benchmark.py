@@ -29,7 +29,8 @@ from fcn_tf1.model.loss import segmentation_loss
 from fcn_tf1.model.export_readers import read_graph_def
 from fcn_tf1.model.models import FrozenModel
 from fcn_tf1.model.runtimes import installed as runtime_installed
-from fcn_tf1.workflows import isolated, quantization, writer_registry
+from fcn_tf1.numbers.tta import TTA
+from fcn_tf1.workflows import isolated, labelling_bench, quantization, writer_registry
 
 def _timed(fn):
     start = time.perf_counter()
@@ -65,11 +66,13 @@ def latency(fn, argument, runs, warmup=2):
 
 
 def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=False, classes=21,
-            runtimes=("tf",), precisions=("fp32",), first_mask=False):
+            runtimes=("tf",), precisions=("fp32",), first_mask=False, tiles=(), tile_image=None,
+            tta=None):
     """Everything for one (variant, size), run in a fresh process by ``measure_in_subprocess``:
     FLOPs, then the export on each runtime x precision in a fresh process of its own (latency,
     peak RSS, labels against TensorFlow fp32's; with ``first_mask``, fp32's time to a first mask),
-    the training step."""
+    ``tile_image`` labelled in each of ``tiles`` and the image with ``tta`` (a TTA's dict) on each
+    runtime in fp32, the training step."""
     config = ModelConfig(classes, variant, width)
     h, w = size
     image = np.random.RandomState(0).randint(0, 256, (h, w, 3), dtype=np.uint8)
@@ -89,6 +92,8 @@ def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=Fal
                               for runtime in ("tf",) + tuple(r for r in runtimes if r != "tf")
                               for precision in precisions
                               if precision in RUNTIME_SPECS[runtime].precisions]
+        result["labelling"] = _labelling_rows(work, result["runtimes"], size, tiles, tile_image,
+                                              tta)
         if optimisations:
             reference = np.load(os.path.join(work, "tf-fp32.npy"))
             result["optimisations"] = _optimisations(frozen_path, image, reference, runs)
@@ -116,7 +121,7 @@ def _export(config, size, work, result, runtimes):
             config.save(work)
             tf.train.Saver().save(session, os.path.join(work, "model.ckpt"))
     frozen_path = _model_path(work, "tf")
-    plan = writer_registry.ExportPlan(work, None, False, frozen_path, size, None)
+    plan = writer_registry.ExportPlan(work, None, False, frozen_path, size, None, None)
     wanted = {formats_read_by(runtime)[0].name for runtime in ("tf",) + tuple(runtimes)}
     # The frozen graph first (the registry's order): the others are made from it.
     for fmt in FORMATS.values():
@@ -125,6 +130,22 @@ def _export(config, size, work, result, runtimes):
             writer_registry.WRITERS[fmt.name].write(_format_path(work, fmt), plan)
             result["%s_export_s" % fmt.name] = time.time() - start
     return frozen_path
+
+
+def _labelling_rows(work, rows, size, tiles, tile_image, tta):
+    """The --tile and --tta rows of every runtime that takes any size (fp32)."""
+    out = []
+    for row in rows:
+        if row["precision"] != "fp32" or "min_s" not in row or \
+                FORMATS[formats_read_by(row["runtime"])[0].name].fixed_size:
+            continue
+        path = _model_path(work, row["runtime"])
+        if tiles:
+            out += labelling_bench.tile_rows(path, row["runtime"], tile_image, tiles, row, size)
+        if tta:
+            out.append(labelling_bench.tta_row(path, row["runtime"], size, TTA(**tta),
+                                               row["median_s"]))
+    return out
 
 
 def _model_path(work, runtime):

@@ -1,6 +1,7 @@
 """Evaluate a model on a data set: whole images at batch 1, the four paper metrics, per-class IU."""
 import io
 import os
+import time
 
 import numpy as np
 from PIL import Image
@@ -35,6 +36,19 @@ def evaluate_predictor(predict, source, num_classes, progress=True):
     for image, label in checked_samples(source, num_classes, progress=progress):
         hist += confusion(label, predict(image), num_classes)
     return hist
+
+
+def evaluate_labellers(labellers, source, num_classes):
+    """{name: (confusion matrix, seconds spent labelling)} of each ``Labeller`` of ``labellers``
+    ({name: labeller}) over ``source``, each image read once."""
+    out = {name: [np.zeros((num_classes, num_classes), np.int64), 0.0] for name in labellers}
+    for image, label in checked_samples(source, num_classes):
+        for name, labeller in labellers.items():
+            start = time.perf_counter()
+            labels = labeller.labels(image)[0]
+            out[name][1] += time.perf_counter() - start
+            out[name][0] += confusion(label, labels, num_classes)
+    return {name: tuple(value) for name, value in out.items()}
 
 
 def report(hist, class_names):

@@ -27,6 +27,7 @@ from fcn_tf1.model.signature import Signature
 from fcn_tf1.model.upsample import valid_combinations
 from fcn_tf1.numbers.palette import palette
 from fcn_tf1.numbers.tflite_model import operator_codes
+from fcn_tf1.numbers.tta import TTA
 
 
 def strip_default_attrs(graph_def):
@@ -57,23 +58,33 @@ def exportable_op_types(width=1 / 32.):
     ops = set()
     for variant in VARIANTS:
         for upsampling, shape_fix in valid_combinations():
-            # The convention's ops do not depend on the rest: BGR rides along with at-once.
+            # The convention's ops do not depend on the rest: BGR rides along with at-once, and
+            # export --tta's with the default's.
             for scale_skips, convention in ((False, SLIM_RGB), (True, CAFFE_BGR)):
                 config = ModelConfig(2, variant, width, upsampling, shape_fix, convention,
                                      scale_skips=scale_skips)
-                with tf.Graph().as_default(), tf.Session() as session:
-                    build_inference_graph(config)
-                    tf.constant("{}", name=CONFIG_NODE)
-                    session.run(tf.global_variables_initializer())
-                    ops.update(node.op for node in _freeze(session, config.signature).node)
+                tta = TTA(True, (0.5, 1.0)) if (upsampling, shape_fix) == valid_combinations()[0] \
+                    and not scale_skips else None
+                ops.update(_frozen_ops(config, None))
+                if tta:
+                    ops.update(_frozen_ops(config, tta))
     return sorted(ops)
 
 
-def export_frozen(run_dir, output, checkpoint=None, force=False):
-    """Freeze the latest (or given) checkpoint of ``run_dir`` into ``output`` (+ side-car JSON);
-    an existing ``output`` is replaced only when fcn_tf1 wrote it (or ``force``)."""
+def _frozen_ops(config, tta):
+    with tf.Graph().as_default(), tf.Session() as session:
+        build_inference_graph(config, tta=tta)
+        tf.constant("{}", name=CONFIG_NODE)
+        session.run(tf.global_variables_initializer())
+        return {node.op for node in _freeze(session, config.signature).node}
+
+
+def export_frozen(run_dir, output, checkpoint=None, force=False, tta=None):
+    """Freeze the latest (or given) checkpoint of ``run_dir`` into ``output`` (+ side-car JSON),
+    with ``tta`` inside when given; an existing ``output`` is replaced only when fcn_tf1 wrote it
+    (or ``force``)."""
     check_frozen_output(output, run_dir, checkpoint, force)
-    with CheckpointModel(run_dir, checkpoint) as model:
+    with CheckpointModel(run_dir, checkpoint, tta=tta) as model:
         frozen = _freeze(model.session, model.config.signature)
     # Deterministic map order: the same checkpoint always gives the same bytes.
     fileutil.write_bytes(output, frozen.SerializeToString(deterministic=True))
@@ -121,12 +132,13 @@ def check_saved_model_output(export_dir, run_dir, checkpoint=None, force=False):
     fileutil.check_output(export_dir, saved_model_is_ours, force, inputs, "SavedModel")
 
 
-def export_saved_model(run_dir, export_dir, checkpoint=None, force=False):
-    """A SavedModel with the signatures ``serving_default`` (image -> logits, prediction) and
-    ``serving_bytes`` (TF Serving's encoded images, ``inference.build_bytes_graph``); an existing
-    ``export_dir`` is replaced only when fcn_tf1 wrote it (or ``force``)."""
+def export_saved_model(run_dir, export_dir, checkpoint=None, force=False, tta=None):
+    """A SavedModel with the signatures ``serving_default`` (image -> logits, prediction; with
+    ``tta`` inside when given) and ``serving_bytes`` (TF Serving's encoded images,
+    ``inference.build_bytes_graph``, without TTA); an existing ``export_dir`` is replaced only
+    when fcn_tf1 wrote it (or ``force``)."""
     check_saved_model_output(export_dir, run_dir, checkpoint, force)
-    with CheckpointModel(run_dir, checkpoint) as model, model.graph.as_default():
+    with CheckpointModel(run_dir, checkpoint, tta=tta) as model, model.graph.as_default():
         names = model.config.signature
         signature = tf.saved_model.signature_def_utils.predict_signature_def(
             inputs={names.image.name: model.input},

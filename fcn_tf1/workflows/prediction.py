@@ -14,9 +14,6 @@ from fcn_tf1.ground import fileutil
 from fcn_tf1.ground.names import MARKER, VERSION
 from fcn_tf1.numbers.palette import palette, voc_colormap
 
-# Larger images are labelled on a downscaled copy, so that memory stays near the model's own
-# (the README's "Images as users have them" has the figures).
-MAX_INFERENCE_PIXELS = 4194304
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".ppm")
 
 
@@ -105,21 +102,20 @@ def save_overlay(image, labels, path, alpha=0.5, colours=None):
     save_png(Image.fromarray(blend.astype(np.uint8)), path)
 
 
-def label_image(model, image, max_pixels=MAX_INFERENCE_PIXELS):
-    """Labels [H, W] of ``image``. A model whose input size is fixed (a TFLite export) labels a
-    copy resized to it; an image of more than ``max_pixels`` pixels is labelled on a copy
-    downscaled to that many, so memory stays bounded whatever the image size; the labels are
-    enlarged back (nearest neighbour). Returns (labels, the size it was labelled at)."""
-    height, width = image.shape[:2]
-    size = model.input_size
-    if size is None and height * width > max_pixels:
-        scale = (max_pixels / float(height * width)) ** 0.5
-        size = (max(1, int(height * scale)), max(1, int(width * scale)))
-    if size is None or tuple(size) == (height, width):
-        return model.predict(image), (height, width)
-    small = np.asarray(Image.fromarray(image).resize(size[::-1], Image.BILINEAR))
-    labels = Image.fromarray(model.predict(small).astype(np.uint8))
-    return np.asarray(labels.resize((width, height), Image.NEAREST)).astype(np.int32), tuple(size)
+def describe(path, shape, how, labeller):
+    """The line saying how an image was labelled, or None when whole and as it is."""
+    tta = labeller.tta
+    extra = " with TTA %s" % tta.describe() if tta else ""
+    head = "%s: %dx%d labelled" % ((path,) + tuple(shape))
+    if how.kind == "whole":
+        return head + " whole" + extra if extra else None
+    if how.kind == "tiled":
+        rows = len({r for r, _ in how.tiles})
+        return "%s in %d tiles of %dx%d (%d x %d, exact)%s" % (
+            (head, len(how.tiles)) + tuple(how.size) + (rows, len(how.tiles) // rows, extra))
+    why = ("the model's input size" if labeller.model.input_size else
+           "--downscale, --max-inference-pixels %d" % labeller.max_pixels)
+    return "%s at %dx%d (%s)%s" % ((head,) + tuple(how.size) + (why, extra))
 
 
 def _read(path, max_pixels):
@@ -148,14 +144,13 @@ def _ahead(pool, fn, items, depth):
         yield pending.popleft().result()
 
 
-def predict_files(model, plans, overlay=False, max_pixels=MAX_PIXELS,
-                  max_inference_pixels=MAX_INFERENCE_PIXELS, log=print, threads=2):
+def predict_files(labeller, plans, overlay=False, max_pixels=MAX_PIXELS, log=print, threads=2):
     """Write a mask (and overlay) per planned image. The next images are decoded and the last masks
     encoded in ``threads`` threads each while the model labels (Pillow and the runtimes release the
     GIL); at most ``threads`` + 1 decoded images wait. Returns (the failures as one-line messages,
     the seconds it took, the seconds of those the model spent labelling)."""
     failures, start, engine = [], time.perf_counter(), 0.0
-    colours = palette(model.config.class_colours)
+    colours = palette(labeller.model.config.class_colours)
     with ThreadPoolExecutor(threads) as readers, ThreadPoolExecutor(threads) as writers:
         images = _ahead(readers, lambda plan: _read(plan[0], max_pixels), plans, threads)
         writes = collections.deque()
@@ -165,13 +160,17 @@ def predict_files(model, plans, overlay=False, max_pixels=MAX_PIXELS,
             if error:
                 failures.append(error)
                 continue
+            try:
+                labeller.check(image.shape[:2])
+            except ValueError as error:
+                failures.append("%s: %s" % (path, error))
+                continue
             labelling = time.perf_counter()
-            labels, size = label_image(model, image, max_inference_pixels)
+            labels, how = labeller.labels(image)
             engine += time.perf_counter() - labelling
-            if size != image.shape[:2]:
-                log("%s: %dx%d labelled at %dx%d (%s)" % ((path,) + image.shape[:2] + size + (
-                    "the model's input size" if model.input_size else
-                    "--max-inference-pixels %d" % max_inference_pixels,)))
+            line = describe(path, image.shape[:2], how, labeller)
+            if line:
+                log(line)
             writes.append(writers.submit(_write, image, labels, mask_path, overlay_path, colours))
             while len(writes) > threads:
                 writes.popleft().result()

@@ -12,8 +12,10 @@ from fcn_tf1.model.export_readers import weights_path
 from fcn_tf1.workflows import export_writers, quantization
 
 # What an export run writes: the run and checkpoint it reads, --force, the frozen graph's path
-# (the others' source), the fixed input size of the formats that need one, and --int8's plan.
-ExportPlan = collections.namedtuple("ExportPlan", "run_dir checkpoint force frozen input_size int8")
+# (the others' source), the fixed input size of the formats that need one, --int8's plan, and
+# --tta's augmentation (a numbers.tta.TTA) for the formats that take it.
+ExportPlan = collections.namedtuple("ExportPlan",
+                                    "run_dir checkpoint force frozen input_size int8 tta")
 # --int8: {"calibration", "validation"}: {"source", "what"}, the images calibrated on, the gate.
 Int8Plan = collections.namedtuple("Int8Plan", "data calibration_images max_drop")
 
@@ -29,8 +31,8 @@ class RunWriter(object):
         self.checker(path, plan.run_dir, plan.checkpoint, plan.force)
 
     def write(self, path, plan):
-        self.exporter(plan.run_dir, path, plan.checkpoint, plan.force)
-        return self.line(path)
+        self.exporter(plan.run_dir, path, plan.checkpoint, plan.force, plan.tta)
+        return self.line(path) + (" with TTA %s inside" % plan.tta.describe() if plan.tta else "")
 
 
 class OnnxWriter(object):

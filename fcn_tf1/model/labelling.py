@@ -1,0 +1,157 @@
+"""Labelling an image of any size with any loaded model: whole, in exact tiles, or on a downscaled
+copy, with or without test-time augmentation (TTA).
+
+Tiles follow ``numbers.tiling``'s rules with the halo measured on the model (``receptive_field``),
+so the stitched scores equal the whole image's to float rounding; only a model whose input size is
+fixed (a TFLite export) labels a resized copy when its size cannot tile the image exactly. TTA
+averages softmax probabilities over the flipped and rescaled copies, each resized back to the image
+bilinearly (``numbers.tta``).
+"""
+import collections
+
+import numpy as np
+
+from fcn_tf1.ground.names import MAX_INFERENCE_PIXELS
+from fcn_tf1.model import receptive_field
+from fcn_tf1.numbers import tiling, tta as tta_numbers
+
+STRIDE = receptive_field.STRIDE
+
+How = collections.namedtuple("How", "kind size tiles")  # kind: whole, tiled, resized
+
+
+class Labeller(object):
+    """``labels(image)`` and ``probabilities(image)`` of ``model`` (a ``LoadedModel``).
+
+    ``tile``: "auto" (tiles of at most ``max_pixels`` when the whole image has more), "off" (always
+    whole) or (h, w); ``downscale``: label images of more than ``max_pixels`` on a downscaled copy
+    instead (the labels enlarged back, nearest neighbour); ``tta``: a ``numbers.tta.TTA`` or None.
+    """
+
+    def __init__(self, model, tile="auto", max_pixels=MAX_INFERENCE_PIXELS, downscale=False,
+                 tta=None):
+        self.model, self.tile, self.max_pixels = model, tile, max_pixels
+        self.downscale, self.tta = downscale, tta
+        # An export with TTA inside (export --tta) resizes whole images: it cannot tile exactly.
+        self.baked = (model.metadata or {}).get("tta")
+        if self.baked and (tta is not None or isinstance(tile, tuple)):
+            raise ValueError("--%s: this export has test-time augmentation inside (export --tta "
+                             "%s); label with it as it is, or with --downscale"
+                             % ("tta" if tta is not None else "tile",
+                                ",".join("%s=%s" % kv for kv in sorted(self.baked.items()))))
+        if isinstance(tile, tuple):
+            self._check_tile(tile)
+
+    def without_tta(self):
+        """The same labeller without test-time augmentation."""
+        return Labeller(self.model, self.tile, self.max_pixels, self.downscale)
+
+    def _check_tile(self, tile):
+        # At the tile's own size modulo the stride: before any work (each image is checked again
+        # by ``check``, as its size may need a few px more).
+        for side in tile:
+            try:
+                smallest = tiling.smallest_tile(self.halo(side), STRIDE)
+            except ValueError as error:
+                raise ValueError("--tile %dx%d: %s" % (tile + (error,)))
+            if side < smallest:
+                raise ValueError("--tile %dx%d: smaller than the model's receptive field allows (it "
+                                 "reaches %d px, so a tile keeps nothing below %d px a side)"
+                                 % (tile + (self.halo(side), smallest)))
+
+    def check(self, shape):
+        """ValueError (one line) when an image of ``shape`` cannot be labelled as asked."""
+        if self.tta is not None:
+            self.tta.check(shape)
+        self.plan(shape)
+
+    def halo(self, length):
+        """How far the model's receptive field reaches along an axis of ``length`` px (measured
+        once per size modulo the stride, in well under a second)."""
+        return receptive_field.halo(self.model.config, length)
+
+    def halos(self, shape):
+        return tuple(self.halo(n) for n in shape)
+
+    def plan(self, shape):
+        """How an image of ``shape`` (H, W) is labelled: How(kind, the size it is run at, the
+        tiles)."""
+        fixed = self.model.input_size
+        if fixed:
+            return self._fixed_plan(shape, tuple(fixed))
+        height, width = shape
+        if self.tile == "off" or (self.tile == "auto" and height * width <= self.max_pixels):
+            return How("whole", shape, None)
+        if self.downscale or self.baked:
+            scale = (self.max_pixels / float(height * width)) ** 0.5
+            return How("resized", (max(1, int(height * scale)), max(1, int(width * scale))), None)
+        tile = self.tile if isinstance(self.tile, tuple) else self._auto_tile(shape)
+        if tile[0] >= height and tile[1] >= width:
+            return How("whole", shape, None)
+        size, tiles = tiling.grid(shape, tile, self.halos(shape), STRIDE)
+        return How("tiled", size, tiles)
+
+    def _auto_tile(self, shape):
+        """Square tiles of at most ``max_pixels``, but at least 4 halos a side: a smaller tile would
+        compute each kept pixel more than 4 times over."""
+        side = max([int(self.max_pixels ** 0.5)] + [4 * h for h in self.halos(shape)])
+        return side, side
+
+    def _fixed_plan(self, shape, fixed):
+        if shape == fixed:
+            return How("whole", shape, None)
+        exact = all(n == t or (n > t and (n - t) % STRIDE == 0) for n, t in zip(shape, fixed))
+        if exact and all(t >= tiling.smallest_tile(h, STRIDE)
+                         for t, h in zip(fixed, self.halos(shape))):
+            return How("tiled", fixed, tiling.grid(shape, fixed, self.halos(shape), STRIDE,
+                                                   fixed=True)[1])
+        return How("resized", fixed, None)
+
+    def scores(self, image, reduce=None):
+        """The logits [H, W, C] of ``image`` as ``plan`` says (``reduce``: applied to each tile's
+        kept logits, e.g. argmax; the result then holds what it gives). Returns (result, How)."""
+        how = self.plan(image.shape[:2])
+        if how.kind == "whole":
+            logits = self.model.run(image)[0]
+            return (reduce(logits) if reduce else logits), how
+        if how.kind == "resized":
+            return _resized(self.model, image, how.size, reduce), how
+        out = None
+        h, w = how.size
+        for row, column in how.tiles:
+            part = self.model.run(image[row.origin:row.origin + h,
+                                        column.origin:column.origin + w])[0]
+            kept = part[row.keep_start - row.origin:row.keep_end - row.origin,
+                        column.keep_start - column.origin:column.keep_end - column.origin]
+            kept = reduce(kept) if reduce else kept
+            if out is None:
+                out = np.empty(image.shape[:2] + kept.shape[2:], kept.dtype)
+            out[row.keep_start:row.keep_end, column.keep_start:column.keep_end] = kept
+        return out, how
+
+    def probabilities(self, image):
+        """Softmax probabilities [H, W, C]: of the image as it is, or averaged over the TTA's copies."""
+        if self.tta is None:
+            return tta_numbers.softmax(self.scores(image)[0])
+        return self.tta.average(image, lambda copy: tta_numbers.softmax(self.scores(copy)[0]))
+
+    def labels(self, image):
+        """(labels int32 [H, W], How)."""
+        if self.tta is not None:
+            return np.argmax(self.probabilities(image), -1).astype(np.int32), self.plan(
+                image.shape[:2])
+        return self.scores(image, lambda logits: np.argmax(logits, -1).astype(np.int32))
+
+
+def _resized(model, image, size, reduce):
+    """The labels (or reduced scores) of a copy resized to ``size``, enlarged back by nearest
+    neighbour."""
+    from PIL import Image
+    height, width = image.shape[:2]
+    small = np.asarray(Image.fromarray(image).resize(size[::-1], Image.BILINEAR))
+    logits = model.run(small)[0]
+    # Each pixel takes the label of the copy's pixel its centre falls in (as Pillow's NEAREST).
+    rows = ((np.arange(height) + 0.5) * size[0] / height).astype(int)[:, None]
+    columns = ((np.arange(width) + 0.5) * size[1] / width).astype(int)[None, :]
+    labels = np.argmax(logits, -1).astype(np.int32)[rows, columns]
+    return labels if reduce else logits[rows, columns]

@@ -1,0 +1,68 @@
+"""What tiling and test-time augmentation cost: the bench's rows for --tile and --tta.
+
+Each row labels a random image in a fresh process (clean peak memory) with a ``Labeller``: a large
+image in tiles of each size asked for (the time per pixel set beside the whole image's of the
+bench's own size, and the overlap the halo costs), or the bench's image with TTA and without.
+"""
+import time
+
+import numpy as np
+
+from fcn_tf1.ground.machine import peak_rss_mb
+from fcn_tf1.model.labelling import Labeller
+from fcn_tf1.model.models import FrozenModel
+from fcn_tf1.numbers.tta import TTA
+from fcn_tf1.workflows import isolated
+
+
+def labelling_latency(path, runtime, precision, shape, tile, tta=None, runs=1):
+    """Label a random image of ``shape`` (H, W) with ``Labeller(tile, tta)``: {"seconds" (median
+    of ``runs`` after one run of each tile shape), "tiles", "tile_shape", "computed_pixels",
+    "peak_rss_mb"}."""
+    image = np.random.RandomState(0).randint(0, 256, tuple(shape) + (3,), dtype=np.uint8)
+    tile = tuple(tile) if isinstance(tile, list) else tile
+    with FrozenModel(path, runtime, precision) as model:
+        labeller = Labeller(model, tile, tta=TTA(**tta) if tta else None)
+        how = labeller.plan(image.shape[:2])
+        h, w = how.size
+        model.run(image[:h, :w])  # compiles the tile's shape (OpenVINO): not part of the time
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            labeller.labels(image)
+            times.append(time.perf_counter() - start)
+    return {"seconds": float(np.median(times)), "tiles": len(how.tiles or [None]),
+            "tile_shape": list(how.size), "computed_pixels": h * w * len(how.tiles or [None]),
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def tile_rows(path, runtime, image_shape, tiles, whole_row, size):
+    """One row per tile size: ``image_shape`` labelled in those tiles, its time per pixel against
+    ``whole_row``'s (the runtime's fp32 row on one image of ``size``)."""
+    rows = []
+    per_pixel = whole_row["min_s"] / float(size[0] * size[1])
+    for tile in tiles:
+        row = _isolated(path, runtime, image_shape, tile, None)
+        if "seconds" in row:
+            pixels = float(image_shape[0] * image_shape[1])
+            row.update(overlap=row["computed_pixels"] / pixels,
+                       per_pixel_ratio=row["seconds"] / pixels / per_pixel)
+        rows.append(dict(row, runtime=runtime, tile=tile, image=list(image_shape)))
+    return rows
+
+
+def tta_row(path, runtime, size, tta, plain_seconds):
+    """The bench's image of ``size`` with TTA: its seconds and their ratio to ``plain_seconds``."""
+    row = _isolated(path, runtime, size, "off", tta.to_dict())
+    if "seconds" in row:
+        row["cost"] = row["seconds"] / plain_seconds
+    return dict(row, runtime=runtime, tta=tta.describe())
+
+
+def _isolated(path, runtime, shape, tile, tta):
+    try:
+        return isolated.call("fcn_tf1.workflows.labelling_bench:labelling_latency", {
+            "path": path, "runtime": runtime, "precision": "fp32", "shape": list(shape),
+            "tile": list(tile) if isinstance(tile, tuple) else tile, "tta": tta})
+    except RuntimeError as error:
+        return {"skipped": str(error).splitlines()[-1][-200:]}
