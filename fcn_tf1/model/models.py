@@ -93,12 +93,13 @@ class FrozenModel(LoadedModel):
         self.spec = RUNTIME_SPECS[self.runtime]
         with tempfile.TemporaryDirectory(prefix="fcn_tf1_model_") as work:
             # TensorFlow takes the parsed GraphDef; the others read a copy of the checked bytes.
-            self.opened = open_export(path, None if self.spec.graph_def else work)
-            self.metadata, self.config = self.opened.metadata, self.opened.config
-            self.signature = self.opened.signature
+            # Not kept once the engine has it: at full width it is half a gigabyte.
+            opened = open_export(path, None if self.spec.graph_def else work)
+            self.metadata, self.config = opened.metadata, opened.config
+            self.signature = opened.signature
             tried = ([precision] if precision != AUTO else runtimes.auto_candidates(
-                measured_precisions(self.opened), self.runtime, path))
-            self.precision, self.engine = self._first_engine(tried)
+                measured_precisions(opened), self.runtime, path))
+            self.precision, self.engine = self._first_engine(opened, tried)
         if self.spec.graph_def:
             self.session, self.input, self.outputs = (self.engine.session, self.engine.input,
                                                       self.engine.outputs)
@@ -106,14 +107,14 @@ class FrozenModel(LoadedModel):
         # (H, W) when the engine takes one size only (a TFLite export's, fixed at export).
         self.input_size = getattr(self.engine, "input_size", None)
 
-    def _first_engine(self, precisions):
+    def _first_engine(self, opened, precisions):
         """(precision, engine) of the first of ``precisions`` this CPU computes (the last one's
         refusal is raised)."""
         for i, precision in enumerate(precisions):
             try:
-                source = self.opened.parsed if self.spec.graph_def else self.opened.copy
+                source = opened.parsed if self.spec.graph_def else opened.copy
                 return precision, runtimes.ENGINES[self.runtime](
-                    source, self.signature, precision, digest=self.opened.digest)
+                    source, self.signature, precision, digest=opened.digest)
             except ValueError:
                 if i == len(precisions) - 1:
                     raise
