@@ -140,6 +140,23 @@ def test_auto_tiles_only_over_the_pixel_limit_in_tiles_of_at_most_that_many():
         assert len(how.tiles) == 4 and max(how.size) <= 4 * 248  # 4 halos a side at most
 
 
+def test_tta_works_on_tiles():
+    config = ModelConfig(5, "fcn8s", 1 / 64.)
+    image, flip = _image((701, 745)), TTA.parse("flip")
+    with RandomModel(config) as model:
+        whole = Labeller(model, "off", tta=flip).probabilities(image)
+        tiled = Labeller(model, (640, 640), tta=flip).probabilities(image)
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
+
+
+def test_a_tile_for_a_model_whose_reach_cannot_be_measured_is_one_line():
+    class SetShapeModel(object):  # set_shape takes multiples of 32 only
+        config, metadata, input_size = ModelConfig(5, "fcn32s", 1 / 64., "nn", "set_shape"), {}, None
+    with pytest.raises(ValueError, match="--tile 601x601: the receptive field cannot be measured "
+                                         "at 665 px: shape_fix='set_shape' cannot make"):
+        Labeller(SetShapeModel(), (601, 601))
+
+
 def test_tta_flags_are_refused_in_one_line():
     for text, problem in [("flop", "not flip"), ("scales=1,x", "not numbers"),
                           ("scales=0,1", "a scale must be > 0"), ("flip,scales=-1", "> 0")]:
