@@ -174,15 +174,13 @@ def exported(tmp_path_factory):
     work = tmp_path_factory.mktemp("tiling")
     run = trained_run(str(work / "run"), width=1 / 16., steps=2)
     export_writers.export_frozen(run, str(work / "m.pb"))
-    return run, str(work / "m.pb")
+    return str(work / "m.pb")
 
 
-def test_predict_and_evaluate_tile_and_augment_from_the_commands(exported, tmp_path, capsys):
-    import json
+def test_predict_tiles_and_augments_from_the_command(exported, tmp_path, capsys):
     from PIL import Image
-    from fcn_tf1.evaluate import main as evaluate_main
     from fcn_tf1.predict import main as predict_main
-    run, graph = exported
+    graph = exported
     folder = tmp_path / "in"
     folder.mkdir()
     Image.fromarray(_image((701, 745))).save(str(folder / "big.png"))
