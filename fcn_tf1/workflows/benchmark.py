@@ -8,7 +8,6 @@ frozen graph's latency under the OpenMP variables.
 import importlib.util
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,11 +30,7 @@ from fcn_tf1.model.models import FrozenModel
 from fcn_tf1.model.runtimes import installed as runtime_installed
 from fcn_tf1.numbers.tta import TTA
 from fcn_tf1.workflows import isolated, labelling_bench, quantization, writer_registry
-
-def _timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+from fcn_tf1.workflows.timing import latency
 
 
 def count_flops(graph):
@@ -53,16 +48,6 @@ def session_config(threads=None, xla=False):
     if xla:
         config.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
     return config
-
-
-def latency(fn, argument, runs, warmup=2):
-    """{"min_s", "median_s"} of ``fn(argument)`` (``fn()`` when ``argument`` is None) after
-    ``warmup`` calls."""
-    call = fn if argument is None else (lambda: fn(argument))
-    for _ in range(warmup):
-        call()
-    times = [_timed(call) for _ in range(runs)]
-    return {"min_s": min(times), "median_s": statistics.median(times)}
 
 
 def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=False, classes=21,

@@ -11,7 +11,7 @@ from fcn_tf1.ground.tf_compat import TF_VERSION, onednn_enabled, tf
 from fcn_tf1.model import openvino_api
 from fcn_tf1.model.runtimes import installed as runtime_installed
 from fcn_tf1.workflows import isolated
-from fcn_tf1.workflows.benchmark import latency
+from fcn_tf1.workflows.timing import latency
 
 # What makes OpenBLAS run a kernel other than the one it would pick for this CPU, and the kernels
 # worth trying by the CPU flags they need.

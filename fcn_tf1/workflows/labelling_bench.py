@@ -4,8 +4,6 @@ Each row labels a random image in a fresh process (clean peak memory) with a ``L
 image in tiles of each size asked for (the time per pixel set beside the whole image's of the
 bench's own size, and the overlap the halo costs), or the bench's image with TTA and without.
 """
-import time
-
 import numpy as np
 
 from fcn_tf1.ground.machine import peak_rss_mb
@@ -13,6 +11,7 @@ from fcn_tf1.model.labelling import Labeller
 from fcn_tf1.model.models import FrozenModel
 from fcn_tf1.numbers.tta import TTA
 from fcn_tf1.workflows import isolated
+from fcn_tf1.workflows.timing import latency
 
 
 def labelling_latency(path, runtime, precision, shape, tile, tta=None, runs=1):
@@ -26,12 +25,8 @@ def labelling_latency(path, runtime, precision, shape, tile, tta=None, runs=1):
         how = labeller.plan(image.shape[:2])
         h, w = how.size
         model.run(image[:h, :w])  # compiles the tile's shape (OpenVINO): not part of the time
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            labeller.labels(image)
-            times.append(time.perf_counter() - start)
-    return {"seconds": float(np.median(times)), "tiles": len(how.tiles or [None]),
+        seconds = latency(labeller.labels, image, runs, warmup=0)["median_s"]
+    return {"seconds": seconds, "tiles": len(how.tiles or [None]),
             "tile_shape": list(how.size), "computed_pixels": h * w * len(how.tiles or [None]),
             "peak_rss_mb": peak_rss_mb()}
 
