@@ -299,8 +299,8 @@ def test_export_tta_bakes_flip_into_the_graph_and_the_saved_model(run_dir, froze
         by_hand = (softmax(plain.run(image)[0]) + softmax(plain.run(image[:, ::-1])[0])[:, ::-1]) / 2
     with FrozenModel(out, "tf") as baked:
         np.testing.assert_allclose(softmax(baked.run(image)[0]), by_hand, atol=1e-5)
-        with pytest.raises(ValueError, match="--tile: this export has test-time augmentation "
-                                             "inside .export --tta flip."):
+        with pytest.raises(ValueError, match=r"--tile: this export has test-time augmentation "
+                                             r"inside \(export --tta flip\); label"):
             Labeller(baked, tile=(600, 600))
     with tf.Graph().as_default(), tf.Session() as session:
         meta = tf.saved_model.loader.load(session, ["serve"], str(tmp_path / "saved"))

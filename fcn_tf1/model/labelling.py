@@ -38,7 +38,7 @@ class Labeller(object):
             raise ValueError("--%s: this export has test-time augmentation inside (export --tta "
                              "%s); label with it as it is, or with --downscale"
                              % ("tta" if tta is not None else "tile",
-                                ",".join("%s=%s" % kv for kv in sorted(self.baked.items()))))
+                                tta_numbers.TTA(**self.baked).describe()))
         if isinstance(tile, tuple):
             self._check_tile(tile)
 
@@ -144,14 +144,14 @@ class Labeller(object):
 
 
 def _resized(model, image, size, reduce):
-    """The labels (or reduced scores) of a copy resized to ``size``, enlarged back by nearest
-    neighbour."""
+    """The logits (or what ``reduce`` makes of them) of a copy resized to ``size``, enlarged back by
+    nearest neighbour."""
     from PIL import Image
     height, width = image.shape[:2]
     small = np.asarray(Image.fromarray(image).resize(size[::-1], Image.BILINEAR))
     logits = model.run(small)[0]
-    # Each pixel takes the label of the copy's pixel its centre falls in (as Pillow's NEAREST).
+    small = reduce(logits) if reduce else logits
+    # Each pixel takes the value of the copy's pixel its centre falls in (as Pillow's NEAREST).
     rows = ((np.arange(height) + 0.5) * size[0] / height).astype(int)[:, None]
     columns = ((np.arange(width) + 0.5) * size[1] / width).astype(int)[None, :]
-    labels = np.argmax(logits, -1).astype(np.int32)[rows, columns]
-    return labels if reduce else logits[rows, columns]
+    return small[rows, columns]

@@ -63,11 +63,9 @@ def exportable_op_types(width=1 / 32.):
             for scale_skips, convention in ((False, SLIM_RGB), (True, CAFFE_BGR)):
                 config = ModelConfig(2, variant, width, upsampling, shape_fix, convention,
                                      scale_skips=scale_skips)
-                tta = TTA(True, (0.5, 1.0)) if (upsampling, shape_fix) == valid_combinations()[0] \
-                    and not scale_skips else None
                 ops.update(_frozen_ops(config, None))
-                if tta:
-                    ops.update(_frozen_ops(config, tta))
+                if (upsampling, shape_fix) == valid_combinations()[0] and not scale_skips:
+                    ops.update(_frozen_ops(config, TTA(True, (0.5, 1.0))))
     return sorted(ops)
 
 
