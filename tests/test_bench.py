@@ -99,3 +99,20 @@ def test_counting_flops_prints_nothing_of_tensorflows():
     out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, universal_newlines=True)
     assert out.returncode == 0 and out.stdout == "True\n"
+
+
+def test_bench_measures_tiles_and_tta_beside_the_whole_image():
+    from fcn_tf1.bench import _labelling_lines
+    result = benchmark.measure("fcn8s", (64, 64), width=1 / 64., runs=1, train_step=False,
+                               runtimes=["tf"], tiles=[[600, 600]], tile_image=[640, 700],
+                               tta={"flip": True, "scales": [1.0]})
+    tiled, tta = result["labelling"]
+    h, w = tiled["tile_shape"]
+    assert tiled["tiles"] > 1 and h <= 600 and w <= 600
+    assert tiled["overlap"] == tiled["tiles"] * h * w / (640 * 700.)
+    whole = result["runtimes"][0]["min_s"] / (64 * 64.)
+    assert abs(tiled["per_pixel_ratio"] - tiled["seconds"] / (640 * 700.) / whole) < 1e-9
+    assert tta["tta"] == "flip" and tta["cost"] == tta["seconds"] / result["runtimes"][0]["median_s"]
+    lines = _labelling_lines({"results": [result]})
+    assert "fcn8s tf 640x700 in tiles of at most 600x600: %d tiles of %dx%d" % (
+        tiled["tiles"], h, w) in lines[2] and "fcn8s tf 64x64 with TTA flip" in lines[3]
