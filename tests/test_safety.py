@@ -647,8 +647,11 @@ def test_bench_removes_its_temporary_folders(tmp_path, monkeypatch):
     from fcn_tf1.workflows import benchmark
     import tempfile
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("FCN_TF1_CACHE_DIR", str(tmp_path / "callers-cache"))
     result = benchmark.measure("fcn32s", (32, 32), width=1 / 32., runs=1, train_step=False)
     assert result["runtimes"][0]["same_labels"] == 1.0 and os.listdir(str(tmp_path)) == []
+    # The bench's cache was its children's: the caller's models cache where they did before.
+    assert os.environ["FCN_TF1_CACHE_DIR"] == str(tmp_path / "callers-cache")
 
 
 def test_tflite_operator_codes_are_read_from_the_flatbuffer():

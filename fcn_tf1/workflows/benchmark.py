@@ -64,9 +64,11 @@ def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=Fal
     result = {"variant": variant, "size": list(size), "width": width}
     # About 1 GB per variant and size at full width (2 with ONNX): removed whatever happens.
     work = tempfile.mkdtemp(prefix="fcn_tf1_bench_")
+    # The children's model cache (OpenVINO's IR): the bench's own, empty at first, and only
+    # theirs (a caller's later models would refill it after it is removed).
+    cache_dir = os.environ.get("FCN_TF1_CACHE_DIR")
+    os.environ["FCN_TF1_CACHE_DIR"] = os.path.join(work, "cache")
     try:
-        # The children's model cache (OpenVINO's IR): the bench's own, empty at first.
-        os.environ["FCN_TF1_CACHE_DIR"] = os.path.join(work, "cache")
         frozen_path = _export(config, size, work, result, runtimes)
         if "openvino" in runtimes and "int8" in precisions:
             _export_int8(frozen_path, size, work, result)
@@ -83,6 +85,10 @@ def measure(variant, size, width=1.0, runs=5, train_step=True, optimisations=Fal
             reference = np.load(os.path.join(work, "tf-fp32.npy"))
             result["optimisations"] = _optimisations(frozen_path, image, reference, runs)
     finally:
+        if cache_dir is None:
+            os.environ.pop("FCN_TF1_CACHE_DIR")
+        else:
+            os.environ["FCN_TF1_CACHE_DIR"] = cache_dir
         shutil.rmtree(work, ignore_errors=True)
     if train_step:
         result["train_step"] = train_step_latency(config, image, max(2, runs // 2))
