@@ -127,23 +127,23 @@ def _floor_note(report):
 
 def _labelling_lines(report):
     rows = [(r, row) for r in report["results"] for row in r.get("labelling", [])]
-    lines = ["", "tiled and TTA (fp32; time per pixel against the whole image of the size above):"] \
-        if rows else []
+    lines = ["", "tiled and TTA (time per pixel against the whole image of the size above, same "
+                 "runtime and precision):"] if rows else []
     for r, row in rows:
+        who = "%s %s %s" % (r["variant"], row["runtime"], row["precision"])
         what = ("%dx%d in tiles of at most %dx%d" % (tuple(row["image"]) + tuple(row["tile"]))
                 if "tile" in row else "%dx%d with TTA %s" % (tuple(r["size"]) + (row["tta"],)))
         if "skipped" in row:
-            lines.append("  %s %s %s: skipped (%s)" % (r["variant"], row["runtime"], what,
-                                                       row["skipped"]))
+            lines.append("  %s %s: skipped (%s)" % (who, what, row["skipped"]))
         elif "tile" in row:
-            lines.append("  %s %s %s: %d tiles of %dx%d, overlap %.2fx, %.2f s, %.2fx the time "
+            lines.append("  %s %s: %d tiles of %dx%d, overlap %.2fx, %.2f s, %.2fx the time "
                          "per pixel, peak RSS %.0f MB" % (
-                             r["variant"], row["runtime"], what, row["tiles"],
+                             who, what, row["tiles"],
                              row["tile_shape"][0], row["tile_shape"][1], row["overlap"],
                              row["seconds"], row["per_pixel_ratio"], row["peak_rss_mb"]))
         else:
-            lines.append("  %s %s %s: %.3f s, %.2fx the time without, peak RSS %.0f MB" % (
-                r["variant"], row["runtime"], what, row["seconds"], row["cost"],
+            lines.append("  %s %s: %.3f s, %.2fx the time without, peak RSS %.0f MB" % (
+                who, what, row["seconds"], row["cost"],
                 row["peak_rss_mb"]))
     return lines
 

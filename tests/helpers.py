@@ -134,3 +134,16 @@ def classifier_logits(weights, width, images):
             session.run(tf.global_variables_initializer())
             session.run(ops, feed)
             return [session.run([points["pool5"], logits], {inputs: image}) for image in images]
+
+
+def resident_bytes(path):
+    """Bytes of the file ``path`` resident in this process's mappings of it (Linux's smaps)."""
+    real, total, inside = os.path.realpath(path), 0, False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            fields = line.split()
+            if not fields[0].endswith(":"):  # a mapping's first line: range, perms, ..., path
+                inside = " ".join(fields[5:]) == real
+            elif inside and fields[0] == "Rss:":
+                total += int(fields[1]) * 1024
+    return total

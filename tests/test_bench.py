@@ -4,6 +4,7 @@ import json
 import sys
 
 from fcn_tf1.bench import main
+from fcn_tf1.model import runtimes as runtimes_module
 from fcn_tf1.workflows import benchmark, ceiling
 from tests.helpers import AGREEMENT
 
@@ -103,10 +104,17 @@ def test_counting_flops_prints_nothing_of_tensorflows():
 
 def test_bench_measures_tiles_and_tta_beside_the_whole_image():
     from fcn_tf1.bench import _labelling_lines
+    runtimes = ["openvino"] if runtimes_module.installed("openvino") else []
     result = benchmark.measure("fcn8s", (64, 64), width=1 / 64., runs=1, train_step=False,
-                               runtimes=["tf"], tiles=[[600, 600]], tile_image=[640, 700],
+                               runtimes=["tf"] + runtimes, precisions=["fp32", "bf16"],
+                               tiles=[[600, 600]], tile_image=[640, 700],
                                tta={"flip": True, "scales": [1.0]})
-    tiled, tta = result["labelling"]
+    # Every runtime x precision measured (OpenVINO's bf16 where this CPU computes it) has its
+    # rows, each against its own whole image.
+    measured = [(r["runtime"], r["precision"]) for r in result["runtimes"] if "min_s" in r]
+    labelled = [(r["runtime"], r["precision"]) for r in result["labelling"]]
+    assert labelled == [m for m in measured for _ in range(2)]
+    tiled, tta = result["labelling"][:2]
     h, w = tiled["tile_shape"]
     assert tiled["tiles"] > 1 and h <= 600 and w <= 600
     assert tiled["overlap"] == tiled["tiles"] * h * w / (640 * 700.)
@@ -114,5 +122,5 @@ def test_bench_measures_tiles_and_tta_beside_the_whole_image():
     assert abs(tiled["per_pixel_ratio"] - tiled["seconds"] / (640 * 700.) / whole) < 1e-9
     assert tta["tta"] == "flip" and tta["cost"] == tta["seconds"] / result["runtimes"][0]["median_s"]
     lines = _labelling_lines({"results": [result]})
-    assert "fcn8s tf 640x700 in tiles of at most 600x600: %d tiles of %dx%d" % (
-        tiled["tiles"], h, w) in lines[2] and "fcn8s tf 64x64 with TTA flip" in lines[3]
+    assert "fcn8s tf fp32 640x700 in tiles of at most 600x600: %d tiles of %dx%d" % (
+        tiled["tiles"], h, w) in lines[2] and "fcn8s tf fp32 64x64 with TTA flip" in lines[3]

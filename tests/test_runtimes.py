@@ -22,7 +22,7 @@ from fcn_tf1.model.models import FrozenModel
 from fcn_tf1.predict import main as predict_main
 from fcn_tf1.workflows import benchmark, conversion, evaluation, export_writers, quantization
 from tests.caffe_files import fcn_layers, write_caffemodel
-from tests.helpers import AGREEMENT, trained_run, write_voc
+from tests.helpers import AGREEMENT, resident_bytes, trained_run, write_voc
 
 SIZES = [(97, 131), (131, 97), (75, 101)]
 HAS_OPENVINO = importlib.util.find_spec("openvino") is not None
@@ -131,8 +131,12 @@ def test_tiles_label_as_the_whole_image_on_every_runtime(models, whole_reference
         if precision == "fp32":
             assert np.abs(tiled - logits).max() <= 1e-4 * np.abs(logits).max()
             assert np.abs(tiled - own[0]).max() <= 1e-5 * np.abs(logits).max()
-        assert (tiled.argmax(-1) == own[1]).mean() >= (0.9999 if precision == "fp32" else
-                                                       AGREEMENT["bf16"])
+        agreement = 0.9999 if precision == "fp32" else AGREEMENT["bf16"]
+        assert (tiled.argmax(-1) == own[1]).mean() >= agreement
+        # Labels alone (no logits copied out of the engine), stitched the same way.
+        labels, how = Labeller(model, tile=(600, 600)).labels(image)
+        assert how.kind == "tiled" and labels.dtype == np.int32
+        assert (labels == own[1]).mean() >= agreement
 
 
 def _bf16_supported():
@@ -472,9 +476,38 @@ def test_opencv_dnn_labels_the_opencv_export_as_tensorflow(models, references, t
 
 # OpenVINO's conversion kept as IR for the next process, per user.
 
-def _labels_and_source(path, image):
+def _labels_and_source(path, image, mapped_from=None):
+    """(labels, whether the conversion came from the cache); ``mapped_from``: the cache folder
+    the model's weights must be mapped from (a first conversion is read back from its entry)."""
     with FrozenModel(path, "openvino") as model:
-        return model.predict(image), model.engine.from_cache
+        labels = model.predict(image)
+        if mapped_from:
+            assert model.engine.mapped.startswith(mapped_from)
+        if model.engine.mapped:
+            # The weights the compiled model copied: not kept resident beside its copy.
+            size = os.path.getsize(model.engine.mapped)
+            assert resident_bytes(model.engine.mapped) < size / 4
+        return labels, model.engine.from_cache
+
+
+def test_only_read_only_mappings_of_a_file_are_released_and_read_back_unchanged(tmp_path):
+    import mmap
+    from fcn_tf1.ground.machine import release_file_pages
+    path = str(tmp_path / "weights.bin")
+    with open(path, "wb") as f:
+        f.write(np.random.RandomState(0).bytes(1 << 20))
+    with open(path, "rb") as f:
+        mapped = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+    data = bytes(mapped)  # every page touched
+    assert resident_bytes(path) == 1 << 20
+    assert release_file_pages(path) == 1 << 20 and resident_bytes(path) == 0
+    assert bytes(mapped) == data  # read back from the file
+    # A private mapping written to holds what the file does not: never released.
+    with open(path, "r+b") as f:
+        written = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+    written[0:1] = b"x" if data[0:1] != b"x" else b"y"
+    changed = written[0:1]
+    assert release_file_pages(path) == 1 << 20 and written[0:1] == changed
 
 
 @needs_openvino
@@ -484,7 +517,7 @@ def test_openvino_keeps_its_conversion_per_user_and_rebuilds_what_differs(models
     images, expected = references["trained"]
     pb, cache = models["trained"]["pb"], tmp_path / "cache"
     monkeypatch.setenv("FCN_TF1_CACHE_DIR", str(cache))
-    labels, cached = _labels_and_source(pb, images[0])
+    labels, cached = _labels_and_source(pb, images[0], mapped_from=str(cache))
     assert not cached and (labels == expected[0][1]).mean() >= AGREEMENT["fp32"]
     [entry] = list(cache.glob("openvino-*/*"))
     assert stat.S_IMODE(os.stat(str(cache)).st_mode) == 0o700

@@ -13,7 +13,39 @@ def libc():
         process = ctypes.CDLL(None)
     except OSError:
         return None
-    return process if hasattr(process, "sigaltstack") and hasattr(process, "fflush") else None
+    return process if all(hasattr(process, name)
+                          for name in ("sigaltstack", "fflush", "madvise")) else None
+
+
+MADV_DONTNEED = 4  # Linux's
+
+
+def trim_heap():
+    """Give memory freed in every thread's heap back to the system (glibc's malloc_trim): glibc
+    keeps what a thread frees in its own arena, so an image decoded in a reader thread, or a tile's
+    output, would stay counted at the next tile's peak (~190 MB of a 12-megapixel photo's)."""
+    if libc() is not None and hasattr(libc(), "malloc_trim"):
+        libc().malloc_trim(0)
+
+
+def release_file_pages(path):
+    """Drop this process's resident pages of its read-only mappings of the file ``path`` (Linux's
+    madvise MADV_DONTNEED: a page touched again is read back from the file, unchanged); returns
+    the bytes of the mappings released. OpenVINO maps an IR's weights and keeps them mapped beside
+    its compiled model's own copy: half a gigabyte counted twice at full width."""
+    if libc() is None or not os.path.exists("/proc/self/maps"):
+        return 0
+    real, released = os.path.realpath(path), 0
+    with open("/proc/self/maps") as f:
+        mappings = [line.split(None, 5) for line in f]
+    for fields in mappings:
+        # Only pages no one can have written to: read-only, never copied on write.
+        if len(fields) == 6 and fields[5].rstrip("\n") == real and "w" not in fields[1]:
+            start, end = (int(n, 16) for n in fields[0].split("-"))
+            if libc().madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start),
+                              MADV_DONTNEED) == 0:
+                released += end - start
+    return released
 
 
 def cpu_cores():

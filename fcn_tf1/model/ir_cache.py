@@ -71,6 +71,10 @@ class IRCache(object):
         shutil.rmtree(entry, ignore_errors=True)
         return None
 
+    def weights(self, digest):
+        """The file of the entry's weights (OpenVINO maps it when it reads the entry)."""
+        return os.path.join(self._entry(digest), FILES[1])
+
     def store(self, save_model, model, digest):
         """Write ``model`` as the entry of ``digest`` with ``save_model(model, xml_path)``; a
         failure leaves no entry."""

@@ -11,6 +11,7 @@ import collections
 
 import numpy as np
 
+from fcn_tf1.ground.machine import trim_heap
 from fcn_tf1.ground.names import MAX_INFERENCE_PIXELS
 from fcn_tf1.model import receptive_field
 from fcn_tf1.numbers import tiling, tta as tta_numbers
@@ -107,27 +108,9 @@ class Labeller(object):
                                                    fixed=True)[1])
         return How("resized", fixed, None)
 
-    def scores(self, image, reduce=None):
-        """The logits [H, W, C] of ``image`` as ``plan`` says (``reduce``: applied to each tile's
-        kept logits, e.g. argmax; the result then holds what it gives). Returns (result, How)."""
-        how = self.plan(image.shape[:2])
-        if how.kind == "whole":
-            logits = self.model.run(image)[0]
-            return (reduce(logits) if reduce else logits), how
-        if how.kind == "resized":
-            return _resized(self.model, image, how.size, reduce), how
-        out = None
-        h, w = how.size
-        for row, column in how.tiles:
-            part = self.model.run(image[row.origin:row.origin + h,
-                                        column.origin:column.origin + w])[0]
-            kept = part[row.keep_start - row.origin:row.keep_end - row.origin,
-                        column.keep_start - column.origin:column.keep_end - column.origin]
-            kept = reduce(kept) if reduce else kept
-            if out is None:
-                out = np.empty(image.shape[:2] + kept.shape[2:], kept.dtype)
-            out[row.keep_start:row.keep_end, column.keep_start:column.keep_end] = kept
-        return out, how
+    def scores(self, image):
+        """(the logits [H, W, C] of ``image`` as ``plan`` says, How)."""
+        return self._labelled(image, lambda part: self.model.run(part)[0])
 
     def probabilities(self, image):
         """Softmax probabilities [H, W, C]: of the image as it is, or averaged over the TTA's copies."""
@@ -136,21 +119,42 @@ class Labeller(object):
         return self.tta.average(image, lambda copy: tta_numbers.softmax(self.scores(copy)[0]))
 
     def labels(self, image):
-        """(labels int32 [H, W], How)."""
+        """(labels int32 [H, W], How). Without TTA the model's own labels (its ``prediction``):
+        a tile's logits are never copied out of the engine."""
         if self.tta is not None:
             return np.argmax(self.probabilities(image), -1).astype(np.int32), self.plan(
                 image.shape[:2])
-        return self.scores(image, lambda logits: np.argmax(logits, -1).astype(np.int32))
+        return self._labelled(image, lambda part: self.model.predict(part).astype(np.int32))
+
+    def _labelled(self, image, run):
+        """(what ``run`` gives for ``image`` [H, W, ...] — logits or labels — as ``plan`` says,
+        How): of the whole image, stitched from the kept part of each tile, or of a resized copy
+        enlarged back by nearest neighbour."""
+        how = self.plan(image.shape[:2])
+        if how.kind == "whole":
+            return run(image), how
+        if how.kind == "resized":
+            return _resized(run, image, how.size), how
+        out = None
+        h, w = how.size
+        for row, column in how.tiles:
+            part = run(image[row.origin:row.origin + h, column.origin:column.origin + w])
+            kept = part[row.keep_start - row.origin:row.keep_end - row.origin,
+                        column.keep_start - column.origin:column.keep_end - column.origin]
+            if out is None:
+                out = np.empty(image.shape[:2] + kept.shape[2:], kept.dtype)
+            out[row.keep_start:row.keep_end, column.keep_start:column.keep_end] = kept
+            del part, kept  # this tile's output goes before the next tile's arrives
+            trim_heap()
+        return out, how
 
 
-def _resized(model, image, size, reduce):
-    """The logits (or what ``reduce`` makes of them) of a copy resized to ``size``, enlarged back by
-    nearest neighbour."""
+def _resized(run, image, size):
+    """What ``run`` gives for a copy of ``image`` resized to ``size``, enlarged back by nearest
+    neighbour."""
     from PIL import Image
     height, width = image.shape[:2]
-    small = np.asarray(Image.fromarray(image).resize(size[::-1], Image.BILINEAR))
-    logits = model.run(small)[0]
-    small = reduce(logits) if reduce else logits
+    small = run(np.asarray(Image.fromarray(image).resize(size[::-1], Image.BILINEAR)))
     # Each pixel takes the value of the copy's pixel its centre falls in (as Pillow's NEAREST).
     rows = ((np.arange(height) + 0.5) * size[0] / height).astype(int)[:, None]
     columns = ((np.arange(width) + 0.5) * size[1] / width).astype(int)[None, :]

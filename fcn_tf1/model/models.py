@@ -31,7 +31,8 @@ class LoadedModel(object):
         return self.session.run(self.outputs, {self.input: image})
 
     def predict(self, image):
-        return self.run(image)[1]
+        """The labels alone (the logits are not fetched)."""
+        return self.session.run(self.outputs[1], {self.input: image})
 
     def close(self):
         self.session.close()
@@ -124,16 +125,27 @@ class FrozenModel(LoadedModel):
         return "%s %s %s" % (self.runtime, self.engine.version, self.precision)
 
     def run(self, image):
+        image = self._checked(image)
+        if image.ndim == 3 or self.spec.graph_def:
+            return self.engine.run(image)
+        logits, labels = zip(*(self.engine.run(one) for one in image))
+        return np.stack(logits), np.stack(labels)
+
+    def predict(self, image):
+        """The labels alone: the engine copies no logits out."""
+        image = self._checked(image)
+        if image.ndim == 3 or self.spec.graph_def:
+            return self.engine.labels(image)
+        return np.stack([self.engine.labels(one) for one in image])
+
+    def _checked(self, image):
         image = np.asarray(image)
         want = self.signature.image
         if (image.dtype != np.dtype(want.dtype) or image.ndim not in (3, 4)
                 or image.shape[-1] != want.shape[-1]):
             raise ValueError("the model takes %s (or a batch of them), not %s %s"
                              % (self.signature.describe_input(), image.dtype, list(image.shape)))
-        if image.ndim == 3 or self.spec.graph_def:
-            return self.engine.run(image)
-        logits, labels = zip(*(self.engine.run(one) for one in image))
-        return np.stack(logits), np.stack(labels)
+        return image
 
     def close(self):
         self.engine.close()

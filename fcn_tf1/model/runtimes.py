@@ -12,8 +12,11 @@ import importlib.util
 import re
 import warnings
 
+import numpy as np
+
 from fcn_tf1.ground import console
 from fcn_tf1.ground.formats import formats_read_by, readable, readable_format
+from fcn_tf1.ground.machine import release_file_pages
 from fcn_tf1.ground.names import AUTO, PRECISIONS, RUNTIME_SPECS, RUNTIMES
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model import openvino_api
@@ -84,6 +87,9 @@ class TensorFlowEngine(object):
     def run(self, image):
         return self.session.run(self.outputs, {self.input: image})
 
+    def labels(self, image):
+        return self.session.run(self.outputs[1], {self.input: image})
+
     def close(self):
         self.session.close()
 
@@ -105,19 +111,30 @@ class OpenVINOEngine(object):
         self.version = openvino_api.version()
         if precision == "bf16":
             check_bf16(openvino_api.capabilities(self.core))
-        # A frozen graph's conversion is kept as IR for the next process (``ir_cache``).
-        slow = readable_format(path).name in self.KEPT_CONVERSIONS
-        cache = IRCache(self.version) if digest and slow else None
-        self.model = cache and cache.load(self.core, digest)
-        self.from_cache = self.model is not None
-        if not self.from_cache:
-            self.model = self._convert(path)
-            if cache:
-                cache.store(openvino_api.saver(), self.model, digest)
+        self.from_cache = False
+        self.model, self.mapped = self._read(path, digest)
         # An int8 IR computes its quantized layers in int8 whatever the hint; the rest in f32.
         self.settings = {"PERFORMANCE_HINT": "LATENCY",
                          "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
         self.compiled = collections.OrderedDict()  # shape -> (infer request, output order)
+
+    def _read(self, path, digest):
+        """(the model, the file its weights are mapped from or None). A frozen graph's conversion
+        is kept as IR for the next process (``ir_cache``) and read back from there: its weights
+        are then pages of a file, which ``_request`` releases once compiled."""
+        slow = readable_format(path).name in self.KEPT_CONVERSIONS
+        cache = IRCache(self.version) if digest and slow else None
+        if cache is None:
+            return self._convert(path), None
+        model = cache.load(self.core, digest)
+        self.from_cache = model is not None
+        if model is None:
+            converted = self._convert(path)
+            cache.store(openvino_api.saver(), converted, digest)
+            model = cache.load(self.core, digest)
+            if model is None:  # not stored (a full disk): the conversion in memory
+                return converted, None
+        return model, cache.weights(digest)
 
     def _convert(self, path):
         try:
@@ -139,13 +156,24 @@ class OpenVINOEngine(object):
             self.compiled.popitem(last=False)
         self.model.reshape({self.model.inputs[0]: openvino_api.partial_shape(shape)})
         compiled = self.core.compile_model(self.model, "CPU", self.settings)
+        if self.mapped:
+            # The compiled model holds its own copy; the file's pages are read again if needed.
+            release_file_pages(self.mapped)
         order = [_output_index(compiled, name) for name in self.names]
         self.compiled[shape] = compiled.create_infer_request(), order
         return self.compiled[shape]
 
     def run(self, image):
+        return [np.array(value) for value in self._outputs(image)]
+
+    def labels(self, image):
+        return np.array(self._outputs(image)[1])
+
+    def _outputs(self, image):
+        """The outputs in ``names``' order: views of the engine's own memory, valid until the next
+        run (copying only what is wanted: a tile's logits are 84 bytes a pixel)."""
         request, order = self._request(tuple(image.shape))
-        results = request.infer({0: image})
+        results = request.infer({0: image}, share_outputs=True)
         values = list(results.values()) if hasattr(results, "values") else list(results)
         return [values[i] for i in order]
 
@@ -209,6 +237,9 @@ class OnnxRuntimeEngine(object):
     def run(self, image):
         return self.session.run(self.outputs, {self.input: image})
 
+    def labels(self, image):
+        return self.session.run(self.outputs[1:], {self.input: image})[0]
+
     def close(self):
         self.session = None
 
@@ -235,13 +266,20 @@ class TFLiteEngine(object):
         self.version = tf.__version__.split("-")[0]
 
     def run(self, image):
+        self._invoke(image)
+        return [self.interpreter.get_tensor(index) for index in self.outputs]
+
+    def labels(self, image):
+        self._invoke(image)
+        return self.interpreter.get_tensor(self.outputs[1])
+
+    def _invoke(self, image):
         if image.shape != self.shape:
             raise ValueError("this TFLite model takes %dx%d images (its input size is fixed at "
                              "export), not %dx%d: resize them, or export one with --input-size "
                              "%dx%d" % (self.shape[:2] + image.shape[:2] + image.shape[:2]))
         self.interpreter.set_tensor(self.index, image)
         self.interpreter.invoke()
-        return [self.interpreter.get_tensor(index) for index in self.outputs]
 
     def close(self):
         self.interpreter = None

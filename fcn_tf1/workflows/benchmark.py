@@ -124,19 +124,23 @@ def _export(config, size, work, result, runtimes):
 
 
 def _labelling_rows(work, rows, size, tiles, tile_image, tta):
-    """The --tile and --tta rows of every runtime that takes any size (fp32)."""
+    """The --tile and --tta rows of every runtime x precision measured whose export takes any
+    size, each set beside its own row."""
     out = []
     for row in rows:
-        if row["precision"] != "fp32" or "min_s" not in row or \
-                FORMATS[formats_read_by(row["runtime"])[0].name].fixed_size:
+        if "min_s" not in row or FORMATS[formats_read_by(row["runtime"])[0].name].fixed_size:
             continue
-        path = _model_path(work, row["runtime"])
+        path = _row_path(work, row["runtime"], row["precision"])
         if tiles:
-            out += labelling_bench.tile_rows(path, row["runtime"], tile_image, tiles, row, size)
+            out += labelling_bench.tile_rows(path, row, tile_image, tiles, size)
         if tta:
-            out.append(labelling_bench.tta_row(path, row["runtime"], size, TTA(**tta),
-                                               row["median_s"]))
+            out.append(labelling_bench.tta_row(path, row, size, TTA(**tta)))
     return out
+
+
+def _row_path(work, runtime, precision):
+    """The export a runtime x precision row runs: the int8 IR, else the runtime's own."""
+    return os.path.join(work, INT8_FILE) if precision == "int8" else _model_path(work, runtime)
 
 
 def _model_path(work, runtime):
@@ -186,12 +190,10 @@ def _randomise_zeros(session, scale=0.01):
 def _runtime_row(work, runtime, precision, runs, first_mask=False, skipped_int8=None):
     """One runtime x precision measured in a fresh process; labels compared with tf fp32's."""
     row = {"runtime": runtime, "precision": precision}
-    path = _model_path(work, runtime)
-    if precision == "int8":
-        path = os.path.join(work, INT8_FILE)
-        if not os.path.exists(path):
-            row["skipped"] = skipped_int8
-            return row
+    path = _row_path(work, runtime, precision)
+    if not os.path.exists(path):  # the int8 IR, when it could not be made
+        row["skipped"] = skipped_int8
+        return row
     labels = os.path.join(work, "%s-%s.npy" % (runtime, precision))
     try:
         row.update(isolated.call("fcn_tf1.workflows.benchmark:runtime_latency", {

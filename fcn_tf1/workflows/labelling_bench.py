@@ -31,33 +31,38 @@ def labelling_latency(path, runtime, precision, shape, tile, tta=None, runs=1):
             "peak_rss_mb": peak_rss_mb()}
 
 
-def tile_rows(path, runtime, image_shape, tiles, whole_row, size):
-    """One row per tile size: ``image_shape`` labelled in those tiles, its time per pixel against
-    ``whole_row``'s (the runtime's fp32 row on one image of ``size``)."""
+def tile_rows(path, whole_row, image_shape, tiles, size):
+    """One row per tile size: ``image_shape`` labelled in those tiles by ``whole_row``'s runtime
+    and precision, its time per pixel against ``whole_row``'s (one image of ``size``)."""
     rows = []
     per_pixel = whole_row["min_s"] / float(size[0] * size[1])
     for tile in tiles:
-        row = _isolated(path, runtime, image_shape, tile, None)
+        row = _isolated(path, whole_row, image_shape, tile, None)
         if "seconds" in row:
             pixels = float(image_shape[0] * image_shape[1])
             row.update(overlap=row["computed_pixels"] / pixels,
                        per_pixel_ratio=row["seconds"] / pixels / per_pixel)
-        rows.append(dict(row, runtime=runtime, tile=tile, image=list(image_shape)))
+        rows.append(dict(row, runtime=whole_row["runtime"], precision=whole_row["precision"],
+                         tile=tile, image=list(image_shape)))
     return rows
 
 
-def tta_row(path, runtime, size, tta, plain_seconds):
-    """The bench's image of ``size`` with TTA: its seconds and their ratio to ``plain_seconds``."""
-    row = _isolated(path, runtime, size, "off", tta.to_dict())
+def tta_row(path, plain_row, size, tta):
+    """The bench's image of ``size`` with TTA: its seconds and their ratio to ``plain_row``'s
+    (the same runtime and precision without TTA)."""
+    row = _isolated(path, plain_row, size, "off", tta.to_dict())
     if "seconds" in row:
-        row["cost"] = row["seconds"] / plain_seconds
-    return dict(row, runtime=runtime, tta=tta.describe())
+        row["cost"] = row["seconds"] / plain_row["median_s"]
+    return dict(row, runtime=plain_row["runtime"], precision=plain_row["precision"],
+                tta=tta.describe())
 
 
-def _isolated(path, runtime, shape, tile, tta):
+def _isolated(path, measured, shape, tile, tta):
+    """``labelling_latency`` in a fresh process, on ``measured``'s runtime and precision."""
     try:
         return isolated.call("fcn_tf1.workflows.labelling_bench:labelling_latency", {
-            "path": path, "runtime": runtime, "precision": "fp32", "shape": list(shape),
+            "path": path, "runtime": measured["runtime"], "precision": measured["precision"],
+            "shape": list(shape),
             "tile": list(tile) if isinstance(tile, tuple) else tile, "tta": tta})
     except RuntimeError as error:
         return {"skipped": str(error).splitlines()[-1][-200:]}

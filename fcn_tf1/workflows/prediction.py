@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from fcn_tf1.data.images import MAX_PIXELS, DataError, read_image
 from fcn_tf1.ground import fileutil
+from fcn_tf1.ground.machine import trim_heap
 from fcn_tf1.ground.names import MARKER, VERSION
 from fcn_tf1.numbers.palette import palette, voc_colormap
 
@@ -124,6 +125,8 @@ def _read(path, max_pixels):
         return read_image(path, orient=True, max_pixels=max_pixels), None
     except DataError as error:
         return None, str(error)
+    finally:
+        trim_heap()  # the decoder's buffers, freed in this reader thread's heap
 
 
 def _write(image, labels, mask_path, overlay_path, colours):

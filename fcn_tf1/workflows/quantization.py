@@ -210,7 +210,7 @@ class _IRModel(object):
         self.engine = runtimes.OpenVINOEngine(path, signature, "int8")
 
     def predict(self, image):
-        return self.engine.run(image)[1]
+        return self.engine.labels(image)
 
     def close(self):
         self.engine.close()
