@@ -95,9 +95,10 @@ AUTO = "auto"
 CALIBRATION_IMAGES = 300
 MAX_DROP = 0.01
 
-# Images of more pixels are labelled in tiles (or, with --downscale, on a downscaled copy):
-# whole-image inference above this needs more than 2 GB (docs/performance.md has the figures).
-MAX_INFERENCE_PIXELS = 4194304
+# Images of more pixels are labelled in tiles of at most this many (or, with --downscale, on a
+# downscaled copy): the largest square tile that keeps the full-width FCN-8s under 2 GB on OpenVINO
+# fp32 within 2.2x the time per pixel of a 500x500 image (docs/performance.md has the figures).
+MAX_INFERENCE_PIXELS = 1344 * 1344
 TILE_CHOICES = ("auto", "off")  # or HxW
 
 # The TensorFlow releases fcn_tf1 runs on (2.16+ through tf-keras), and the newest tested here.

@@ -24,7 +24,7 @@ def labelling_latency(path, runtime, precision, shape, tile, tta=None, runs=1):
         labeller = Labeller(model, tile, tta=TTA(**tta) if tta else None)
         how = labeller.plan(image.shape[:2])
         h, w = how.size
-        model.run(image[:h, :w])  # compiles the tile's shape (OpenVINO): not part of the time
+        model.predict(image[:h, :w])  # compiles the tile's shape (OpenVINO): not part of the time
         seconds = latency(labeller.labels, image, runs, warmup=0)["median_s"]
     return {"seconds": seconds, "tiles": len(how.tiles or [None]),
             "tile_shape": list(how.size), "computed_pixels": h * w * len(how.tiles or [None]),
