@@ -104,9 +104,12 @@ def python_command():
     return sys.executable if relative.startswith("..") else relative
 
 
-def add_folder_flags(parser, seed=True):
-    """--val-fraction, --seed and --ignore-label: how a folder data set splits and what its index
-    masks ignore, the same for every command that opens one (train has its own --seed)."""
+def add_data_set_flags(parser, seed=True):
+    """The flags of particular data sets, the same for every command that opens one: a folder
+    set's --val-fraction, --seed (train has its own) and --ignore-label; PASCAL-Context's
+    --context-dir."""
+    parser.add_argument("--context-dir", help="--data pascal-context: the annotations' folder "
+                        "(trainval/<id>.mat, labels.txt, 59_labels.txt); --data-dir holds VOC2010")
     parser.add_argument("--val-fraction", type=bounded(float, 0, 1, high_open=True), default=0.1,
                         help="a folder data set without train.txt / val.txt: the share of its "
                              "images held out for validation (a seeded split; a run keeps it)")

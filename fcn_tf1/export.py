@@ -35,14 +35,15 @@ def parser():
                                 "./dev.sh int8-venv once)")
     int8.add_argument("--data", choices=DATA_SETS, default="synthetic",
                       help="the data set that calibrates and validates --int8")
-    int8.add_argument("--data-dir", help="its folder (voc, sbd, folder; a path or glob for tfrecord)")
+    int8.add_argument("--data-dir", help="its folder (voc, sbd, pascal-context, folder; a path or glob for "
+                      "tfrecord)")
     int8.add_argument("--calibration-split", default="train", help="the split calibrated on")
     int8.add_argument("--calibration-images", type=cli.positive_int, default=CALIBRATION_IMAGES,
                       help="how many of its images, spread evenly over it")
     int8.add_argument("--validation-split", default="val", help="the split the gate measures on")
     int8.add_argument("--max-drop", type=cli.bounded(float, 0), default=MAX_DROP,
                       help="the largest fall of mean IU from fp32 to int8 that is written")
-    cli.add_folder_flags(int8)
+    cli.add_data_set_flags(int8)
     p.add_argument("--force", action="store_true",
                    help="replace existing outputs that fcn_tf1 did not write")
     p.add_argument("--list-ops", action="store_true",

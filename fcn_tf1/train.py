@@ -20,8 +20,9 @@ def parser():
         "synthetic data set (quick preset), then evaluation and a frozen-graph export."))
     data = p.add_argument_group("data")
     data.add_argument("--data", choices=DATA_SETS, default="synthetic", help="the data set")
-    data.add_argument("--data-dir", help="VOC2012 (or VOCdevkit) folder, SBD's dataset folder, or "
-                      "a folder data set (images/, masks/, classes.txt; README 'Your own data')")
+    data.add_argument("--data-dir", help="VOC2012 (or VOCdevkit) folder, SBD's dataset folder, "
+                      "VOC2010's for pascal-context, or a folder data set (images/, masks/, "
+                      "classes.txt; README 'Your own data')")
     data.add_argument("--train-split", default="train", help="the split file to train on")
     data.add_argument("--val-split", default="val", help="the split file to evaluate on")
     data.add_argument("--val-data", choices=("same", "voc"), default="same",
@@ -29,7 +30,7 @@ def parser():
     data.add_argument("--val-dir", help="VOC folder for --val-data voc")
     data.add_argument("--synthetic-size", type=cli.positive_int, default=400,
                       help="synthetic training images")
-    cli.add_folder_flags(data, seed=False)
+    cli.add_data_set_flags(data, seed=False)
     data.add_argument("--check-data", action="store_true",
                       help="only check the data set (every file readable and consistent), then exit")
     model = p.add_argument_group("model")
@@ -118,7 +119,7 @@ def open_data(args, splits=None):
     """(train source, val source) for the flags; ``splits``: a run's stored folder split."""
     from fcn_tf1.data import registry
     options = registry.DataOptions(args.data_dir, args.seed or 0, args.synthetic_size,
-                                   args.val_fraction, args.ignore_label, splits)
+                                   args.val_fraction, args.ignore_label, splits, args.context_dir)
     train = registry.open_split(args.data, args.train_split, options)
     if args.val_data == "voc":
         if not args.val_dir:
@@ -206,6 +207,8 @@ def data_flags(args):
     if args.data == "synthetic":
         return ""
     flags = " --data %s --data-dir %s" % (args.data, args.data_dir)
+    if args.context_dir:
+        flags += " --context-dir %s" % args.context_dir
     if args.data == "folder" and args.ignore_label != IGNORE_LABEL:
         flags += " --ignore-label %d" % args.ignore_label
     return flags

@@ -73,6 +73,9 @@ def test_sbd_reads_mat_labels(tmp_path):
     image, label = data.load(0)
     assert image.shape == (17, 23, 3) and label.shape == (17, 23) and label.max() < 21
     assert check_dataset(data) == []
+    open(os.path.join(str(tmp_path), "dataset", "cls", "2008_000003.mat"), "wb").close()
+    [problem] = check_dataset(data)
+    assert problem.endswith("2008_000003.mat: cannot read .mat (Mat file appears to be empty)")
 
 
 def test_broken_data_sets_name_the_file(tmp_path):

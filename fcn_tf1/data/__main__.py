@@ -47,7 +47,7 @@ def add_source_flags(tool, data_required=False):
                       default=None if data_required else "folder", help="the data set")
     tool.add_argument("--data-dir", help="its folder (or a glob of TFRecord shards)")
     tool.add_argument("--split", default="train", help="the split to read")
-    cli.add_folder_flags(tool)
+    cli.add_data_set_flags(tool)
     return tool
 
 

@@ -12,6 +12,7 @@ The image contract (``read_image``), decided here once for every caller:
 - more than ``max_pixels`` pixels is a clear error before anything is decoded (a decompression bomb
   is a small file that decodes to gigapixels).
 """
+import importlib
 import warnings
 
 import numpy as np
@@ -102,3 +103,18 @@ def read_label_png(path, max_pixels=MAX_PIXELS):
         raise
     except (OSError, ValueError, SyntaxError) as error:
         raise DataError(path, "cannot read label (%s)" % (str(error) or type(error).__name__))
+
+
+def read_mat(path, **options):
+    """The variables of a MATLAB file (``scipy.io.loadmat``: data only, nothing in it runs);
+    one-line errors naming the file."""
+    import scipy.io.matlab
+    # Where scipy keeps it: scipy.io.matlab from 1.8, its miobase module before.
+    unreadable = getattr(scipy.io.matlab, "MatReadError", None) or importlib.import_module(
+        "scipy.io.matlab.miobase").MatReadError
+    try:
+        return scipy.io.loadmat(path, **options)
+    except FileNotFoundError:
+        raise DataError(path, "no such file")
+    except (unreadable, OSError, ValueError, TypeError, IndexError, NotImplementedError) as error:
+        raise DataError(path, "cannot read .mat (%s)" % (str(error) or type(error).__name__))

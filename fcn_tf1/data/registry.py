@@ -6,6 +6,7 @@ import json
 import os
 
 from fcn_tf1.data.folder import FolderDataset
+from fcn_tf1.data.pascal_context import PascalContextDataset
 from fcn_tf1.data.sbd import SBDDataset
 from fcn_tf1.data.synthetic import SyntheticDataset
 from fcn_tf1.data.tfrecord import TFRecordDataset
@@ -15,8 +16,8 @@ from fcn_tf1.ground.names import IGNORE_LABEL, MARKER, VERSION
 
 # What the flags say about data; a data set reads the fields it needs.
 DataOptions = collections.namedtuple(
-    "DataOptions", "data_dir seed synthetic_size val_fraction ignore_label splits")
-DataOptions.__new__.__defaults__ = (None, 0, None, 0.1, IGNORE_LABEL, None)
+    "DataOptions", "data_dir seed synthetic_size val_fraction ignore_label splits context_dir")
+DataOptions.__new__.__defaults__ = (None, 0, None, 0.1, IGNORE_LABEL, None, None)
 
 # A run of a folder data set keeps the split it trained on, so that evaluate uses the same images.
 SPLIT_FILE = "split.json"
@@ -41,6 +42,15 @@ def _tfrecord(options, split):
     return TFRecordDataset(pattern, split)
 
 
+def _pascal_context(options, split):
+    if not options.context_dir:
+        raise ValueError("--data pascal-context needs --context-dir (its annotations: trainval/, "
+                         "labels.txt, 59_labels.txt)")
+    if not os.path.isdir(options.context_dir):
+        raise ValueError("--context-dir %s: no such directory" % options.context_dir)
+    return PascalContextDataset(options.data_dir, options.context_dir, split)
+
+
 def _folder(options, split):
     return FolderDataset(options.data_dir, split, options.val_fraction, options.seed,
                          options.ignore_label, options.splits)
@@ -52,6 +62,7 @@ REGISTRY = collections.OrderedDict([
     ("synthetic", (_synthetic, None)),
     ("voc", (lambda options, split: VOCDataset(options.data_dir, split), "dir")),
     ("sbd", (lambda options, split: SBDDataset(options.data_dir, split), "dir")),
+    ("pascal-context", (_pascal_context, "dir")),
     ("folder", (_folder, "dir")),
     ("tfrecord", (_tfrecord, "path")),
 ])
@@ -61,7 +72,7 @@ def flag_options(args, run_dir=None):
     """The DataOptions of a command's data flags (--data-dir, --seed, --val-fraction,
     --ignore-label) for the run ``run_dir``, whose stored folder split wins."""
     return DataOptions(args.data_dir, args.seed, None, args.val_fraction, args.ignore_label,
-                       stored_split(run_dir))
+                       stored_split(run_dir), args.context_dir)
 
 
 def open_split(kind, split, options):

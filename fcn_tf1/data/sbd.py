@@ -2,23 +2,18 @@
 import os
 
 import numpy as np
-import scipy.io
 
-from fcn_tf1.data.images import DataError
+from fcn_tf1.data.images import DataError, read_mat
 from fcn_tf1.data.voc import SplitDataset
 
 
 def read_cls_mat(path):
     """Class indices [H, W] from an SBD ``cls/*.mat`` (the struct GTcls, field Segmentation)."""
+    mat = read_mat(path, struct_as_record=False, squeeze_me=True)
     try:
-        mat = scipy.io.loadmat(path, struct_as_record=False, squeeze_me=True)
         return np.asarray(mat["GTcls"].Segmentation, np.uint8)
-    except FileNotFoundError:
-        raise DataError(path, "no such file")
     except (KeyError, AttributeError):
         raise DataError(path, "not an SBD cls file (no GTcls.Segmentation)")
-    except (OSError, ValueError, TypeError, NotImplementedError) as error:
-        raise DataError(path, "cannot read .mat (%s)" % (str(error) or type(error).__name__))
 
 
 class SBDDataset(SplitDataset):

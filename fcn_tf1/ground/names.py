@@ -52,7 +52,7 @@ REFERENCE_BGR = Convention("BGR", (104.00699, 116.66877, 122.67892))
 SKIP_SCALES = {"pool4": 0.01, "pool3": 0.0001}
 
 # Training.
-DATA_SETS = ("synthetic", "voc", "sbd", "folder", "tfrecord")
+DATA_SETS = ("synthetic", "voc", "sbd", "pascal-context", "folder", "tfrecord")
 CLUSTER_JOBS = ("chief", "worker", "ps")  # a chief (or worker 0) also restores and writes the run
 PRESETS = ("quick", "heavy", "cvpr")
 OPTIMIZERS = ("momentum", "adam", "sgd")
