@@ -7,6 +7,7 @@
 import sys
 
 from fcn_tf1 import cli
+from fcn_tf1.ground.names import REFERENCE_DATA
 
 
 def parser():
@@ -25,6 +26,9 @@ def parser():
     conv.add_argument("--output", required=True, help="the directory to write")
     conv.add_argument("--class-names", metavar="FILE", help="an FCN's class names, one a line "
                       "(default: VOC's for 21 classes, else class_0 ...)")
+    conv.add_argument("--data", choices=tuple(REFERENCE_DATA), help=(
+        "the reference data set an FCN was trained on (its input mean): told from the class count "
+        "but where two share one (NYUDv2's 40: nyud-color or nyud-hha)"))
     conv.add_argument("--force", action="store_true",
                       help="replace files of those names (an FCN: the folder) that fcn_tf1 did "
                            "not write")
@@ -51,13 +55,25 @@ def describe_caffemodel(model):
         for layer in model.layers]
     if is_fcn(model):
         fcn = read_fcn(model)
-        lines.append("fcn_tf1:    %s, %d classes, width %g%s, Caffe geometry (pad100), BGR with the "
-                     "reference's mean: weights convert writes a run folder"
+        lines.append("fcn_tf1:    %s, %d classes, width %g%s, Caffe geometry (pad100), %s: "
+                     "weights convert writes a run folder"
                      % (fcn.variant, fcn.num_classes, fcn.width,
-                        ", at-once skip scaling" if fcn.scale_skips else ""))
+                        ", at-once skip scaling" if fcn.scale_skips else "",
+                        _input_of(fcn.num_classes)))
     else:
         lines.append("fcn_tf1:    a VGG16 backbone (BGR, ImageNet mean) for --vgg16-weights")
     return "\n".join(lines)
+
+
+def _input_of(num_classes):
+    from fcn_tf1.workflows.conversion import reference_data
+    try:
+        data, convention = reference_data(num_classes)
+    except ValueError:
+        return "the data set (and its mean) to be named with --data: %s" % " or ".join(
+            name for name, (_, count) in REFERENCE_DATA.items() if count == num_classes)
+    return "%s minus %s mean %s" % (convention.channel_order, "%s's" % data if data else "VOC's",
+                                    list(convention.mean))
 
 
 def run(args):
@@ -72,10 +88,16 @@ def run(args):
                 return
             fcn = is_fcn(model)
         if fcn:
-            config = conversion.convert_fcn(args.path, args.output, args.class_names, args.force)
-            print("wrote %s: %s, %d classes (evaluate / export / predict / train --init-from take "
-                  "it)" % (args.output, config.variant, config.num_classes))
+            config = conversion.convert_fcn(args.path, args.output, args.class_names, args.force,
+                                            args.data)
+            print("wrote %s: %s, %d classes, input %s minus mean %s (evaluate / export / predict "
+                  "/ train --init-from take it)" % (
+                      args.output, config.variant, config.num_classes,
+                      config.convention.channel_order, list(config.convention.mean)))
             return
+    if args.command == "convert" and args.data:
+        raise ValueError("--data: only for a reference FCN (.caffemodel with score_fr), not %s"
+                         % args.path)
     if args.command == "inspect":
         print(describe(read_vgg16(args.path)))
     else:

@@ -35,11 +35,12 @@ def caffe_files(tmp_path, variant, width, size, atonce=False, classes=5, seed=0)
     return model, deploy
 
 
-def opencv_maps(model, deploy, image, names):
-    """Caffe's maps by OpenCV's importer, NHWC; the input prepared as the reference does."""
+def opencv_maps(model, deploy, image, names, mean=(104.00699, 116.66877, 122.67892)):
+    """Caffe's maps by OpenCV's importer, NHWC; the input prepared as the reference's data layer
+    does (BGR minus ``mean``, VOC's by default)."""
     cv2 = pytest.importorskip("cv2")
     net = cv2.dnn.readNetFromCaffe(deploy, model)
-    mean = np.array([104.00699, 116.66877, 122.67892], np.float32)
+    mean = np.array(mean, np.float32)
     net.setInput((image[..., ::-1].astype(np.float32) - mean).transpose(2, 0, 1)[None])
     return {name: out[0].transpose(1, 2, 0) for name, out in zip(names, net.forward(list(names)))}
 
@@ -90,6 +91,31 @@ def test_converted_reference_fcn_computes_what_caffe_computes(tmp_path, variant,
     with FrozenModel(frozen) as exported:
         logits, labels = exported.run(image)
     assert_close({"score": logits}, {"score": theirs["score"]})
+
+
+def test_an_nyud_color_fcn_subtracts_nyuds_mean_and_is_never_guessed(tmp_path):
+    """NYUDv2's color and HHA nets both have 40 classes: the file cannot say which, so conversion
+    needs --data; nyud-color then subtracts NYUDv2's mean and computes what Caffe computes."""
+    size = (83, 117)
+    model, deploy = caffe_files(tmp_path, "fcn32s", 1 / 16., size, classes=40)
+    run = str(tmp_path / "run")
+    from fcn_tf1.weights import describe_caffemodel
+    with CaffeModel(model) as opened:
+        assert ("Caffe geometry (pad100), the data set (and its mean) to be named with --data: "
+                "nyud-color or nyud-hha" in describe_caffemodel(opened))
+    with pytest.raises(ValueError, match=r"fcn32s.caffemodel: a 40-class FCN is one of the "
+                                         r"reference's nyud-color / nyud-hha nets"):
+        conversion.convert_fcn(model, run)
+    for data, message in (("voc", "--data voc: its nets have 21 classes, this one 40"),
+                          ("nyud-hha", "--data nyud-hha: its input is not an RGB image")):
+        with pytest.raises(ValueError, match=message):
+            conversion.convert_fcn(model, run, data=data)
+    assert not os.path.exists(run)
+    config = conversion.convert_fcn(model, run, data="nyud-color")
+    assert config.convention == ("BGR", (116.190, 97.203, 92.318))
+    image = np.random.RandomState(2).randint(0, 256, size + (3,)).astype(np.uint8)
+    theirs = opencv_maps(model, deploy, image, MAPS_OF["fcn32s"], mean=(116.190, 97.203, 92.318))
+    assert_close(fcn_tf1_maps(run, image, MAPS_OF["fcn32s"]), theirs)
 
 
 def _coordinate_offsets():

@@ -48,6 +48,16 @@ CAFFE_BGR = Convention("BGR", (103.939, 116.779, 123.68))
 SLIM_RGB = Convention("RGB", (123.68, 116.78, 103.94))
 # The FCN reference's trained models (fcn.berkeleyvision.org): BGR, its own mean, no scaling.
 REFERENCE_BGR = Convention("BGR", (104.00699, 116.66877, 122.67892))
+# The data sets of the reference's trained FCNs: (the input convention its data layer gives them,
+# BGR minus that data set's mean (voc_layers.py, pascalcontext_layers.py, nyud_layers.py), their
+# class count). weights convert tells the data set from the class count where only one has it and
+# otherwise needs --data; None: an input fcn_tf1 does not take yet (NYUDv2's HHA).
+REFERENCE_DATA = collections.OrderedDict([
+    ("voc", (REFERENCE_BGR, 21)),
+    ("pascal-context", (REFERENCE_BGR, 60)),
+    ("nyud-color", (Convention("BGR", (116.190, 97.203, 92.318)), 40)),
+    ("nyud-hha", (None, 40)),
+])
 # The "at-once" FCN-8s scales the pool4 / pool3 features before scoring them (voc-fcn8s-atonce).
 SKIP_SCALES = {"pool4": 0.01, "pool3": 0.0001}
 

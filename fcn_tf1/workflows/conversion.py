@@ -4,7 +4,7 @@ import glob
 import os
 
 from fcn_tf1.ground import fileutil
-from fcn_tf1.ground.names import MARKER, REFERENCE_BGR, VERSION
+from fcn_tf1.ground.names import MARKER, REFERENCE_BGR, REFERENCE_DATA, VERSION
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_inference_graph
@@ -49,20 +49,46 @@ def read_class_names(path, count):
     return names
 
 
-def fcn_config(fcn, class_names=None):
+def reference_data(num_classes, data=None):
+    """(the reference data set an FCN of ``num_classes`` was trained on, or None, its input
+    convention): ``data`` when given, else the one data set of that class count; a count two data
+    sets share (NYUDv2's color and HHA nets) needs ``data``. Other counts: the VOC convention."""
+    if data is not None:
+        convention, count = REFERENCE_DATA[data]
+        if count != num_classes:
+            raise ValueError("--data %s: its nets have %d classes, this one %d"
+                             % (data, count, num_classes))
+    else:
+        named = [name for name, (_, count) in REFERENCE_DATA.items() if count == num_classes]
+        if len(named) > 1:
+            raise ValueError("a %d-class FCN is one of the reference's %s nets, which the file "
+                             "cannot tell apart (each subtracts another mean): say which with "
+                             "--data" % (num_classes, " / ".join(named)))
+        data = named[0] if named else None
+        convention = REFERENCE_DATA[data][0] if data else REFERENCE_BGR
+    if convention is None:
+        raise ValueError("--data %s: its input is not an RGB image, which fcn_tf1 does not take "
+                         "yet" % data)
+    return data, convention
+
+
+def fcn_config(fcn, class_names=None, data=None):
     """The ModelConfig of a reference FCN: its Caffe geometry (pad 100, fc6 'VALID', the
-    reference's crops) and input convention; VOC's class names for 21 classes."""
+    reference's crops) and the input convention of its data set (``reference_data``); VOC's class
+    names for VOC's nets."""
     from fcn_tf1.data.voc import VOC_CLASSES
-    if class_names is None and fcn.num_classes == len(VOC_CLASSES):
+    data, convention = reference_data(fcn.num_classes, data)
+    if class_names is None and data == "voc":
         class_names = VOC_CLASSES
     return ModelConfig(fcn.num_classes, fcn.variant, fcn.width, "nn", "pad100",
-                       REFERENCE_BGR, class_names, fcn.scale_skips)
+                       convention, class_names, fcn.scale_skips)
 
 
-def convert_fcn(path, output_dir, class_names_file=None, force=False):
+def convert_fcn(path, output_dir, class_names_file=None, force=False, data=None):
     """Write the reference FCN in ``path`` (a ``.caffemodel``) as a run folder (checkpoint at step
     0 + model.json) that evaluate, export, predict and train --init-from take; class names from
-    ``class_names_file`` (one a line). It is built aside and moved into place whole; an existing
+    ``class_names_file`` (one a line); ``data``: the reference data set it was trained on, when
+    its class count does not tell (``reference_data``). It is built aside and moved into place whole; an existing
     ``output_dir`` is replaced only with ``force``."""
     fileutil.check_output(output_dir, lambda p: os.path.isdir(p) and not os.listdir(p), force,
                           [path], "run folder")
@@ -71,8 +97,11 @@ def convert_fcn(path, output_dir, class_names_file=None, force=False):
             raise ValueError("%s: not an FCN (no score_fr): a VGG16 backbone converts to a "
                              "checkpoint; give --vgg16-weights the file itself" % path)
         fcn = read_fcn(model)
-    config = fcn_config(fcn, class_names_file and read_class_names(class_names_file,
-                                                                   fcn.num_classes))
+    try:
+        config = fcn_config(fcn, class_names_file and read_class_names(class_names_file,
+                                                                       fcn.num_classes), data)
+    except ValueError as error:
+        raise ValueError("%s: %s" % (path, error))
 
     def build(directory):
         with tf.Graph().as_default():
