@@ -8,7 +8,8 @@ import os
 import sys
 
 from fcn_tf1 import cli
-from fcn_tf1.ground.names import (CLUSTER_JOBS, DATA_SETS, DEFAULT_SHAPE_FIX, FIXING, FROZEN_NAME,
+from fcn_tf1.ground.names import (BACKBONE_SPECS, BACKBONES, CLUSTER_JOBS, DATA_SETS,
+                                  DEFAULT_BACKBONE, DEFAULT_SHAPE_FIX, FIXING, FROZEN_NAME,
                                   IGNORE_LABEL, LOSSES, OPTIMIZERS, PRESETS, SHAPE_FIXES,
                                   TRAIN_UPSAMPLING, UPSAMPLINGS, VARIANTS)
 from fcn_tf1.workflows import recipes
@@ -16,7 +17,7 @@ from fcn_tf1.workflows.recipes import PRESET_WIDTHS
 
 def parser():
     p = cli.ArgumentParser(prog="python -m fcn_tf1.train", description=(
-        "Train FCN-32s/16s/8s on VGG16. With no arguments: FCN-8s at reduced width on the built-in "
+        "Train FCN-32s/16s/8s on VGG16 (or FCN-32s on AlexNet). With no arguments: FCN-8s at reduced width on the built-in "
         "synthetic data set (quick preset), then evaluation and a frozen-graph export."))
     data = p.add_argument_group("data")
     data.add_argument("--data", choices=DATA_SETS, default="synthetic", help="the data set")
@@ -34,8 +35,13 @@ def parser():
     data.add_argument("--check-data", action="store_true",
                       help="only check the data set (every file readable and consistent), then exit")
     model = p.add_argument_group("model")
-    model.add_argument("--variant", choices=VARIANTS, default="fcn8s", help="the FCN")
-    model.add_argument("--width", type=cli.width, help="channel multiplier (1.0 = VGG16); "
+    model.add_argument("--backbone", choices=BACKBONES, default=DEFAULT_BACKBONE, help=(
+        "the classifier under the FCN: %s" % "; ".join(
+            "%s has %s" % (name, ", ".join(spec.variants)) for name, spec in BACKBONE_SPECS.items())))
+    model.add_argument("--variant", choices=VARIANTS,
+                       help="the FCN (default: the backbone's finest, fcn8s on vgg16)")
+    model.add_argument("--width", type=cli.width, help="channel multiplier (1.0 = the real "
+                       "backbone); "
                        "default: %s" % ", ".join("%s: %g" % (preset, PRESET_WIDTHS.get(preset, 1.0))
                                                  for preset in PRESETS))
     model.add_argument("--upsampling", choices=UPSAMPLINGS, default="nn",
@@ -47,7 +53,9 @@ def parser():
                                         for api, fix in DEFAULT_SHAPE_FIX.items()))))
     model.add_argument("--at-once", action="store_true",
                        help="scale pool4 / pool3 by 0.01 / 1e-4 (the at-once FCN-8s)")
-    model.add_argument("--vgg16-weights", help="pretrained VGG16: Keras .h5, TF-slim .ckpt or .npy")
+    model.add_argument("--backbone-weights", "--vgg16-weights", dest="backbone_weights", help=(
+        "the backbone's ImageNet weights: %s" % "; ".join(
+            "%s: %s" % (name, spec.weights) for name, spec in BACKBONE_SPECS.items())))
     model.add_argument("--init-from", help="checkpoint dir of a coarser FCN; every variable that "
                        "exists in both is copied (32s -> 16s -> 8s)")
     add_learning_flags(p.add_argument_group("learning (a preset sets these; flags override)"))
@@ -71,8 +79,9 @@ def add_learning_flags(learn):
         dest = dest or name[2:].replace("-", "_")
         learn.add_argument(name, dest=dest, help="%s (default: %s)" % (
             help, recipes.preset_defaults(dest)), **kwargs)
-    learn.add_argument("--preset", choices=PRESETS,
-                       help="default: quick on synthetic data, heavy (the reference) otherwise")
+    learn.add_argument("--preset", choices=PRESETS, help=(
+        "default: quick on synthetic data, else the reference's recipe for the backbone: %s"
+        % ", ".join("%s on %s" % (spec.preset, name) for name, spec in BACKBONE_SPECS.items())))
     flag("--steps", "train until this global step", type=cli.positive_int)
     flag("--batch-size", "images per step", type=cli.positive_int)
     flag("--crop-size", "random crops H[,W]; none = whole images", type=cli.size_pair)
@@ -176,7 +185,9 @@ def run(args):
                          "run each stage with --variant and --init-from")
     devices = tower_devices(args)
     from fcn_tf1.data.registry import stored_split
-    first = stage_dir(args, VARIANTS[0] if args.staged else args.variant)
+    args.variant = args.variant or BACKBONE_SPECS[args.backbone].variants[-1]
+    variants = BACKBONE_SPECS[args.backbone].variants if args.staged else (args.variant,)
+    first = stage_dir(args, variants[0])
     train_source, val_source = open_data(args, stored_split(first))
     check_data(train_source, val_source, not args.no_eval)
     if args.check_data:
@@ -185,14 +196,14 @@ def run(args):
                                                                  len(val_source)))
         print("training split: " + format_counts(class_counts(train_source), len(train_source)))
         return 0
-    preset = args.preset or ("quick" if args.data == "synthetic" else "heavy")
+    preset = args.preset or default_preset(args.data, args.backbone)
     options = recipes.options_for(preset, **dict(
         {k: getattr(args, k) for k in recipes.DEFAULTS if hasattr(args, k)},
         class_weights=staging.class_weights(args.class_weights, train_source)))
     plan = staging.TrainingPlan(
-        args.upsampling, args.shape_fix, args.at_once, args.init_from, args.vgg16_weights, preset,
-        options, train_source, val_source, task, devices, not args.no_eval, not args.no_export)
-    variants = VARIANTS if args.staged else (args.variant,)
+        args.backbone, args.upsampling, args.shape_fix, args.at_once, args.init_from,
+        args.backbone_weights, preset, options, train_source, val_source, task, devices,
+        not args.no_eval, not args.no_export)
     stages, init = staging.plan_stages(plan, collections.OrderedDict(
         (variant, stage_dir(args, variant)) for variant in variants),
         recipes.width_for(preset, args.width))
@@ -200,6 +211,11 @@ def run(args):
     if last:
         print(next_steps(last, args.no_export, data_flags(args)))
     return 0
+
+
+def default_preset(data, backbone):
+    """quick on the synthetic scenes, else the reference's recipe for ``backbone``."""
+    return "quick" if data == "synthetic" else BACKBONE_SPECS[backbone].preset
 
 
 def data_flags(args):
@@ -227,7 +243,8 @@ def next_steps(run_dir, no_export, data=""):
 
 
 def stage_dir(args, variant):
-    base = args.run or "%s-%s" % (args.data, "staged" if args.staged else args.variant)
+    backbone = [] if args.backbone == DEFAULT_BACKBONE else [args.backbone]
+    base = args.run or "-".join([args.data] + backbone + ["staged" if args.staged else args.variant])
     return os.path.join(args.checkpoint_root, base, *([variant] if args.staged else []))
 
 

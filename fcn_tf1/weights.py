@@ -1,4 +1,5 @@
-"""python -m fcn_tf1.weights: inspect or convert a pretrained VGG16 file or a reference FCN.
+"""python -m fcn_tf1.weights: inspect or convert a pretrained VGG16 file or a reference FCN (VGG16
+or AlexNet).
 
     python -m fcn_tf1.weights inspect PATH
     python -m fcn_tf1.weights convert vgg16.npy --output DIR                  # a VGG16 checkpoint
@@ -47,7 +48,7 @@ def describe(weights):
 
 
 def describe_caffemodel(model):
-    from fcn_tf1.numbers.caffe_nets import is_fcn, read_fcn
+    from fcn_tf1.numbers.caffe_nets import backbone_of, is_fcn, read_fcn
     lines = ["file:       %s" % model.path, "format:     caffemodel (net %r)" % model.name,
              "layers:"]
     lines += ["  %-16s %-14s %s" % (layer.name, layer.type, "  ".join(
@@ -55,13 +56,14 @@ def describe_caffemodel(model):
         for layer in model.layers]
     if is_fcn(model):
         fcn = read_fcn(model)
-        lines.append("fcn_tf1:    %s, %d classes, width %g%s, Caffe geometry (pad100), %s: "
+        lines.append("fcn_tf1:    %s on %s, %d classes, width %g%s, Caffe geometry (pad100), %s: "
                      "weights convert writes a run folder"
-                     % (fcn.variant, fcn.num_classes, fcn.width,
+                     % (fcn.variant, fcn.backbone, fcn.num_classes, fcn.width,
                         ", at-once skip scaling" if fcn.scale_skips else "",
                         _input_of(fcn.num_classes)))
     else:
-        lines.append("fcn_tf1:    a VGG16 backbone (BGR, ImageNet mean) for --vgg16-weights")
+        lines.append("fcn_tf1:    ImageNet weights of the %s backbone (BGR, ImageNet mean) for "
+                     "train --backbone %s --backbone-weights" % ((backbone_of(model).name,) * 2))
     return "\n".join(lines)
 
 
@@ -90,9 +92,9 @@ def run(args):
         if fcn:
             config = conversion.convert_fcn(args.path, args.output, args.class_names, args.force,
                                             args.data)
-            print("wrote %s: %s, %d classes, input %s minus mean %s (evaluate / export / predict "
-                  "/ train --init-from take it)" % (
-                      args.output, config.variant, config.num_classes,
+            print("wrote %s: %s on %s, %d classes, input %s minus mean %s (evaluate / export / "
+                  "predict / train --init-from take it)" % (
+                      args.output, config.variant, config.backbone, config.num_classes,
                       config.convention.channel_order, list(config.convention.mean)))
             return
     if args.command == "convert" and args.data:

@@ -216,3 +216,92 @@ def deploy_prototxt(variant, classes, width, height, image_width, atonce=False):
         deconv("upscore8", "fuse_pool3", 8)
         crop("score", "upscore8", "data", 31)
     return "\n".join(lines) + "\n"
+
+
+# voc-fcn-alexnet's convolutions: (layer, output channels at width 1, kernel, stride, pad, groups).
+ALEXNET = [("conv1", 96, 11, 4, 100, 1), ("conv2", 256, 5, 1, 2, 2), ("conv3", 384, 3, 1, 1, 1),
+           ("conv4", 384, 3, 1, 1, 2), ("conv5", 256, 3, 1, 1, 2)]
+
+
+def _even(count, width):
+    return 2 * max(1, int(round(count * width / 2.)))
+
+
+def alexnet_layers(classes=5, width=1 / 8., seed=0):
+    """[(name, type, blobs)] of voc-fcn-alexnet at ``width`` (even channel counts: two groups)."""
+    rng = np.random.default_rng(seed)
+    layers, channels = [], 3
+    for name, out, kernel, _, _, groups in ALEXNET:
+        out, fan_in = _even(out, width), kernel * kernel * channels // groups
+        layers.append((name, "Convolution", [_he(rng, (out, channels // groups, kernel, kernel),
+                                                 fan_in),
+                                             rng.normal(0, 0.1, out).astype(np.float32)]))
+        channels = out
+    fc = max(1, int(round(4096 * width)))
+    layers.append(("fc6", "Convolution", [_he(rng, (fc, channels, 6, 6), 36 * channels),
+                                          rng.normal(0, 0.1, fc).astype(np.float32)]))
+    layers.append(("fc7", "Convolution", [_he(rng, (fc, fc, 1, 1), fc),
+                                          rng.normal(0, 0.1, fc).astype(np.float32)]))
+    layers.append(("score_fr", "Convolution", [_he(rng, (classes, fc, 1, 1), fc),
+                                               rng.normal(0, 0.5, classes).astype(np.float32)]))
+    layers.append(("upscore", "Deconvolution",
+                   [(rng.standard_normal((classes, classes, 63, 63)) / 32).astype(np.float32)]))
+    return layers
+
+
+def alexnet_deploy_prototxt(classes, width, height, image_width):
+    """voc-fcn-alexnet/net.py in deploy form for a 1 x 3 x H x W input."""
+    lines = ['name: "fcn-alexnet"', 'input: "data"',
+             "input_shape { dim: 1 dim: 3 dim: %d dim: %d }" % (height, image_width)]
+
+    def add(text):
+        lines.append("layer { %s }" % text)
+
+    def relu(name):
+        add('name: "relu_%s" type: "ReLU" bottom: "%s" top: "%s"' % (name, name, name))
+
+    def pool(name, bottom):
+        add('name: "%s" type: "Pooling" bottom: "%s" top: "%s" pooling_param { pool: MAX '
+            'kernel_size: 3 stride: 2 }' % (name, bottom, name))
+
+    def norm(name, bottom):
+        add('name: "%s" type: "LRN" bottom: "%s" top: "%s" lrn_param { local_size: 5 alpha: 0.0001 '
+            'beta: 0.75 }' % (name, bottom, name))
+
+    bottom = "data"
+    for name, out, kernel, stride, pad, groups in ALEXNET:
+        add('name: "%s" type: "Convolution" bottom: "%s" top: "%s" convolution_param { '
+            'num_output: %d pad: %d kernel_size: %d stride: %d group: %d }'
+            % (name, bottom, name, _even(out, width), pad, kernel, stride, groups))
+        relu(name)
+        bottom = name
+        if name in ("conv1", "conv2"):
+            pool("pool" + name[-1], name)
+            norm("norm" + name[-1], "pool" + name[-1])
+            bottom = "norm" + name[-1]
+    pool("pool5", "conv5")
+    fc = max(1, int(round(4096 * width)))
+    for name, bottom, kernel, out in (("fc6", "pool5", 6, fc), ("fc7", "fc6", 1, fc),
+                                      ("score_fr", "fc7", 1, classes)):
+        add('name: "%s" type: "Convolution" bottom: "%s" top: "%s" convolution_param { '
+            'num_output: %d kernel_size: %d }' % (name, bottom, name, out, kernel))
+        if name != "score_fr":
+            relu(name)
+    add('name: "upscore" type: "Deconvolution" bottom: "score_fr" top: "upscore" '
+        'convolution_param { num_output: %d bias_term: false kernel_size: 63 stride: 32 }' % classes)
+    add('name: "score" type: "Crop" bottom: "upscore" bottom: "data" top: "score" crop_param { '
+        'axis: 2 offset: 18 }')
+    return "\n".join(lines) + "\n"
+
+
+def caffenet_layers(width=1 / 16., seed=0):
+    """[(name, type, blobs)] of bvlc_reference_caffenet at ``width``: fc6 / fc7 / fc8 InnerProduct,
+    fc6's input flattened C x H x W from pool5's 6x6."""
+    layers = [layer for layer in alexnet_layers(2, width, seed) if layer[0].startswith("conv")]
+    rng = np.random.default_rng(seed + 1)
+    fc, inputs = max(1, int(round(4096 * width))), layers[-1][2][0].shape[0] * 36
+    for name, out in (("fc6", fc), ("fc7", fc), ("fc8", 1000)):
+        layers.append((name, "InnerProduct", [_he(rng, (out, inputs), inputs),
+                                              rng.normal(0, 0.1, out).astype(np.float32)]))
+        inputs = out
+    return layers

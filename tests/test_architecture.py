@@ -162,8 +162,12 @@ def test_the_checks_bite():
 
 def test_names_agree_with_the_code():
     from fcn_tf1.ground import names
-    from fcn_tf1.model import upsample
+    from fcn_tf1.model import backbones, upsample
+    from fcn_tf1.numbers import backbone_shapes
     from fcn_tf1.workflows import recipes
+    assert tuple(backbones.REGISTRY) == tuple(backbone_shapes.REGISTRY) == names.BACKBONES
+    assert all(isinstance(backbones.REGISTRY[name], type(shapes))
+               for name, shapes in backbone_shapes.REGISTRY.items())
     assert tuple(upsample.REGISTRY) == names.SHAPE_FIXES
     assert tuple(n for n, fix in upsample.REGISTRY.items() if fix.fixes) == names.FIXING
     assert sorted(recipes.PRESETS) == sorted(names.PRESETS)

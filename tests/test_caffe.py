@@ -52,7 +52,8 @@ def fcn_tf1_maps(run_dir, image, names):
         images = tf.placeholder(tf.uint8, [1, None, None, 3])
         _, points = build_fcn_with_end_points(
             preprocess(images, config.convention), config.num_classes, config.variant,
-            config.upsampling, config.shape_fix, config.width, scale_skips=config.scale_skips)
+            config.upsampling, config.shape_fix, config.width, scale_skips=config.scale_skips,
+            backbone=config.backbone)
         with tf.Session() as session:
             tf.train.Saver().restore(session, tf.train.latest_checkpoint(run_dir))
             values = session.run([points[name] for name in names], {images: image[None]})
@@ -119,8 +120,9 @@ def test_an_nyud_color_fcn_subtracts_nyuds_mean_and_is_never_guessed(tmp_path):
 
 
 def _coordinate_offsets():
-    """The crops of voc-fcn*s/net.py derived as Caffe's coord_map derives them, from each layer's
-    kernel, stride and pad (a layer maps y to a * y + b in its input's coordinates)."""
+    """The crops of voc-fcn*s/net.py and voc-fcn-alexnet/net.py derived as Caffe's coord_map
+    derives them, from each layer's kernel, stride and pad (a layer maps y to a * y + b in its
+    input's coordinates)."""
     from fractions import Fraction
 
     def conv(k, s=1, p=0):
@@ -149,15 +151,23 @@ def _coordinate_offsets():
                        ("upscore16", up2 + [deconv(32, 16)]), ("upscore8", up4 + [deconv(16, 8)])):
         a, b = to_data(path)
         offsets[name] = -b / a
+    # voc-fcn-alexnet: conv1 11x11/4 pad 100, 3x3/2 pools, conv2 pad 2, fc6 6x6, upscore 63/32.
+    alexnet = ([conv(11, 4, 100), conv(3, 2), conv(5, 1, 2), conv(3, 2)] + [conv(3, 1, 1)] * 3 +
+               [conv(3, 2), conv(6), conv(1), conv(1), deconv(63, 32)])
+    a, b = to_data(alexnet)
+    offsets["alexnet upscore32"] = -b / a
     return offsets
 
 
 def test_the_reference_geometry_holds_without_opencv(tmp_path):
     """Crops, BGR order and mean pinned by first principles, where no OpenCV is installed."""
-    from fcn_tf1.model.upsample import Pad100
+    from fcn_tf1.numbers.backbone_shapes import REGISTRY as BACKBONES
     offsets = _coordinate_offsets()
     assert offsets == {"fuse_pool4": 5, "fuse_pool3": 9, "upscore32": 19, "upscore16": 27,
-                       "upscore8": 31} == Pad100.OFFSETS
+                       "upscore8": 31, "alexnet upscore32": 18}
+    assert {("alexnet " if name == "alexnet" else "") + layer: offset
+            for name, backbone in BACKBONES.items()
+            for layer, offset in backbone.crop_offsets.items()} == offsets
     model, _ = caffe_files(tmp_path, "fcn8s", 1 / 16., (35, 41))
     run = str(tmp_path / "run")
     conversion.convert_fcn(model, run)
@@ -217,7 +227,7 @@ def test_weights_inspect_and_convert_commands(tmp_path):
     result = weights("inspect", model)
     assert result.returncode == 0, result.stderr
     assert "upscore16        Deconvolution  3x3x32x32" in result.stdout
-    assert "fcn16s, 3 classes, width 0.0625" in result.stdout
+    assert "fcn16s on vgg16, 3 classes, width 0.0625" in result.stdout
     run = str(tmp_path / "run")
     result = weights("convert", model, "--output", run, "--class-names", str(names))
     assert result.returncode == 0, result.stderr
@@ -279,8 +289,9 @@ def test_the_imagenet_vgg16_caffemodel_classifies_as_caffe_does(tmp_path):
     assert weights.format == "caffemodel" and weights.convention.channel_order == "BGR"
     from fcn_tf1.weights import describe_caffemodel
     with CaffeModel(path) as model:
-        assert describe_caffemodel(model).endswith("a VGG16 backbone (BGR, ImageNet mean) for "
-                                                   "--vgg16-weights")
+        assert describe_caffemodel(model).endswith(
+            "ImageNet weights of the vgg16 backbone (BGR, ImageNet mean) for train --backbone "
+            "vgg16 --backbone-weights")
     image = np.random.RandomState(3).uniform(-120, 120, (1, 224, 224, 3)).astype(np.float32)
     net = cv2.dnn.readNetFromCaffe(deploy, path)
     net.setInput(image.transpose(0, 3, 1, 2).copy())

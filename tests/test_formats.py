@@ -27,17 +27,19 @@ def saved_config(tmp_path, **changes):
 
 def test_model_json_carries_the_format_version(tmp_path):
     saved_config(tmp_path)
-    assert json.loads((tmp_path / CONFIG_FILE).read_text())["format"] == FORMAT_VERSION == 2
+    assert json.loads((tmp_path / CONFIG_FILE).read_text())["format"] == FORMAT_VERSION == 3
 
 
-def test_a_format_1_file_reads_as_the_same_model(tmp_path):
-    config = saved_config(tmp_path, format=None)  # fcn_tf1 0.1.0 wrote no "format"
-    assert "format" not in json.loads((tmp_path / CONFIG_FILE).read_text())
-    assert ModelConfig.load(str(tmp_path)) == config
+@pytest.mark.parametrize("version", [None, 2])  # fcn_tf1 0.1.0 wrote no "format"
+def test_a_format_1_or_2_file_reads_as_the_same_vgg16_model(tmp_path, version):
+    config = saved_config(tmp_path, format=version, backbone=None)
+    assert "backbone" not in json.loads((tmp_path / CONFIG_FILE).read_text())
+    loaded = ModelConfig.load(str(tmp_path))
+    assert loaded == config and loaded.backbone == "vgg16"
 
 
 @pytest.mark.parametrize("version,message", [
-    (3, "written by a newer fcn_tf1 (config format 3; this version reads up to 2): upgrade "
+    (4, "written by a newer fcn_tf1 (config format 4; this version reads up to 3): upgrade "
         "fcn_tf1"),
     ("2", "the model config's format is '2', not a version number"),
     (0, "the model config's format is 0, not a version number"),
@@ -62,8 +64,10 @@ def test_a_newer_run_folder_is_refused_by_the_commands(tmp_path, capsys):
 
 def test_migrate_keeps_every_field_and_sets_the_current_format():
     old = {"num_classes": 2, "variant": "fcn8s", "anything": [1]}
-    assert migrate(old, "x") == dict(old, format=FORMAT_VERSION)
+    assert migrate(old, "x") == dict(old, format=FORMAT_VERSION, backbone="vgg16")
     assert "format" not in old
+    alexnet = dict(old, format=3, backbone="alexnet")
+    assert migrate(alexnet, "x") == alexnet
 
 
 def test_recipes_keep_the_width_out_of_the_learning_options():

@@ -71,6 +71,16 @@ def test_biases_learn_at_twice_the_rate_without_decay(session):
     np.testing.assert_allclose(session.run(bias), [5.0 - 0.01 * 2.0 * 0.5], rtol=1e-6)
 
 
+def test_the_alexnet_preset_is_voc_fcn_alexnets_solver():
+    # voc-fcn-alexnet/solver.prototxt: base_lr 1e-4 fixed, momentum 0.9, iter_size 20, max_iter
+    # 100000, weight_decay 5e-4; its net.py: upscore lr_mult 0, biases lr_mult 2 / decay 0.
+    options = recipes.options_for("alexnet")
+    assert (options.learning_rate, options.momentum, options.accumulate, options.steps,
+            options.weight_decay, options.bias_lr_mult, options.batch_size, options.loss,
+            options.train_upsampling, options.optimizer) == (
+        1e-4, 0.9, 20, 100000, 5e-4, 2.0, 1, "mean", "none", "momentum")
+
+
 @pytest.mark.parametrize("preset,learned", [
     ("heavy", []), ("cvpr", ["upscore2/kernel", "upscore_pool4/kernel"]),
     ("quick", ["upscore2/kernel", "upscore8/kernel", "upscore_pool4/kernel"])])

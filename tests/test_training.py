@@ -335,7 +335,7 @@ def test_training_starts_from_a_pretrained_vgg16_file(tmp_path):
     original = random_weights(1.0)
     path = str(tmp_path / "vgg16.npy")
     write_caffe_npy(path, original)
-    init = initialisation.VGG16Init(path)
+    init = initialisation.BackboneInit(path)
     assert init.convention.channel_order == "BGR"
     config = ModelConfig(5, "fcn32s", 1.0, convention=init.convention,
                          class_names=SyntheticDataset.class_names)
@@ -349,7 +349,7 @@ def test_training_starts_from_a_pretrained_vgg16_file(tmp_path):
         np.testing.assert_array_equal(start.get_tensor(layer + "/bias"), original[layer][1])
     assert not start.get_tensor("score_fr/kernel").any()
     assert ModelConfig.load(run).convention.channel_order == "BGR"
-    with pytest.raises(ValueError, match="pretrained VGG16 weights need a model of width 1$"):
+    with pytest.raises(ValueError, match="these pretrained weights need a model of width 1$"):
         training.train(str(tmp_path / "half"), ModelConfig(5, "fcn32s", 0.5), SyntheticDataset(
             "train", 4), options, init)
     assert not os.path.exists(str(tmp_path / "half"))  # refused at the build, before any write

@@ -30,10 +30,35 @@ def pair_problem(upsampling, shape_fix):
                     shape_fix, upsampling, upsampling, ", ".join(
                         f for a, f in VALID_PAIRS if a == upsampling), DEFAULT_SHAPE_FIX[upsampling]))
     return None
+# The backbones (numbers/backbone_shapes.py and model/backbones.py hold one class each): the variants
+# each has heads for, the ImageNet weight files train --backbone-weights takes and the preset it
+# trains with on real data (the reference's recipe for it, workflows/recipes.py). The reference
+# scores AlexNet from fc7 alone (voc-fcn-alexnet); its 3x3 stride-2 pools leave no skip geometry of
+# the reference's to follow.
+Backbone = collections.namedtuple("Backbone", "variants weights preset")
+BACKBONE_SPECS = collections.OrderedDict([
+    ("vgg16", Backbone(VARIANTS, "Keras .h5, TF-slim .ckpt, .npy or the VGG authors' .caffemodel",
+                       "heavy")),
+    ("alexnet", Backbone(("fcn32s",), "Caffe's bvlc_reference_caffenet.caffemodel", "alexnet"))])
+BACKBONES = tuple(BACKBONE_SPECS)
+DEFAULT_BACKBONE = "vgg16"
+
+
+def backbone_problem(backbone, variant):
+    """Why ``variant`` cannot be built on ``backbone``, in one line, or None."""
+    if backbone not in BACKBONE_SPECS:
+        return "backbone must be one of %s, got %r" % (", ".join(BACKBONES), backbone)
+    variants = BACKBONE_SPECS[backbone].variants
+    if variant not in variants:
+        return ("the %s backbone has the %s head only, as the reference's nets on it, not %s"
+                % (backbone, " / ".join(variants), variant))
+    return None
+
+
 # Which transposed convs learn: the reference's nets none (all fixed bilinear), the CVPR paper's
 # text the 2x ones.
 TRAIN_UPSAMPLING = ("none", "2x", "all")
-# VGG16: (block, convs, channels at width 1.0), and fc6/fc7's channels.
+# VGG16: (block, convs, channels at width 1.0), and fc6/fc7's channels (AlexNet's too).
 BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512))
 FC_CHANNELS = 4096
 # The backbone's channel multiplier: 1/64 keeps one channel in conv1; 4 is far beyond any use and
@@ -64,7 +89,7 @@ SKIP_SCALES = {"pool4": 0.01, "pool3": 0.0001}
 # Training.
 DATA_SETS = ("synthetic", "voc", "sbd", "pascal-context", "folder", "tfrecord")
 CLUSTER_JOBS = ("chief", "worker", "ps")  # a chief (or worker 0) also restores and writes the run
-PRESETS = ("quick", "heavy", "cvpr")
+PRESETS = ("quick", "heavy", "cvpr", "alexnet")
 OPTIMIZERS = ("momentum", "adam", "sgd")
 LOSSES = ("mean", "sum")  # normalised, or Caffe's summed loss
 IGNORE_LABEL = 255  # void: neither trained on nor scored
@@ -81,8 +106,9 @@ INPUT, LOGITS, PREDICTION = "image", "logits", "prediction"
 # A SavedModel's signatures: the uint8 tensor one, and TF Serving's encoded images (names ending in
 # _bytes are base64 in its REST API).
 BYTES_INPUT, BYTES_SIGNATURE = "image_bytes", "serving_bytes"
-# The version of the model config in model.json and in exports; 1 had no "format" field.
-FORMAT_VERSION = 2
+# The version of the model config in model.json and in exports; 1 had no "format" field, 2 no
+# "backbone" (VGG16).
+FORMAT_VERSION = 3
 
 # Inference on an export: one description per runtime, in the order of preference (the formats
 # each reads, and which runtime a file gets unless told, are in ground/formats.py; docs/runtimes.md

@@ -9,8 +9,9 @@ import numbers
 import os
 
 from fcn_tf1.ground import fileutil
-from fcn_tf1.ground.names import (CONFIG_FILE, DEFAULT_SHAPE_FIX, FORMAT_VERSION, MAX_WIDTH,
-                                  MIN_WIDTH, SLIM_RGB, VARIANTS, Convention, pair_problem)
+from fcn_tf1.ground.names import (CONFIG_FILE, DEFAULT_BACKBONE, DEFAULT_SHAPE_FIX, FORMAT_VERSION,
+                                  MAX_WIDTH, MIN_WIDTH, SLIM_RGB, VARIANTS, Convention,
+                                  backbone_problem, pair_problem)
 from fcn_tf1.model.signature import Signature
 
 
@@ -23,23 +24,23 @@ class ModelConfig(object):
     """The architecture and input convention of a model, saved beside its checkpoints and exports."""
 
     FIELDS = ("num_classes", "variant", "width", "upsampling", "shape_fix", "convention",
-              "class_names", "scale_skips")
+              "class_names", "scale_skips", "backbone")
 
     def __init__(self, num_classes, variant="fcn8s", width=1.0, upsampling="nn",
                  shape_fix=None, convention=SLIM_RGB, class_names=None, scale_skips=False,
-                 class_colours=None):
+                 class_colours=None, backbone=DEFAULT_BACKBONE):
         _check_choice("variant", variant, VARIANTS)
         shape_fix = shape_fix or DEFAULT_SHAPE_FIX.get(upsampling)
-        problem = pair_problem(upsampling, shape_fix)
+        problem = pair_problem(upsampling, shape_fix) or backbone_problem(backbone, variant)
         if problem:
             raise ValueError(problem)
         if not isinstance(num_classes, numbers.Integral) or num_classes < 1:
             raise ValueError("num_classes must be a positive integer, got %r" % (num_classes,))
         if not isinstance(width, numbers.Real) or not MIN_WIDTH <= width <= MAX_WIDTH:
-            raise ValueError("width must be in [%g, %g] (1.0 = VGG16), got %r"
+            raise ValueError("width must be in [%g, %g] (1.0 = the real backbone), got %r"
                              % (MIN_WIDTH, MAX_WIDTH, width))
         self.num_classes = int(num_classes)
-        self.variant, self.width = variant, float(width)
+        self.backbone, self.variant, self.width = backbone, variant, float(width)
         self.upsampling, self.shape_fix = upsampling, shape_fix
         self.convention = convention
         self.class_names = list(class_names or ["class_%d" % i for i in range(self.num_classes)])
@@ -58,10 +59,12 @@ class ModelConfig(object):
         """Logits of this model on preprocessed ``images``."""
         from fcn_tf1.model.fcn import build_fcn
         return build_fcn(images, self.num_classes, self.variant, self.upsampling, self.shape_fix,
-                         self.width, is_training=is_training, scale_skips=self.scale_skips, **kwargs)
+                         self.width, is_training=is_training, scale_skips=self.scale_skips,
+                         backbone=self.backbone, **kwargs)
 
     def to_dict(self):
-        return {"format": FORMAT_VERSION, "num_classes": self.num_classes, "variant": self.variant,
+        return {"format": FORMAT_VERSION, "num_classes": self.num_classes, "backbone": self.backbone,
+                "variant": self.variant,
                 "width": self.width, "upsampling": self.upsampling, "shape_fix": self.shape_fix,
                 "convention": {"channel_order": self.convention.channel_order,
                                "mean": list(self.convention.mean)},
@@ -119,7 +122,8 @@ def _convention(data):
 
 def migrate(data, source):
     """``data`` in the current format: format 1 (fcn_tf1 0.1, no "format" field) has the same
-    fields; a newer format than this version knows is refused."""
+    fields as 2, which has no "backbone" (VGG16's); a newer format than this version knows is
+    refused."""
     version = data.get("format", 1)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError("%s: the model config's format is %r, not a version number"
@@ -127,6 +131,8 @@ def migrate(data, source):
     if version > FORMAT_VERSION:
         raise ValueError("%s: written by a newer fcn_tf1 (config format %d; this version reads up "
                          "to %d): upgrade fcn_tf1" % (source, version, FORMAT_VERSION))
+    if version < 3:
+        data = dict(data, backbone=DEFAULT_BACKBONE)
     return dict(data, format=FORMAT_VERSION)
 
 

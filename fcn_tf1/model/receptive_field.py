@@ -1,7 +1,7 @@
 """How far a model's scores reach: the halo that exact tiling needs, measured on the model's own graph.
 
 A score depends on the input pixels of its receptive field: 404 px across for fc7 of VGG16 with a 7x7
-fc6, more through the transposed convolutions and skips that follow, shifted by the shape fix (pad100
+fc6 (355 for AlexNet's), more through the transposed convolutions and skips that follow, shifted by the shape fix (pad100
 crops, output_shape's padding). Rather than a table per variant and shape fix, the geometry is
 measured: the graph of the same variant and shape fix at the smallest width, every kernel 1 and every
 bias 0, is fed inputs that are 0 but for one pixel. Its scores are then positive exactly where that
@@ -26,14 +26,15 @@ def halo(config, length=0):
     """The farthest, in pixels, that an input pixel reaches a score of ``config``'s model (any
     width) along an axis of ``length`` px, over every position on the stride grid. It depends on
     the length modulo the stride (output_shape's padding follows it): measured once for each."""
-    return _measured(config.variant, config.upsampling, config.shape_fix, config.scale_skips,
-                     length % STRIDE)
+    return _measured(config.backbone, config.variant, config.upsampling, config.shape_fix,
+                     config.scale_skips, length % STRIDE)
 
 
 @functools.lru_cache(maxsize=None)
-def _measured(variant, upsampling, shape_fix, scale_skips, residue):
+def _measured(backbone, variant, upsampling, shape_fix, scale_skips, residue):
     from fcn_tf1.model.config import ModelConfig
-    geometry = ModelConfig(1, variant, 1 / 64., upsampling, shape_fix, scale_skips=scale_skips)
+    geometry = ModelConfig(1, variant, 1 / 64., upsampling, shape_fix, scale_skips=scale_skips,
+                           backbone=backbone)
     height = _PROBE_HEIGHT + residue
     centre = height // 2 - STRIDE // 2
     impulses = np.zeros((STRIDE, height, _PROBE_WIDTH, 3), np.float32)

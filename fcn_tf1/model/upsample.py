@@ -53,14 +53,16 @@ def crop(x, size, offset=0, name=None):
     return out
 
 
-def transposed_conv(x, channels, stride, name, api, padding, output_size, trainable=True):
-    """Upsample ``x`` by ``stride`` with a bilinear-initialised, bias-free kernel of 2 * stride.
+def transposed_conv(x, channels, stride, name, api, padding, output_size, trainable=True,
+                    size=None):
+    """Upsample ``x`` by ``stride`` with a bilinear-initialised, bias-free kernel of ``size`` (by
+    default 2 * stride).
 
     ``api='layers'`` uses ``tf.layers.conv2d_transpose`` (the size follows from ``padding``);
     ``api='nn'`` uses ``tf.nn.conv2d_transpose`` with ``output_shape`` = ``output_size``. Both create
     the variable ``<name>/kernel``, so checkpoints move between the two.
     """
-    size = 2 * stride
+    size = size or 2 * stride
     init = tf.constant_initializer(bilinear_kernel(size, channels))
     if api == "layers":
         return tf.layers.conv2d_transpose(x, channels, size, stride, padding=padding.lower(),
@@ -88,6 +90,7 @@ class ShapeFix(object):
     fc_conv_padding = "SAME"
     first_conv_padding = "SAME"
     deconv_padding = "SAME"
+    caffe_pooling = False  # 3x3 pools in Caffe's ceil mode (else 'SAME'; 2x2 pools agree anyway)
 
     @property
     def apis(self):
@@ -97,8 +100,9 @@ class ShapeFix(object):
         """The images the backbone sees."""
         return images
 
-    def output_size(self, x, stride, target):
-        """The size the ``nn`` API is asked for when upsampling ``x`` towards ``target``."""
+    def output_size(self, x, stride, target, kernel):
+        """The size the ``nn`` API is asked for when upsampling ``x`` towards ``target`` with a
+        ``kernel``-wide transposed conv."""
         h, w = spatial_size(x)
         return h * stride, w * stride
 
@@ -106,12 +110,13 @@ class ShapeFix(object):
         """``up`` made to ``target``'s spatial size (or an error where this fix cannot)."""
         raise NotImplementedError
 
-    def fuse(self, up, skip, name):
-        """The skip connection: ``up`` (upsampled 2x) plus the skip's score map."""
+    def fuse(self, up, skip, name, offset):
+        """The skip connection: ``up`` (upsampled 2x) plus the skip's score map; ``offset``: the
+        backbone's crop for this layer in the reference's geometry."""
         return tf.add(self.match(up, skip, name + "_match"), skip, name=name)
 
-    def finish(self, up, images, layer, name="score"):
-        """The final upsampled scores (from ``layer``) matched to the original ``images``."""
+    def finish(self, up, images, offset, name="score"):
+        """The final upsampled scores matched to the original ``images``."""
         return self.match(up, images, name)
 
 
@@ -130,7 +135,7 @@ def _size_text(size):
 class OutputShape(ShapeFix):
     name = "output_shape"
 
-    def output_size(self, x, stride, target):
+    def output_size(self, x, stride, target, kernel):
         return spatial_size(target)
 
     def match(self, up, target, name):
@@ -193,14 +198,14 @@ class Pad(Crop):
 
 
 class Pad100(ShapeFix):
-    """The Caffe reference: pad 100 before conv1_1, fc6 'VALID', 'valid' deconvs, fixed crops."""
+    """The Caffe reference: pad 100 before the first conv, fc6 'VALID', Caffe's pools, 'valid'
+    deconvs, the backbone's fixed crops."""
     name = "pad100"
     fc_conv_padding = "VALID"
     first_conv_padding = "VALID"
     deconv_padding = "VALID"
+    caffe_pooling = True
     PAD = 100
-    # Crop offsets of voc-fcn{32,16,8}s/net.py, by the name of the layer they produce.
-    OFFSETS = {"fuse_pool4": 5, "fuse_pool3": 9, "upscore32": 19, "upscore16": 27, "upscore8": 31}
 
     def prepare(self, images):
         p = self.PAD
@@ -209,18 +214,17 @@ class Pad100(ShapeFix):
         padded.set_shape([images.shape[0], _static(h + 2 * p), _static(w + 2 * p), images.shape[3]])
         return padded
 
-    def output_size(self, x, stride, target):
+    def output_size(self, x, stride, target, kernel):
         h, w = spatial_size(x)
-        return (h - 1) * stride + 2 * stride, (w - 1) * stride + 2 * stride
+        return (h - 1) * stride + kernel, (w - 1) * stride + kernel
 
-    def fuse(self, up, skip, name):
+    def fuse(self, up, skip, name, offset):
         # The skip's score map is the larger one here: it is cropped to the upsampled map (Caffe's
         # score_pool4c / score_pool3c).
-        return tf.add(up, crop(skip, spatial_size(up), self.OFFSETS[name], name=name + "_crop"),
-                      name=name)
+        return tf.add(up, crop(skip, spatial_size(up), offset, name=name + "_crop"), name=name)
 
-    def finish(self, up, images, layer, name="score"):
-        return crop(up, spatial_size(images), self.OFFSETS[layer], name=name)
+    def finish(self, up, images, offset, name="score"):
+        return crop(up, spatial_size(images), offset, name=name)
 
 
 REGISTRY = collections.OrderedDict(

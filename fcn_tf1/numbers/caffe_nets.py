@@ -1,7 +1,7 @@
 """What a ``.caffemodel`` is to fcn_tf1: one of the reference's FCNs (fcn.berkeleyvision.org's
-voc-fcn32s / 16s / 8s, at-once 8s, PASCAL-Context, NYUD colour) or the ImageNet VGG16
-(``VGG_ILSVRC_16_layers``), with every blob in TensorFlow's layout and checked against the shapes
-fcn_tf1 builds.
+voc-fcn32s / 16s / 8s, at-once 8s, PASCAL-Context, NYUD colour, voc-fcn-alexnet) or the ImageNet
+VGG16 (``VGG_ILSVRC_16_layers``), with every blob in TensorFlow's layout and checked against the
+shapes fcn_tf1 builds. The backbone is told by the first layer's name (``backbone_shapes``).
 
 Caffe's Convolution weights are [out, in, kh, kw], TensorFlow's [kh, kw, in, out]; a Deconvolution's
 are [in, out, kh, kw] and ``conv2d_transpose`` takes [kh, kw, out, in]: both are the same transpose
@@ -12,16 +12,16 @@ import collections
 
 import numpy as np
 
-from fcn_tf1.ground.names import SKIP_SCALES
+from fcn_tf1.ground.names import SKIP_SCALES, backbone_problem
+from fcn_tf1.numbers.backbone_shapes import REGISTRY as BACKBONES
 from fcn_tf1.numbers.caffemodel import CaffeModelError
-from fcn_tf1.numbers.vgg16_shapes import CONV_LAYERS, layer_shapes
 
 # The final deconvolution of each variant: the reference names FCN-32s's "upscore".
 FINAL = {"fcn32s": ("upscore", "upscore32", 32), "fcn16s": ("upscore16", "upscore16", 16),
          "fcn8s": ("upscore8", "upscore8", 8)}
 SKIPS = {"fcn32s": (), "fcn16s": ("pool4",), "fcn8s": ("pool4", "pool3")}
 
-FCN = collections.namedtuple("FCN", "variant num_classes width scale_skips variables")
+FCN = collections.namedtuple("FCN", "backbone variant num_classes width scale_skips variables")
 
 
 def conv_kernel(blob):
@@ -49,25 +49,39 @@ def is_fcn(model):
     return "score_fr" in model.by_name
 
 
+def backbone_of(model):
+    """The geometry (``backbone_shapes``) of the backbone in ``model``, told by its first layer."""
+    named = [backbone for backbone in BACKBONES.values() if backbone.first_layer in model.by_name]
+    if len(named) != 1:
+        raise CaffeModelError("%s: no backbone fcn_tf1 knows (a first layer named %s)" % (
+            model.path, " or ".join(backbone.first_layer for backbone in BACKBONES.values())))
+    return named[0]
+
+
 def read_fcn(model):
-    """The FCN in ``model`` (a ``CaffeModel``) as ``FCN(variant, num_classes, width, scale_skips,
-    {variable name: array})``; a layer missing or of another shape is a one-line error."""
-    path = model.path
+    """The FCN in ``model`` (a ``CaffeModel``) as ``FCN(backbone, variant, num_classes, width,
+    scale_skips, {variable name: array})``; a layer missing or of another shape is a one-line
+    error."""
+    path, backbone = model.path, backbone_of(model)
     variant = ("fcn8s" if "score_pool3" in model.by_name else
                "fcn16s" if "score_pool4" in model.by_name else "fcn32s")
+    problem = backbone_problem(backbone.name, variant)
+    if problem:
+        raise CaffeModelError("%s: %s" % (path, problem))
     score_w, _ = _blobs(model, "score_fr", 2, path)
-    conv1_w = _blobs(model, "conv1_1", 2, path)[0]
+    conv1_w = _blobs(model, backbone.first_layer, 2, path)[0]
     if score_w.ndim != 4 or conv1_w.ndim != 4:
-        raise CaffeModelError("%s: score_fr / conv1_1 are not convolutions" % path)
-    num_classes, width = int(score_w.shape[0]), conv1_w.shape[0] / 64.0
-    variables = _backbone(model, width)
-    shapes = layer_shapes(width)
+        raise CaffeModelError("%s: score_fr / %s are not convolutions" % (path, backbone.first_layer))
+    num_classes, width = int(score_w.shape[0]), conv1_w.shape[0] / float(backbone.first_channels)
+    shapes = backbone.layer_shapes(width)
+    variables = _backbone(model, shapes)
     fc = shapes["fc7"][3]
-    inputs = {"score_fr": fc, "score_pool4": shapes["conv4_3"][3],
-              "score_pool3": shapes["conv3_3"][3]}
+    # The layers before each skip's pool (VGG16's: the only backbone with skips).
+    inputs = {"score_pool4": "conv4_3", "score_pool3": "conv3_3"}
     for name in ["score_fr"] + ["score_" + pool for pool in SKIPS[variant]]:
         kernel, bias = _blobs(model, name, 2, path)
-        _expect(path, name, kernel, (num_classes, inputs[name], 1, 1))
+        channels = fc if name == "score_fr" else shapes[inputs[name]][3]
+        _expect(path, name, kernel, (num_classes, channels, 1, 1))
         _expect(path, name, bias.reshape(-1), (num_classes,), "biases")
         variables[name + "/kernel"] = conv_kernel(kernel)
         variables[name + "/bias"] = np.array(bias.reshape(-1), np.float32)
@@ -76,9 +90,11 @@ def read_fcn(model):
         (name, name, 2) for name in ("upscore2", "upscore_pool4")[:len(SKIPS[variant])]]
     for caffe_name, name, stride in deconvs:
         kernel = _blobs(model, caffe_name, 1, path)[0]
-        _expect(path, caffe_name, kernel, (num_classes, num_classes, 2 * stride, 2 * stride))
+        size = backbone.upscore_kernel(stride)
+        _expect(path, caffe_name, kernel, (num_classes, num_classes, size, size))
         variables[name + "/kernel"] = conv_kernel(kernel)
-    return FCN(variant, num_classes, width, _skip_scaling(model, variant), variables)
+    return FCN(backbone.name, variant, num_classes, width, _skip_scaling(model, variant),
+               variables)
 
 
 def _skip_scaling(model, variant):
@@ -98,10 +114,10 @@ def _skip_scaling(model, variant):
     return True
 
 
-def _backbone(model, width):
-    """{variable: array} of conv1_1 ... fc7 at ``width``; fc6 / fc7 as Convolution (FCN files)
-    or InnerProduct (the ImageNet VGG16, fc6's input flattened as C x H x W)."""
-    path, shapes, variables = model.path, layer_shapes(width), collections.OrderedDict()
+def _backbone(model, shapes):
+    """{variable: array} of the backbone's layers of kernel ``shapes``; fc6 / fc7 as Convolution
+    (FCN files) or InnerProduct (the ImageNet classifiers, fc6's input flattened as C x H x W)."""
+    path, variables = model.path, collections.OrderedDict()
     for name, shape in shapes.items():
         kernel, bias = _blobs(model, name, 2, path)
         caffe_shape = (shape[3], shape[2], shape[0], shape[1])
@@ -118,15 +134,22 @@ def _backbone(model, width):
 def read_vgg16_backbone(model):
     """The ImageNet VGG16 (``VGG_ILSVRC_16_layers.caffemodel``) as {layer: (kernel, bias)} in conv
     form, fc8 included, as ``vgg16_weights.read_vgg16`` gives for the other formats."""
-    missing = [name for name in CONV_LAYERS + ("fc6", "fc7") if name not in model.by_name]
+    return read_classifier(model, BACKBONES["vgg16"])
+
+
+def read_classifier(model, backbone, width=None):
+    """An ImageNet classifier of ``backbone``'s layers (VGG16, CaffeNet) as {layer: (kernel,
+    bias)} in conv form, fc8 included where the file has it; ``width`` (default: the file's)."""
+    names = list(backbone.layer_shapes())
+    missing = [name for name in names if name not in model.by_name]
     if missing:
-        raise CaffeModelError("%s: not a VGG16 or FCN Caffe model (no layer %s)"
-                              % (model.path, ", ".join(missing[:3])))
-    width = _blobs(model, "conv1_1", 2, model.path)[0].shape[0] / 64.0
-    variables = _backbone(model, width)
+        raise CaffeModelError("%s: not a %s or FCN Caffe model (no layer %s)"
+                              % (model.path, backbone.name, ", ".join(missing[:3])))
+    first = _blobs(model, backbone.first_layer, 2, model.path)[0].shape[0]
+    shapes = backbone.layer_shapes(width or first / float(backbone.first_channels))
+    variables = _backbone(model, shapes)
     weights = collections.OrderedDict(
-        (name, (variables[name + "/kernel"], variables[name + "/bias"]))
-        for name in layer_shapes(width))
+        (name, (variables[name + "/kernel"], variables[name + "/bias"])) for name in shapes)
     if "fc8" in model.by_name:
         kernel, bias = _blobs(model, "fc8", 2, model.path)
         weights["fc8"] = (conv_kernel(kernel.reshape(kernel.shape[:2] + (1, 1))),

@@ -81,7 +81,7 @@ def fcn_config(fcn, class_names=None, data=None):
     if class_names is None and data == "voc":
         class_names = VOC_CLASSES
     return ModelConfig(fcn.num_classes, fcn.variant, fcn.width, "nn", "pad100",
-                       convention, class_names, fcn.scale_skips)
+                       convention, class_names, fcn.scale_skips, backbone=fcn.backbone)
 
 
 def convert_fcn(path, output_dir, class_names_file=None, force=False, data=None):

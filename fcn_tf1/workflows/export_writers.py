@@ -13,8 +13,8 @@ import tempfile
 
 from fcn_tf1.ground import console, fileutil
 from fcn_tf1.ground.formats import sidecar_path
-from fcn_tf1.ground.names import (BYTES_SIGNATURE, CAFFE_BGR, CONFIG_FILE, CONFIG_NODE, FIXING,
-                                  SAVED_MODEL_MARKER, SLIM_RGB, VARIANTS)
+from fcn_tf1.ground.names import (BACKBONE_SPECS, BYTES_SIGNATURE, CAFFE_BGR, CONFIG_FILE,
+                                  CONFIG_NODE, FIXING, SAVED_MODEL_MARKER, SLIM_RGB, VARIANTS)
 from fcn_tf1.ground.tf_compat import TF_VERSION, error_line, tf
 from fcn_tf1.ground.untrusted import check_graph_def, check_tflite_ops
 from fcn_tf1.model import checkpoints
@@ -66,7 +66,19 @@ def exportable_op_types(width=1 / 32.):
                 ops.update(_frozen_ops(config, None))
                 if (upsampling, shape_fix) == valid_combinations()[0] and not scale_skips:
                     ops.update(_frozen_ops(config, TTA(True, (0.5, 1.0))))
+    for config in other_backbones(width):
+        ops.update(_frozen_ops(config, None))
     return sorted(ops)
+
+
+def other_backbones(width):
+    """The finest FCN of each backbone but VGG16 (whose graphs hold every head's op) in the default
+    and the reference's geometry: a backbone's own ops depend on the shape fix only through its
+    paddings and pools, which these two cover."""
+    for backbone, spec in list(BACKBONE_SPECS.items())[1:]:
+        for upsampling, shape_fix in (valid_combinations()[0], ("nn", "pad100")):
+            yield ModelConfig(2, spec.variants[-1], width, upsampling, shape_fix, CAFFE_BGR,
+                              backbone=backbone)
 
 
 def _frozen_ops(config, tta):
@@ -280,14 +292,16 @@ def export_tflite(run_dir, output, size, checkpoint=None, force=False):
 
 def every_fix_frozen(width=1 / 32.):
     """(shape fix, frozen GraphDef) of FCN-8s at-once with the BGR convention (the graph that holds
-    every op type the others hold) for every API x shape fix, random weights."""
-    for upsampling, shape_fix in valid_combinations():
-        config = ModelConfig(2, "fcn8s", width, upsampling, shape_fix, CAFFE_BGR, scale_skips=True)
+    every op type the other VGG16 nets hold) for every API x shape fix, then ``other_backbones``,
+    random weights."""
+    configs = [ModelConfig(2, "fcn8s", width, upsampling, shape_fix, CAFFE_BGR, scale_skips=True)
+               for upsampling, shape_fix in valid_combinations()]
+    for config in configs + list(other_backbones(width)):
         with tf.Graph().as_default(), tf.Session() as session:
             build_inference_graph(config)
             tf.constant("{}", name=CONFIG_NODE)
             session.run(tf.global_variables_initializer())
-            yield shape_fix, _freeze(session, config.signature)
+            yield config.shape_fix, _freeze(session, config.signature)
 
 
 def op_list_size(shape_fix):

@@ -1,4 +1,4 @@
-"""Where a fresh run's weights come from: a pretrained VGG16 file, or a coarser FCN's checkpoint
+"""Where a fresh run's weights come from: a pretrained backbone file, or a coarser FCN's checkpoint
 (32s -> 16s -> 8s). An initialiser is read and checked when made, before any training starts;
 ``prepare(variables)``, called while the graph is built, readies the variables and returns what
 fills them once the session exists (``fill(session)``), or None when their initialisers do it."""
@@ -6,7 +6,7 @@ import logging
 
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model import checkpoints
-from fcn_tf1.model.checkpoints import read_vgg16
+from fcn_tf1.model.backbones import REGISTRY as BACKBONES
 from fcn_tf1.numbers.vgg16_weights import WeightsError
 
 log = logging.getLogger(__name__)
@@ -16,11 +16,11 @@ class InitError(RuntimeError):
     """An initialiser that cannot be used; the message names the file."""
 
 
-class VGG16Init(object):
-    """The backbone from a pretrained VGG16 file; fc8 is dropped."""
+class BackboneInit(object):
+    """The backbone from its pretrained ImageNet file (VGG16's, CaffeNet's); fc8 is dropped."""
 
-    def __init__(self, path, width=1.0):
-        self.weights = read_vgg16(path, width)
+    def __init__(self, path, width=1.0, backbone="vgg16"):
+        self.weights = BACKBONES[backbone].read_weights(path, width)
         self.convention = self.weights.convention
 
     def prepare(self, variables):
@@ -51,7 +51,7 @@ class CheckpointInit(object):
 
 
 def backbone_assignments(weights, variables):
-    """(assign ops, feed dict) that load ``weights`` into the VGG16 ``variables`` of the graph;
+    """(assign ops, feed dict) that load ``weights`` into the backbone ``variables`` of the graph;
     fc8 is dropped. Raises WeightsError before anything runs when the graph cannot take them."""
     by_name = {v.op.name: v for v in variables}
     ops, feed = [], {}
@@ -64,7 +64,7 @@ def backbone_assignments(weights, variables):
                 raise WeightsError("the graph has no variable %s/%s to load %s into"
                                    % (layer, name, weights.path))
             if var.shape.as_list() != list(value.shape):
-                raise WeightsError("%s: layer %s %s is %s, the graph's is %s: pretrained VGG16 "
+                raise WeightsError("%s: layer %s %s is %s, the graph's is %s: these pretrained "
                                    "weights need a model of width %g" % (
                                        weights.path, layer, name, value.shape,
                                        tuple(var.shape.as_list()), weights.width))

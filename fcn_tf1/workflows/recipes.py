@@ -1,6 +1,6 @@
-"""The learning recipes: defaults, the three presets (the paper's two and a quick one), and the
-rules that combine them with flags into one checked ``LearningOptions``. TensorFlow-free, so that
-``--help`` can show them."""
+"""The learning recipes: defaults, the four presets (the paper's two, the reference's FCN-AlexNet
+one and a quick one), and the rules that combine them with flags into one checked
+``LearningOptions``. TensorFlow-free, so that ``--help`` can show them."""
 import collections
 import numbers
 
@@ -31,6 +31,11 @@ PRESETS = {
     "cvpr": {"optimizer": "momentum", "momentum": 0.9, "loss": "mean", "batch_size": 1,
              "learning_rate": 1e-4, "accumulate": 20, "weight_decay": 5e-4, "bias_lr_mult": 2.0,
              "steps": 10000, "train_upsampling": "2x"},
+    # voc-fcn-alexnet/solver.prototxt: lr 1e-4 fixed ("lr for normalized softmax"), momentum 0.9,
+    # iter_size 20, 100000 iterations, upscore fixed bilinear (lr_mult 0 in its net.py).
+    "alexnet": {"optimizer": "momentum", "momentum": 0.9, "loss": "mean", "batch_size": 1,
+                "learning_rate": 1e-4, "accumulate": 20, "weight_decay": 5e-4,
+                "bias_lr_mult": 2.0, "steps": 100000, "train_upsampling": "none"},
 }
 # The model width a preset implies (a model option, not a learning one); 1.0 (VGG16) otherwise.
 PRESET_WIDTHS = {"quick": 0.125}

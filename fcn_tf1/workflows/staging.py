@@ -7,39 +7,42 @@ import os
 
 from fcn_tf1.data.validate import class_statistics
 from fcn_tf1.ground.names import FROZEN_NAME, SLIM_RGB
-from fcn_tf1.numbers.vgg16_weights import file_convention
+from fcn_tf1.model.backbones import REGISTRY as BACKBONES
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.numbers.metrics import median_frequency_weights
 from fcn_tf1.workflows import evaluation, export_writers, training
-from fcn_tf1.workflows.initialisation import CheckpointInit, VGG16Init
+from fcn_tf1.workflows.initialisation import BackboneInit, CheckpointInit
 
 # One stage of a training: the variant, its run folder and its checked ModelConfig.
 Stage = collections.namedtuple("Stage", "variant run_dir config")
-# What the stages share: the model's choices (upsampling, shape fix, at-once skips), where the first
-# stage starts (a coarser run or a VGG16 file, or neither), the preset's name and the checked
-# LearningOptions, the data, the cluster task and tower devices, and whether the chief evaluates
-# and exports each stage.
+# What the stages share: the model's choices (backbone, upsampling, shape fix, at-once skips), where
+# the first stage starts (a coarser run or the backbone's ImageNet file, or neither), the preset's
+# name and the checked LearningOptions, the data, the cluster task and tower devices, and whether
+# the chief evaluates and exports each stage.
 TrainingPlan = collections.namedtuple(
-    "TrainingPlan", "upsampling shape_fix at_once init_from vgg16_weights preset options "
-                    "train_source val_source task devices evaluate export")
+    "TrainingPlan", "backbone upsampling shape_fix at_once init_from backbone_weights preset "
+                    "options train_source val_source task devices evaluate export")
 
 
 def initialiser(plan, width):
     """(input convention, initialiser or None) of the first stage: a coarser run (of the same
-    backbone width; its class count may differ: the class-sized layers then start fresh), else a
-    VGG16 file, read and checked against ``width``. In a cluster only the chief fills the
+    backbone width; its class count may differ: the class-sized layers then start fresh), else the
+    backbone's ImageNet file, read and checked against ``width``. In a cluster only the chief fills the
     variables; the others need the convention only."""
     chief = plan.task is None or plan.task.is_chief
     if plan.init_from:
         source = ModelConfig.load(plan.init_from)
+        if source.backbone != plan.backbone:
+            raise ValueError("--init-from %s: its backbone is %s, this model's %s"
+                             % (plan.init_from, source.backbone, plan.backbone))
         if source.width != width:
             raise ValueError("--init-from %s: its backbone has width %g, this model %g; train at "
                              "--width %g to start from it" % (plan.init_from, source.width, width,
                                                              source.width))
         return source.convention, CheckpointInit(plan.init_from) if chief else None
-    if plan.vgg16_weights:
-        return (file_convention(plan.vgg16_weights),
-                VGG16Init(plan.vgg16_weights, width) if chief else None)
+    if plan.backbone_weights:
+        return (BACKBONES[plan.backbone].convention_of(plan.backbone_weights),
+                BackboneInit(plan.backbone_weights, width, plan.backbone) if chief else None)
     return SLIM_RGB, None
 
 
@@ -51,7 +54,8 @@ def plan_stages(plan, stage_dirs, width):
     source, stages = plan.train_source, []
     for variant, run_dir in stage_dirs.items():
         config = ModelConfig(source.num_classes, variant, width, plan.upsampling, plan.shape_fix,
-                             convention, source.class_names, plan.at_once, source.class_colours)
+                             convention, source.class_names, plan.at_once, source.class_colours,
+                             plan.backbone)
         training.check_run_dir(run_dir, config)
         stages.append(Stage(variant, run_dir, config))
     return stages, init

@@ -95,7 +95,7 @@ def latest_step(run_dir):
 def train(run_dir, config, source, options, init=None, log=print, task=None, devices=None):
     """Train ``config`` on ``source`` into ``run_dir`` until ``options.steps``; resumes if possible.
 
-    ``init`` (``initialisation.VGG16Init`` or ``CheckpointInit``) fills a fresh run's variables; it
+    ``init`` (``initialisation.BackboneInit`` or ``CheckpointInit``) fills a fresh run's variables; it
     is not used when a checkpoint exists. ``task`` (a ``cluster.Task``) trains as one replica of a
     cluster: variables on the ps tasks, this replica's shard of the data, the chief restoring and
     writing ``run_dir``. ``devices`` (e.g. ``["/gpu:0", "/gpu:1"]``) builds one tower per device,
