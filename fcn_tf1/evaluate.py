@@ -21,8 +21,8 @@ def parser():
     cli.add_runtime_flags(p)
     p.add_argument("--data", choices=DATA_SETS, default="synthetic", help="the data set")
     p.add_argument("--data-dir", help="VOC2012 (or VOCdevkit) folder, SBD's dataset folder, "
-                   "VOC2010's for pascal-context, or a folder data set (needed for all but "
-                   "synthetic)")
+                   "VOC2010's for pascal-context, NYUDv2's for nyud, or a folder data set (needed "
+                   "for all but synthetic)")
     p.add_argument("--split", default="val", help="the split to evaluate on")
     cli.add_data_set_flags(p)
     cli.add_labelling_flags(p)

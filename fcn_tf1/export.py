@@ -35,8 +35,8 @@ def parser():
                                 "./dev.sh int8-venv once)")
     int8.add_argument("--data", choices=DATA_SETS, default="synthetic",
                       help="the data set that calibrates and validates --int8")
-    int8.add_argument("--data-dir", help="its folder (voc, sbd, pascal-context, folder; a path or glob for "
-                      "tfrecord)")
+    int8.add_argument("--data-dir", help="its folder (voc, sbd, pascal-context, nyud, folder; a path "
+                      "or glob for tfrecord)")
     int8.add_argument("--calibration-split", default="train", help="the split calibrated on")
     int8.add_argument("--calibration-images", type=cli.positive_int, default=CALIBRATION_IMAGES,
                       help="how many of its images, spread evenly over it")

@@ -17,13 +17,14 @@ from fcn_tf1.workflows.recipes import PRESET_WIDTHS
 
 def parser():
     p = cli.ArgumentParser(prog="python -m fcn_tf1.train", description=(
-        "Train FCN-32s/16s/8s on VGG16 (or FCN-32s on AlexNet). With no arguments: FCN-8s at reduced width on the built-in "
-        "synthetic data set (quick preset), then evaluation and a frozen-graph export."))
+        "Train FCN-32s/16s/8s on VGG16 (or FCN-32s on AlexNet). With no arguments: FCN-8s at "
+        "reduced width on the built-in synthetic data set (quick preset), then evaluation and a "
+        "frozen-graph export."))
     data = p.add_argument_group("data")
     data.add_argument("--data", choices=DATA_SETS, default="synthetic", help="the data set")
     data.add_argument("--data-dir", help="VOC2012 (or VOCdevkit) folder, SBD's dataset folder, "
-                      "VOC2010's for pascal-context, or a folder data set (images/, masks/, "
-                      "classes.txt; README 'Your own data')")
+                      "VOC2010's for pascal-context, NYUDv2's for nyud, or a folder data set "
+                      "(images/, masks/, classes.txt; README 'Your own data')")
     data.add_argument("--train-split", default="train", help="the split file to train on")
     data.add_argument("--val-split", default="val", help="the split file to evaluate on")
     data.add_argument("--val-data", choices=("same", "voc"), default="same",

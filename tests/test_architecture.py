@@ -240,7 +240,8 @@ def test_data_sets_are_read_through_their_interface_not_probed():
     from fcn_tf1.data.voc import VOCDataset
     from fcn_tf1.data.sbd import SBDDataset
     from fcn_tf1.data.pascal_context import PascalContextDataset
+    from fcn_tf1.data.nyud import NYUDDataset
     classes = (FolderDataset, SyntheticDataset, TFRecordDataset, VOCDataset, SBDDataset,
-               PascalContextDataset)
+               PascalContextDataset, NYUDDataset)
     assert all(issubclass(c, DataSource) for c in classes)
     assert len(classes) == len(registry.REGISTRY)

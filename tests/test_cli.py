@@ -37,7 +37,8 @@ def test_help_gives_every_flag_a_text_and_its_real_default():
             text = " ".join(p.format_help().split())
             assert "default: None" not in text and "(default: False)" not in text, tool
     text = " ".join(importlib.import_module("fcn_tf1.train").parser().format_help().split())
-    assert "until this global step (default: quick: 1500, heavy: 100000, cvpr: 10000)" in text
+    assert ("until this global step (default: quick: 1500, heavy: 100000, cvpr: 10000, "
+            "alexnet: 100000)") in text
     assert "(default: output_shape for nn, crop for layers)" in text
     assert "synthetic training images (default: 400)" in text
 

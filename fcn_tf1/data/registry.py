@@ -6,6 +6,7 @@ import json
 import os
 
 from fcn_tf1.data.folder import FolderDataset
+from fcn_tf1.data.nyud import NYUDDataset
 from fcn_tf1.data.pascal_context import PascalContextDataset
 from fcn_tf1.data.sbd import SBDDataset
 from fcn_tf1.data.synthetic import SyntheticDataset
@@ -63,6 +64,7 @@ REGISTRY = collections.OrderedDict([
     ("voc", (lambda options, split: VOCDataset(options.data_dir, split), "dir")),
     ("sbd", (lambda options, split: SBDDataset(options.data_dir, split), "dir")),
     ("pascal-context", (_pascal_context, "dir")),
+    ("nyud", (lambda options, split: NYUDDataset(options.data_dir, split), "dir")),
     ("folder", (_folder, "dir")),
     ("tfrecord", (_tfrecord, "path")),
 ])

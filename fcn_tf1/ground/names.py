@@ -87,7 +87,7 @@ REFERENCE_DATA = collections.OrderedDict([
 SKIP_SCALES = {"pool4": 0.01, "pool3": 0.0001}
 
 # Training.
-DATA_SETS = ("synthetic", "voc", "sbd", "pascal-context", "folder", "tfrecord")
+DATA_SETS = ("synthetic", "voc", "sbd", "pascal-context", "nyud", "folder", "tfrecord")
 CLUSTER_JOBS = ("chief", "worker", "ps")  # a chief (or worker 0) also restores and writes the run
 PRESETS = ("quick", "heavy", "cvpr", "alexnet")
 OPTIMIZERS = ("momentum", "adam", "sgd")

@@ -74,12 +74,13 @@ def reference_data(num_classes, data=None):
 
 def fcn_config(fcn, class_names=None, data=None):
     """The ModelConfig of a reference FCN: its Caffe geometry (pad 100, fc6 'VALID', the
-    reference's crops) and the input convention of its data set (``reference_data``); VOC's class
-    names for VOC's nets."""
+    reference's crops) and the input convention of its data set (``reference_data``); the class
+    names of that data set where fcn_tf1 reads it (VOC, NYUDv2)."""
+    from fcn_tf1.data.nyud import CLASSES as NYUD_CLASSES
     from fcn_tf1.data.voc import VOC_CLASSES
     data, convention = reference_data(fcn.num_classes, data)
-    if class_names is None and data == "voc":
-        class_names = VOC_CLASSES
+    if class_names is None:
+        class_names = {"voc": VOC_CLASSES, "nyud-color": NYUD_CLASSES}.get(data)
     return ModelConfig(fcn.num_classes, fcn.variant, fcn.width, "nn", "pad100",
                        convention, class_names, fcn.scale_skips, backbone=fcn.backbone)
 

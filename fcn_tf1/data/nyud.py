@@ -1,0 +1,52 @@
+"""NYUDv2 as the reference trains and scores it (``nyud_layers.py``): the 40-class task of Gupta et
+al. (ECCV 2014) on the colour images. ``<root>/<split>.txt`` lists the ids (the reference trains on
+``trainval`` and scores on ``test``); images are ``data/images/img_<id>.png``, labels
+``segmentation/img_<id>.mat`` (``segmentation``: 0 unlabelled, 1-40 the classes), shifted to 0-39
+with 0 becoming the void label 255, as the reference's data layer shifts them."""
+import os
+
+import numpy as np
+
+from fcn_tf1.data.images import DataError, read_mat
+from fcn_tf1.data.voc import SplitDataset
+from fcn_tf1.ground.names import IGNORE_LABEL
+
+# Gupta et al.'s 40 classes, 1-40 in the MAT files.
+CLASSES = (
+    "wall", "floor", "cabinet", "bed", "chair", "sofa", "table", "door", "window", "bookshelf",
+    "picture", "counter", "blinds", "desk", "shelves", "curtain", "dresser", "pillow", "mirror",
+    "floor mat", "clothes", "ceiling", "books", "refrigerator", "television", "paper", "towel",
+    "shower curtain", "box", "whiteboard", "person", "night stand", "toilet", "sink", "lamp",
+    "bathtub", "bag", "otherstructure", "otherfurniture", "otherprop")
+
+
+def read_segmentation(path):
+    """Class indices [H, W] (0-39, void 255) of a ``segmentation/img_<id>.mat``."""
+    mat = read_mat(path)
+    if "segmentation" not in mat:
+        raise DataError(path, "not an NYUDv2 label file (no segmentation)")
+    labels = np.asarray(mat["segmentation"])
+    if labels.ndim != 2 or labels.dtype.kind not in "iuf" or (labels != np.round(labels)).any():
+        raise DataError(path, "segmentation is not a 2-D map of class numbers")
+    if labels.size and (labels.min() < 0 or labels.max() > len(CLASSES)):
+        raise DataError(path, "segmentation holds numbers outside 0-%d" % len(CLASSES))
+    shifted = labels.astype(np.int64) - 1
+    shifted[shifted < 0] = IGNORE_LABEL
+    return shifted.astype(np.uint8)
+
+
+class NYUDDataset(SplitDataset):
+    """``split`` ('train', 'val', 'trainval', 'test') of an NYUDv2 folder in the reference's
+    layout: 40 classes, unlabelled pixels void."""
+
+    class_names = CLASSES
+    num_classes = len(CLASSES)
+    read_label = staticmethod(read_segmentation)
+
+    def __init__(self, root, split="train"):
+        super().__init__(root, split, os.path.join(root, split + ".txt"))
+
+    def paths(self, i):
+        name = "img_%s" % self.ids[i]
+        return (os.path.join(self.root, "data", "images", name + ".png"),
+                os.path.join(self.root, "segmentation", name + ".mat"))
