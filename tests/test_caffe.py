@@ -1,6 +1,7 @@
 """The reference's trained FCNs as .caffemodel files: read without Caffe, converted to run folders,
 and proven against OpenCV's Caffe importer on odd sizes, map by map."""
 import os
+import re
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ from fcn_tf1.model.fcn import build_fcn_with_end_points
 from fcn_tf1.model.models import CheckpointModel, FrozenModel
 from fcn_tf1.model.preprocessing import preprocess
 from fcn_tf1.numbers.caffemodel import CaffeModel, CaffeModelError
+from fcn_tf1.numbers.vgg16_weights import WeightsError
 from fcn_tf1.workflows import conversion, export_writers
 from fcn_tf1.model.checkpoints import read_vgg16
 from tests.caffe_files import (deploy_prototxt, fcn_layers, vgg16_deploy_prototxt, write_caffemodel,
@@ -272,6 +274,19 @@ def test_another_network_or_shape_is_refused_naming_the_layer(tmp_path):
     with pytest.raises(CaffeModelError, match=r"odd.caffemodel: layer score_pool4 weights are "
                                               r"\(5, 33, 1, 1\), expected \(5, 32, 1, 1\)"):
         conversion.convert_fcn(odd, str(tmp_path / "run"))
+    # SIFT Flow's two heads (score_fr_sem, score_fr_geo ...): an FCN, not a VGG16 backbone.
+    heads = [(name.replace("score_fr", "score_fr_" + task), kind, blobs)
+             for task in ("sem", "geo") for name, kind, blobs in fcn_layers("fcn32s", 3, 1 / 16.)
+             if name == "score_fr"]
+    two = str(tmp_path / "siftflow.caffemodel")
+    write_caffemodel(two, fcn_layers("fcn32s", 3, 1 / 16.)[:-2] + heads)
+    message = ("siftflow.caffemodel: an FCN scored by score_fr_geo, score_fr_sem (several heads or "
+               "streams, as SIFT Flow's two tasks or NYUDv2's late fusion): fcn_tf1 converts FCNs "
+               "of one score_fr only, so far")
+    with pytest.raises(CaffeModelError, match=re.escape(message)):
+        conversion.convert_fcn(two, str(tmp_path / "run"))
+    with pytest.raises(WeightsError, match="siftflow.caffemodel: an FCN, not a VGG16 backbone"):
+        read_vgg16(two, 1 / 16.)
     assert not os.path.exists(str(tmp_path / "run"))
     assert not os.path.exists(str(tmp_path / "run") + "/" + CONFIG_FILE)
 

@@ -4,7 +4,6 @@ its class names and is scored on it."""
 import os
 
 import numpy as np
-import pytest
 import scipy.io
 from PIL import Image
 

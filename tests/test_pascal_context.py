@@ -88,6 +88,15 @@ def test_a_bad_annotation_or_split_names_its_file(tmp_path):
         f.write("1: accordion\n3: sky\n")
     with pytest.raises(DataError, match="labels.txt: line 2 is not '2: <name>'"):
         PascalContextDataset(root, context, "train")
+    with open(os.path.join(context, "labels.txt"), "wb") as f:
+        f.write(b"1: accord\xe9on\n")  # Latin-1
+    with pytest.raises(DataError, match="labels.txt: not a readable text file \\(not UTF-8\\)"):
+        PascalContextDataset(root, context, "train")
+    os.remove(os.path.join(context, "labels.txt"))
+    os.mkdir(os.path.join(context, "labels.txt"))
+    with pytest.raises(DataError,
+                       match="labels.txt: not a readable text file \\(Is a directory\\)"):
+        PascalContextDataset(root, context, "train")
 
 
 def test_pascal_context_trains_evaluates_and_converts_to_tfrecord(tmp_path, capsys):

@@ -575,16 +575,18 @@ def test_a_graph_config_without_a_field_is_one_line(frozen, tmp_path):
 
 def test_graphs_of_older_formats_load_and_newer_are_refused(frozen, tmp_path):
     with FrozenModel(frozen) as model:
-        assert model.metadata["format"] == 2
+        assert model.metadata["format"] == 3
         current = model.config
-    old = graph_with_config(frozen, str(tmp_path / "old.pb"), lambda config: config.pop("format"))
+    # Format 1 (0.1.0) had no "format", 1 and 2 no "backbone" (VGG16).
+    old = graph_with_config(frozen, str(tmp_path / "old.pb"),
+                            lambda config: [config.pop("format"), config.pop("backbone")])
     with FrozenModel(old) as model:
-        assert model.config == current
+        assert model.config == current and model.config.backbone == "vgg16"
     newer = graph_with_config(frozen, str(tmp_path / "newer.pb"),
-                              lambda config: config.update(format=3))
+                              lambda config: config.update(format=4))
     code, err = cli("predict", "--graph", newer, "--output-dir", str(tmp_path / "out"), frozen)
     assert code == 1 and err == ["fcn_tf1.predict: error: %s: written by a newer fcn_tf1 (config "
-                                 "format 3; this version reads up to 2): upgrade fcn_tf1" % newer]
+                                 "format 4; this version reads up to 3): upgrade fcn_tf1" % newer]
 
 
 @pytest.fixture

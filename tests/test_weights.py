@@ -118,7 +118,7 @@ def test_refusals_name_the_problem(tmp_path):
     read = read_vgg16(str(tmp_path / "full.h5"), 1 / 8.)
     with tf.Graph().as_default(), pytest.raises(
             W.WeightsError, match=r"conv1_1 kernel is \(3, 3, 3, 8\), the graph's is \(3, 3, 3, 16\): "
-                                  "pretrained VGG16 weights need a model of width 0.125"):
+                                  "these pretrained weights need a model of width 0.125"):
         vgg16(tf.placeholder(tf.float32, [1, 32, 32, 3]), width=0.25)
         backbone_assignments(read, tf.global_variables())
 

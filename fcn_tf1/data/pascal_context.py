@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from fcn_tf1.data.images import DataError, read_mat
-from fcn_tf1.data.voc import SplitDataset
+from fcn_tf1.data.voc import SplitDataset, year_folder
 
 LABELS, TASK_LABELS, MATS = "labels.txt", "59_labels.txt", "trainval"
 # Three task classes that the full list names otherwise (looked up by those names).
@@ -18,10 +18,14 @@ RENAMED = {"diningtable": "table", "bedcloth": "bedclothes", "clothes": "cloth"}
 def read_label_list(path):
     """The class names of an ``<id>: <name>`` file, ids 1, 2, ... in order, spaces removed."""
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             lines = [line.strip() for line in f if line.strip()]
     except FileNotFoundError:
         raise DataError(path, "no such file")
+    except UnicodeDecodeError:
+        raise DataError(path, "not a readable text file (not UTF-8)")
+    except OSError as error:
+        raise DataError(path, "not a readable text file (%s)" % (error.strerror or error))
     names = []
     for number, line in enumerate(lines, 1):
         index, sep, name = line.partition(":")
@@ -57,20 +61,12 @@ def read_label_map(path, lookup):
     return lookup[ids.astype(np.int64)]
 
 
-def voc2010(root):
-    """``root`` itself, or its ``VOC2010`` or ``VOCdevkit/VOC2010``."""
-    for sub in ("VOC2010", os.path.join("VOCdevkit", "VOC2010")):
-        if os.path.isdir(os.path.join(root, sub)):
-            return os.path.join(root, sub)
-    return root
-
-
 class PascalContextDataset(SplitDataset):
     """``split`` ('train', 'val') of VOC2010 in ``root`` with the annotations in ``context_dir``
     (``trainval/``, ``labels.txt``, ``59_labels.txt``): 60 classes with the real files."""
 
     def __init__(self, root, context_dir, split="train"):
-        root = voc2010(root)
+        root = year_folder(root, ("2010",))
         task_file = os.path.join(context_dir, TASK_LABELS)
         task = read_label_list(task_file)
         self.lookup = task_lookup(read_label_list(os.path.join(context_dir, LABELS)), task,

@@ -51,17 +51,24 @@ class SplitDataset(DataSource):
 SEG11VALID = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seg11valid.txt")
 
 
+def year_folder(root, years):
+    """``root``'s ``VOC<year>`` (or ``VOCdevkit/VOC<year>``) for the first of ``years`` it holds,
+    else ``root`` itself (the year's folder given directly)."""
+    for year in years:
+        for sub in ("VOC" + year, os.path.join("VOCdevkit", "VOC" + year)):
+            if os.path.isdir(os.path.join(root, sub)):
+                return os.path.join(root, sub)
+    return root
+
+
 class VOCDataset(SplitDataset):
     """``split`` ('train', 'val', ..., or 'seg11valid', shipped here) of a VOC2012 or VOC2011
-    folder (or a VOCdevkit holding one)."""
+    folder (or a VOCdevkit, or the folder holding one)."""
 
     read_label = staticmethod(read_label_png)
 
     def __init__(self, root, split="train"):
-        for year in ("VOC2012", "VOC2011"):
-            if os.path.isdir(os.path.join(root, year)):
-                root = os.path.join(root, year)
-                break
+        root = year_folder(root, ("2012", "2011"))
         split_file = os.path.join(root, "ImageSets", "Segmentation", split + ".txt")
         if split == "seg11valid" and not os.path.isfile(split_file):
             split_file = SEG11VALID

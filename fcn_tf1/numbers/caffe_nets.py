@@ -46,7 +46,8 @@ def _expect(path, name, array, shape, what="weights"):
 
 
 def is_fcn(model):
-    return "score_fr" in model.by_name
+    """Whether ``model`` scores fc7 (``score_fr``, or a head's ``score_fr_<task>``)."""
+    return any(name.startswith("score_fr") for name in model.by_name)
 
 
 def backbone_of(model):
@@ -62,7 +63,13 @@ def read_fcn(model):
     """The FCN in ``model`` (a ``CaffeModel``) as ``FCN(backbone, variant, num_classes, width,
     scale_skips, {variable name: array})``; a layer missing or of another shape is a one-line
     error."""
-    path, backbone = model.path, backbone_of(model)
+    path = model.path
+    scores = sorted(name for name in model.by_name if name.startswith("score_fr"))
+    if scores != ["score_fr"]:
+        raise CaffeModelError("%s: an FCN scored by %s (several heads or streams, as SIFT Flow's "
+                              "two tasks or NYUDv2's late fusion): fcn_tf1 converts FCNs of one "
+                              "score_fr only, so far" % (path, ", ".join(scores)))
+    backbone = backbone_of(model)
     variant = ("fcn8s" if "score_pool3" in model.by_name else
                "fcn16s" if "score_pool4" in model.by_name else "fcn32s")
     problem = backbone_problem(backbone.name, variant)
