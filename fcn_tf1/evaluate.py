@@ -57,6 +57,9 @@ def run(args):
         if len(classes) != source.num_classes:
             raise ValueError("the model has %d classes, the data set %d"
                              % (len(classes), source.num_classes))
+        if model.config.modality != source.modality:
+            raise ValueError("the model takes %s input, the data set gives %s (--data %s)"
+                             % (model.config.modality, source.modality, args.data))
         labeller = cli.labeller(args, model)
         labellers = {"tta": labeller, "plain": labeller.without_tta()} if args.tta else \
             {"plain": labeller}

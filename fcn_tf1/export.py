@@ -18,7 +18,8 @@ from fcn_tf1.ground.names import CALIBRATION_IMAGES, DATA_SETS, MAX_DROP
 
 def parser():
     p = cli.ArgumentParser(prog="python -m fcn_tf1.export", description=(
-        "Freeze a training run's checkpoint into a GraphDef: input 'image' (uint8 RGB, any size), "
+        "Freeze a training run's checkpoint into a GraphDef: input 'image' (uint8 RGB, any size; "
+        "'hha' for an HHA model), "
         "outputs 'logits' and 'prediction', preprocessing inside; writes are atomic. The formats, "
         "one flag each: %s." % "; ".join(
             "%s %s (run by %s)" % (f.flag, f.what, f.client) for f in FORMATS.values())))

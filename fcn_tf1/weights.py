@@ -70,12 +70,13 @@ def describe_caffemodel(model):
 def _input_of(num_classes):
     from fcn_tf1.workflows.conversion import reference_data
     try:
-        data, convention = reference_data(num_classes)
+        data, facts = reference_data(num_classes)
     except ValueError:
         return "the data set (and its mean) to be named with --data: %s" % " or ".join(
-            name for name, (_, count) in REFERENCE_DATA.items() if count == num_classes)
-    return "%s minus %s mean %s" % (convention.channel_order, "%s's" % data if data else "VOC's",
-                                    list(convention.mean))
+            name for name, facts in REFERENCE_DATA.items() if facts.classes == num_classes)
+    return "%s input, %s minus %s mean %s" % (facts.modality, facts.convention.channel_order,
+                                       "%s's" % data if data else "VOC's",
+                                       list(facts.convention.mean))
 
 
 def run(args):
@@ -92,9 +93,10 @@ def run(args):
         if fcn:
             config = conversion.convert_fcn(args.path, args.output, args.class_names, args.force,
                                             args.data)
-            print("wrote %s: %s on %s, %d classes, input %s minus mean %s (evaluate / export / "
-                  "predict / train --init-from take it)" % (
+            print("wrote %s: %s on %s, %d classes, %s input, %s minus mean %s (evaluate / export "
+                  "/ predict / train --init-from take it)" % (
                       args.output, config.variant, config.backbone, config.num_classes,
+                      config.modality,
                       config.convention.channel_order, list(config.convention.mean)))
             return
     if args.command == "convert" and args.data:

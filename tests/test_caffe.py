@@ -37,13 +37,14 @@ def caffe_files(tmp_path, variant, width, size, atonce=False, classes=5, seed=0)
     return model, deploy
 
 
-def opencv_maps(model, deploy, image, names, mean=(104.00699, 116.66877, 122.67892)):
+def opencv_maps(model, deploy, image, names, mean=(104.00699, 116.66877, 122.67892), bgr=True):
     """Caffe's maps by OpenCV's importer, NHWC; the input prepared as the reference's data layer
-    does (BGR minus ``mean``, VOC's by default)."""
+    does (BGR, or the file's order with ``bgr=False`` (HHA), minus ``mean``, VOC's by default)."""
     cv2 = pytest.importorskip("cv2")
     net = cv2.dnn.readNetFromCaffe(deploy, model)
     mean = np.array(mean, np.float32)
-    net.setInput((image[..., ::-1].astype(np.float32) - mean).transpose(2, 0, 1)[None])
+    ordered = image[..., ::-1] if bgr else image
+    net.setInput((ordered.astype(np.float32) - mean).transpose(2, 0, 1)[None])
     return {name: out[0].transpose(1, 2, 0) for name, out in zip(names, net.forward(list(names)))}
 
 
@@ -96,9 +97,10 @@ def test_converted_reference_fcn_computes_what_caffe_computes(tmp_path, variant,
     assert_close({"score": logits}, {"score": theirs["score"]})
 
 
-def test_an_nyud_color_fcn_subtracts_nyuds_mean_and_is_never_guessed(tmp_path):
+def test_nyuds_color_and_hha_fcns_take_their_own_inputs_and_are_never_guessed(tmp_path):
     """NYUDv2's color and HHA nets both have 40 classes: the file cannot say which, so conversion
-    needs --data; nyud-color then subtracts NYUDv2's mean and computes what Caffe computes."""
+    needs --data; nyud-color then subtracts NYUDv2's colour mean from BGR, nyud-hha its HHA mean
+    from the HHA channels in their file's order, each computing what Caffe computes."""
     size = (83, 117)
     model, deploy = caffe_files(tmp_path, "fcn32s", 1 / 16., size, classes=40)
     run = str(tmp_path / "run")
@@ -109,16 +111,17 @@ def test_an_nyud_color_fcn_subtracts_nyuds_mean_and_is_never_guessed(tmp_path):
     with pytest.raises(ValueError, match=r"fcn32s.caffemodel: a 40-class FCN is one of the "
                                          r"reference's nyud-color / nyud-hha nets"):
         conversion.convert_fcn(model, run)
-    for data, message in (("voc", "--data voc: its nets have 21 classes, this one 40"),
-                          ("nyud-hha", "--data nyud-hha: its input is not an RGB image")):
-        with pytest.raises(ValueError, match=message):
-            conversion.convert_fcn(model, run, data=data)
+    with pytest.raises(ValueError, match="--data voc: its nets have 21 classes, this one 40"):
+        conversion.convert_fcn(model, run, data="voc")
     assert not os.path.exists(run)
-    config = conversion.convert_fcn(model, run, data="nyud-color")
-    assert config.convention == ("BGR", (116.190, 97.203, 92.318))
     image = np.random.RandomState(2).randint(0, 256, size + (3,)).astype(np.uint8)
-    theirs = opencv_maps(model, deploy, image, MAPS_OF["fcn32s"], mean=(116.190, 97.203, 92.318))
-    assert_close(fcn_tf1_maps(run, image, MAPS_OF["fcn32s"]), theirs)
+    for data, mean, bgr in (("nyud-color", (116.190, 97.203, 92.318), True),
+                            ("nyud-hha", (132.431, 94.076, 118.477), False)):
+        config = conversion.convert_fcn(model, run, data=data, force=True)
+        assert config.convention == ("BGR" if bgr else "RGB", mean)
+        assert config.modality == ("image" if bgr else "hha")
+        theirs = opencv_maps(model, deploy, image, MAPS_OF["fcn32s"], mean=mean, bgr=bgr)
+        assert_close(fcn_tf1_maps(run, image, MAPS_OF["fcn32s"]), theirs)
 
 
 def _coordinate_offsets():

@@ -32,10 +32,10 @@ def test_model_json_carries_the_format_version(tmp_path):
 
 @pytest.mark.parametrize("version", [None, 2])  # fcn_tf1 0.1.0 wrote no "format"
 def test_a_format_1_or_2_file_reads_as_the_same_vgg16_model(tmp_path, version):
-    config = saved_config(tmp_path, format=version, backbone=None)
+    config = saved_config(tmp_path, format=version, backbone=None, modality=None)
     assert "backbone" not in json.loads((tmp_path / CONFIG_FILE).read_text())
     loaded = ModelConfig.load(str(tmp_path))
-    assert loaded == config and loaded.backbone == "vgg16"
+    assert loaded == config and (loaded.backbone, loaded.modality) == ("vgg16", "image")
 
 
 @pytest.mark.parametrize("version,message", [
@@ -64,9 +64,9 @@ def test_a_newer_run_folder_is_refused_by_the_commands(tmp_path, capsys):
 
 def test_migrate_keeps_every_field_and_sets_the_current_format():
     old = {"num_classes": 2, "variant": "fcn8s", "anything": [1]}
-    assert migrate(old, "x") == dict(old, format=FORMAT_VERSION, backbone="vgg16")
+    assert migrate(old, "x") == dict(old, format=FORMAT_VERSION, backbone="vgg16", modality="image")
     assert "format" not in old
-    alexnet = dict(old, format=3, backbone="alexnet")
+    alexnet = dict(old, format=3, backbone="alexnet", modality="hha")
     assert migrate(alexnet, "x") == alexnet
 
 

@@ -577,9 +577,9 @@ def test_graphs_of_older_formats_load_and_newer_are_refused(frozen, tmp_path):
     with FrozenModel(frozen) as model:
         assert model.metadata["format"] == 3
         current = model.config
-    # Format 1 (0.1.0) had no "format", 1 and 2 no "backbone" (VGG16).
-    old = graph_with_config(frozen, str(tmp_path / "old.pb"),
-                            lambda config: [config.pop("format"), config.pop("backbone")])
+    # Format 1 (0.1.0) had no "format", 1 and 2 no "backbone" (VGG16) nor "modality" (image).
+    old = graph_with_config(frozen, str(tmp_path / "old.pb"), lambda config: [
+        config.pop(key) for key in ("format", "backbone", "modality")])
     with FrozenModel(old) as model:
         assert model.config == current and model.config.backbone == "vgg16"
     newer = graph_with_config(frozen, str(tmp_path / "newer.pb"),

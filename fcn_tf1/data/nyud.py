@@ -1,6 +1,7 @@
 """NYUDv2 as the reference trains and scores it (``nyud_layers.py``): the 40-class task of Gupta et
-al. (ECCV 2014) on the colour images. ``<root>/<split>.txt`` lists the ids (the reference trains on
-``trainval`` and scores on ``test``); images are ``data/images/img_<id>.png``, labels
+al. (ECCV 2014) on the colour images or the HHA encoding of depth. ``<root>/<split>.txt`` lists the
+ids (the reference trains on ``trainval`` and scores on ``test``); inputs are
+``data/images/img_<id>.png`` (colour) or ``data/hha/img_<id>.png`` (HHA, 3 channels), labels
 ``segmentation/img_<id>.mat`` (``segmentation``: 0 unlabelled, 1-40 the classes), shifted to 0-39
 with 0 becoming the void label 255, as the reference's data layer shifts them."""
 import os
@@ -35,18 +36,24 @@ def read_segmentation(path):
     return shifted.astype(np.uint8)
 
 
+# Each modality's folder under data/.
+FOLDERS = {"image": "images", "hha": "hha"}
+
+
 class NYUDDataset(SplitDataset):
     """``split`` ('train', 'val', 'trainval', 'test') of an NYUDv2 folder in the reference's
-    layout: 40 classes, unlabelled pixels void."""
+    layout, its colour images (``modality`` 'image') or HHA ('hha'): 40 classes, unlabelled pixels
+    void."""
 
     class_names = CLASSES
     num_classes = len(CLASSES)
     read_label = staticmethod(read_segmentation)
 
-    def __init__(self, root, split="train"):
+    def __init__(self, root, split="train", modality="image"):
+        self.modality = modality
         super().__init__(root, split, os.path.join(root, split + ".txt"))
 
     def paths(self, i):
         name = "img_%s" % self.ids[i]
-        return (os.path.join(self.root, "data", "images", name + ".png"),
+        return (os.path.join(self.root, "data", FOLDERS[self.modality], name + ".png"),
                 os.path.join(self.root, "segmentation", name + ".mat"))

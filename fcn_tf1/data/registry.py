@@ -65,6 +65,7 @@ REGISTRY = collections.OrderedDict([
     ("sbd", (lambda options, split: SBDDataset(options.data_dir, split), "dir")),
     ("pascal-context", (_pascal_context, "dir")),
     ("nyud", (lambda options, split: NYUDDataset(options.data_dir, split), "dir")),
+    ("nyud-hha", (lambda options, split: NYUDDataset(options.data_dir, split, "hha"), "dir")),
     ("folder", (_folder, "dir")),
     ("tfrecord", (_tfrecord, "path")),
 ])

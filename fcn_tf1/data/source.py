@@ -10,6 +10,7 @@ class DataSource(object):
     num_classes = None
     class_names = ()
     class_colours = None  # [[R, G, B]] per class, or None: VOC's colours
+    modality = "image"    # what load's image is (names.MODALITIES): an RGB photo, NYUDv2's HHA
     split_file = None     # the file that lists the split, when there is one (messages name it)
     splits = None         # a folder set's {split: [stems]} (a run keeps it: registry.save_split)
 

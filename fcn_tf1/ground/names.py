@@ -73,21 +73,28 @@ CAFFE_BGR = Convention("BGR", (103.939, 116.779, 123.68))
 SLIM_RGB = Convention("RGB", (123.68, 116.78, 103.94))
 # The FCN reference's trained models (fcn.berkeleyvision.org): BGR, its own mean, no scaling.
 REFERENCE_BGR = Convention("BGR", (104.00699, 116.66877, 122.67892))
-# The data sets of the reference's trained FCNs: (the input convention its data layer gives them,
-# BGR minus that data set's mean (voc_layers.py, pascalcontext_layers.py, nyud_layers.py), their
-# class count). weights convert tells the data set from the class count where only one has it and
-# otherwise needs --data; None: an input fcn_tf1 does not take yet (NYUDv2's HHA).
+# What a model's one input is: an RGB photo, or NYUDv2's HHA encoding of depth (horizontal
+# disparity, height above ground, angle with gravity) as its PNGs store it, 3 channels of uint8.
+# The modality names the input tensor of every export.
+MODALITIES = ("image", "hha")  # "image" is INPUT, the tensor name of every RGB model
+# The data sets of the reference's trained FCNs: the input convention its data layer gives them
+# (voc_layers.py, pascalcontext_layers.py, nyud_layers.py: colour as BGR minus that data set's
+# mean, HHA in its file's order minus its mean), their class count and their input's modality.
+# weights convert tells the data set from the class count where only one has it and otherwise
+# needs --data.
+ReferenceData = collections.namedtuple("ReferenceData", "convention classes modality")
 REFERENCE_DATA = collections.OrderedDict([
-    ("voc", (REFERENCE_BGR, 21)),
-    ("pascal-context", (REFERENCE_BGR, 60)),
-    ("nyud-color", (Convention("BGR", (116.190, 97.203, 92.318)), 40)),
-    ("nyud-hha", (None, 40)),
+    ("voc", ReferenceData(REFERENCE_BGR, 21, "image")),
+    ("pascal-context", ReferenceData(REFERENCE_BGR, 60, "image")),
+    ("nyud-color", ReferenceData(Convention("BGR", (116.190, 97.203, 92.318)), 40, "image")),
+    ("nyud-hha", ReferenceData(Convention("RGB", (132.431, 94.076, 118.477)), 40, "hha")),
 ])
 # The "at-once" FCN-8s scales the pool4 / pool3 features before scoring them (voc-fcn8s-atonce).
 SKIP_SCALES = {"pool4": 0.01, "pool3": 0.0001}
 
 # Training.
-DATA_SETS = ("synthetic", "voc", "sbd", "pascal-context", "nyud", "folder", "tfrecord")
+DATA_SETS = ("synthetic", "voc", "sbd", "pascal-context", "nyud", "nyud-hha", "folder",
+             "tfrecord")
 CLUSTER_JOBS = ("chief", "worker", "ps")  # a chief (or worker 0) also restores and writes the run
 PRESETS = ("quick", "heavy", "cvpr", "alexnet")
 OPTIMIZERS = ("momentum", "adam", "sgd")

@@ -10,7 +10,7 @@ import os
 
 from fcn_tf1.ground import fileutil
 from fcn_tf1.ground.names import (CONFIG_FILE, DEFAULT_BACKBONE, DEFAULT_SHAPE_FIX, FORMAT_VERSION,
-                                  MAX_WIDTH, MIN_WIDTH, SLIM_RGB, VARIANTS, Convention,
+                                  MAX_WIDTH, MIN_WIDTH, MODALITIES, SLIM_RGB, VARIANTS, Convention,
                                   backbone_problem, pair_problem)
 from fcn_tf1.model.signature import Signature
 
@@ -24,12 +24,13 @@ class ModelConfig(object):
     """The architecture and input convention of a model, saved beside its checkpoints and exports."""
 
     FIELDS = ("num_classes", "variant", "width", "upsampling", "shape_fix", "convention",
-              "class_names", "scale_skips", "backbone")
+              "class_names", "scale_skips", "backbone", "modality")
 
     def __init__(self, num_classes, variant="fcn8s", width=1.0, upsampling="nn",
                  shape_fix=None, convention=SLIM_RGB, class_names=None, scale_skips=False,
-                 class_colours=None, backbone=DEFAULT_BACKBONE):
+                 class_colours=None, backbone=DEFAULT_BACKBONE, modality=MODALITIES[0]):
         _check_choice("variant", variant, VARIANTS)
+        _check_choice("modality", modality, MODALITIES)
         shape_fix = shape_fix or DEFAULT_SHAPE_FIX.get(upsampling)
         problem = pair_problem(upsampling, shape_fix) or backbone_problem(backbone, variant)
         if problem:
@@ -41,6 +42,7 @@ class ModelConfig(object):
                              % (MIN_WIDTH, MAX_WIDTH, width))
         self.num_classes = int(num_classes)
         self.backbone, self.variant, self.width = backbone, variant, float(width)
+        self.modality = modality  # what the one input is (names.MODALITIES)
         self.upsampling, self.shape_fix = upsampling, shape_fix
         self.convention = convention
         self.class_names = list(class_names or ["class_%d" % i for i in range(self.num_classes)])
@@ -64,7 +66,7 @@ class ModelConfig(object):
 
     def to_dict(self):
         return {"format": FORMAT_VERSION, "num_classes": self.num_classes, "backbone": self.backbone,
-                "variant": self.variant,
+                "modality": self.modality, "variant": self.variant,
                 "width": self.width, "upsampling": self.upsampling, "shape_fix": self.shape_fix,
                 "convention": {"channel_order": self.convention.channel_order,
                                "mean": list(self.convention.mean)},
@@ -122,8 +124,8 @@ def _convention(data):
 
 def migrate(data, source):
     """``data`` in the current format: format 1 (fcn_tf1 0.1, no "format" field) has the same
-    fields as 2, which has no "backbone" (VGG16's); a newer format than this version knows is
-    refused."""
+    fields as 2, which has no "backbone" (VGG16's) nor "modality" (an RGB image); a newer format
+    than this version knows is refused."""
     version = data.get("format", 1)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError("%s: the model config's format is %r, not a version number"
@@ -132,7 +134,7 @@ def migrate(data, source):
         raise ValueError("%s: written by a newer fcn_tf1 (config format %d; this version reads up "
                          "to %d): upgrade fcn_tf1" % (source, version, FORMAT_VERSION))
     if version < 3:
-        data = dict(data, backbone=DEFAULT_BACKBONE)
+        data = dict(data, backbone=DEFAULT_BACKBONE, modality=MODALITIES[0])
     return dict(data, format=FORMAT_VERSION)
 
 

@@ -3,7 +3,7 @@
 The same graph is used for evaluation, export (frozen GraphDef / SavedModel) and benchmarks, so the
 preprocessing (channel order, mean) always travels inside it.
 """
-from fcn_tf1.ground.names import BYTES_INPUT, INPUT, LOGITS, PREDICTION
+from fcn_tf1.ground.names import BYTES_INPUT, LOGITS, PREDICTION
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.preprocessing import preprocess
 
@@ -17,7 +17,7 @@ def build_inference_graph(config, input_shape=None, tta=None):
     the logits are the log of the softmax probabilities averaged over its copies (``tta_scores``).
     Returns (image, logits, prediction).
     """
-    image = tf.placeholder(tf.uint8, input_shape, name=INPUT)
+    image = tf.placeholder(tf.uint8, input_shape, name=config.signature.image.name)
     shape = tf.shape(image)
     checks = [tf.assert_rank_in(image, [3, 4], message="image must be [H, W, 3] or [N, H, W, 3]"),
               tf.assert_equal(shape[-1], 3, message="image must have 3 (RGB) channels")]

@@ -7,7 +7,7 @@ Exports of fcn_tf1 0.3 carry none: theirs is the one their config implies (``Sig
 """
 import collections
 
-from fcn_tf1.ground.names import INPUT, LOGITS, PREDICTION
+from fcn_tf1.ground.names import LOGITS, PREDICTION
 
 # shape: the input's dimensions without the batch, None where any size goes; preprocessing:
 # {"channel_order", "mean"} done inside the model, or None when the caller does it (OpenCV's blob).
@@ -27,11 +27,13 @@ class Signature(object):
 
     @classmethod
     def of(cls, config):
-        """The signature a ``ModelConfig`` implies: uint8 RGB [H, W, 3] of any size, preprocessed
-        inside by its convention; one head of its classes."""
+        """The signature a ``ModelConfig`` implies: one uint8 [H, W, 3] input of any size, named
+        by its modality (an RGB ``image``, NYUDv2's ``hha``), preprocessed inside by its
+        convention; one head of its classes."""
         preprocessing = {"channel_order": config.convention.channel_order,
                          "mean": list(config.convention.mean)}
-        return cls([Input(INPUT, "image", "uint8", [None, None, 3], preprocessing)],
+        return cls([Input(config.modality, config.modality, "uint8", [None, None, 3],
+                          preprocessing)],
                    [Head(None, config.num_classes, LOGITS, PREDICTION)])
 
     @property

@@ -4,7 +4,7 @@ import glob
 import os
 
 from fcn_tf1.ground import fileutil
-from fcn_tf1.ground.names import MARKER, REFERENCE_BGR, REFERENCE_DATA, VERSION
+from fcn_tf1.ground.names import MARKER, REFERENCE_BGR, REFERENCE_DATA, VERSION, ReferenceData
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_inference_graph
@@ -50,26 +50,22 @@ def read_class_names(path, count):
 
 
 def reference_data(num_classes, data=None):
-    """(the reference data set an FCN of ``num_classes`` was trained on, or None, its input
-    convention): ``data`` when given, else the one data set of that class count; a count two data
-    sets share (NYUDv2's color and HHA nets) needs ``data``. Other counts: the VOC convention."""
+    """(the reference data set an FCN of ``num_classes`` was trained on, or None, its
+    ``ReferenceData``): ``data`` when given, else the one data set of that class count; a count two
+    data sets share (NYUDv2's color and HHA nets) needs ``data``. Other counts: VOC's input."""
     if data is not None:
-        convention, count = REFERENCE_DATA[data]
-        if count != num_classes:
+        if REFERENCE_DATA[data].classes != num_classes:
             raise ValueError("--data %s: its nets have %d classes, this one %d"
-                             % (data, count, num_classes))
-    else:
-        named = [name for name, (_, count) in REFERENCE_DATA.items() if count == num_classes]
-        if len(named) > 1:
-            raise ValueError("a %d-class FCN is one of the reference's %s nets, which the file "
-                             "cannot tell apart (each subtracts another mean): say which with "
-                             "--data" % (num_classes, " / ".join(named)))
-        data = named[0] if named else None
-        convention = REFERENCE_DATA[data][0] if data else REFERENCE_BGR
-    if convention is None:
-        raise ValueError("--data %s: its input is not an RGB image, which fcn_tf1 does not take "
-                         "yet" % data)
-    return data, convention
+                             % (data, REFERENCE_DATA[data].classes, num_classes))
+        return data, REFERENCE_DATA[data]
+    named = [name for name, facts in REFERENCE_DATA.items() if facts.classes == num_classes]
+    if len(named) > 1:
+        raise ValueError("a %d-class FCN is one of the reference's %s nets, which the file "
+                         "cannot tell apart (each takes another input or mean): say which with "
+                         "--data" % (num_classes, " / ".join(named)))
+    data = named[0] if named else None
+    return data, REFERENCE_DATA[data] if data else ReferenceData(REFERENCE_BGR, num_classes,
+                                                                 "image")
 
 
 def fcn_config(fcn, class_names=None, data=None):
@@ -78,11 +74,13 @@ def fcn_config(fcn, class_names=None, data=None):
     names of that data set where fcn_tf1 reads it (VOC, NYUDv2)."""
     from fcn_tf1.data.nyud import CLASSES as NYUD_CLASSES
     from fcn_tf1.data.voc import VOC_CLASSES
-    data, convention = reference_data(fcn.num_classes, data)
+    data, facts = reference_data(fcn.num_classes, data)
     if class_names is None:
-        class_names = {"voc": VOC_CLASSES, "nyud-color": NYUD_CLASSES}.get(data)
+        class_names = {"voc": VOC_CLASSES, "nyud-color": NYUD_CLASSES,
+                       "nyud-hha": NYUD_CLASSES}.get(data)
     return ModelConfig(fcn.num_classes, fcn.variant, fcn.width, "nn", "pad100",
-                       convention, class_names, fcn.scale_skips, backbone=fcn.backbone)
+                       facts.convention, class_names, fcn.scale_skips, backbone=fcn.backbone,
+                       modality=facts.modality)
 
 
 def convert_fcn(path, output_dir, class_names_file=None, force=False, data=None):

@@ -55,7 +55,7 @@ def plan_stages(plan, stage_dirs, width):
     for variant, run_dir in stage_dirs.items():
         config = ModelConfig(source.num_classes, variant, width, plan.upsampling, plan.shape_fix,
                              convention, source.class_names, plan.at_once, source.class_colours,
-                             plan.backbone)
+                             plan.backbone, source.modality)
         training.check_run_dir(run_dir, config)
         stages.append(Stage(variant, run_dir, config))
     return stages, init
