@@ -77,7 +77,7 @@ def test_a_bad_annotation_or_split_names_its_file(tmp_path):
     problems = check_dataset(PascalContextDataset(root, context, "train"))
     text = "\n".join(problems)
     assert "a.mat: not a PASCAL-Context annotation (no LabelMap)" in text
-    assert "b.mat: LabelMap holds ids outside labels.txt's 1-7" in text
+    assert "b.mat: LabelMap holds numbers outside 0-7" in text  # 0 unlabelled, 1-7 labels.txt's
     assert "c.mat: cannot read .mat" in text
     assert "d.jpg: no such file" in text and all("\n" not in p for p in problems)
     with open(os.path.join(context, "59_labels.txt"), "a") as f:

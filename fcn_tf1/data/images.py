@@ -118,3 +118,17 @@ def read_mat(path, **options):
         raise DataError(path, "no such file")
     except (unreadable, OSError, ValueError, TypeError, IndexError, NotImplementedError) as error:
         raise DataError(path, "cannot read .mat (%s)" % (str(error) or type(error).__name__))
+
+
+def read_mat_map(path, key, what, largest):
+    """The 2-D map of whole numbers 0..``largest`` under ``key`` in a MATLAB file, as int64; a
+    file without it (``what`` names the file's kind) or with other values is a one-line error."""
+    mat = read_mat(path)
+    if key not in mat:
+        raise DataError(path, "not %s (no %s)" % (what, key))
+    values = np.asarray(mat[key])
+    if values.ndim != 2 or values.dtype.kind not in "iuf" or (values != np.round(values)).any():
+        raise DataError(path, "%s is not a 2-D map of whole numbers" % key)
+    if values.size and (values.min() < 0 or values.max() > largest):
+        raise DataError(path, "%s holds numbers outside 0-%d" % (key, largest))
+    return values.astype(np.int64)

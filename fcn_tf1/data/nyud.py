@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from fcn_tf1.data.images import DataError, read_mat
+from fcn_tf1.data.images import read_mat_map
 from fcn_tf1.data.voc import SplitDataset
 from fcn_tf1.ground.names import IGNORE_LABEL
 
@@ -23,15 +23,7 @@ CLASSES = (
 
 def read_segmentation(path):
     """Class indices [H, W] (0-39, void 255) of a ``segmentation/img_<id>.mat``."""
-    mat = read_mat(path)
-    if "segmentation" not in mat:
-        raise DataError(path, "not an NYUDv2 label file (no segmentation)")
-    labels = np.asarray(mat["segmentation"])
-    if labels.ndim != 2 or labels.dtype.kind not in "iuf" or (labels != np.round(labels)).any():
-        raise DataError(path, "segmentation is not a 2-D map of class numbers")
-    if labels.size and (labels.min() < 0 or labels.max() > len(CLASSES)):
-        raise DataError(path, "segmentation holds numbers outside 0-%d" % len(CLASSES))
-    shifted = labels.astype(np.int64) - 1
+    shifted = read_mat_map(path, "segmentation", "an NYUDv2 label file", len(CLASSES)) - 1
     shifted[shifted < 0] = IGNORE_LABEL
     return shifted.astype(np.uint8)
 

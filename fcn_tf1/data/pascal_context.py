@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from fcn_tf1.data.images import DataError, read_mat
+from fcn_tf1.data.images import DataError, read_mat_map
 from fcn_tf1.data.voc import SplitDataset, year_folder
 
 LABELS, TASK_LABELS, MATS = "labels.txt", "59_labels.txt", "trainval"
@@ -50,15 +50,7 @@ def task_lookup(full, task, path):
 
 def read_label_map(path, lookup):
     """Task class indices [H, W] of an annotation ``.mat`` (its ``LabelMap``)."""
-    mat = read_mat(path)
-    if "LabelMap" not in mat:
-        raise DataError(path, "not a PASCAL-Context annotation (no LabelMap)")
-    ids = np.asarray(mat["LabelMap"])
-    if ids.ndim != 2 or ids.dtype.kind not in "iuf" or (ids != np.round(ids)).any():
-        raise DataError(path, "LabelMap is not a 2-D map of class ids")
-    if ids.size and (ids.min() < 0 or ids.max() >= len(lookup)):
-        raise DataError(path, "LabelMap holds ids outside %s's 1-%d" % (LABELS, len(lookup) - 1))
-    return lookup[ids.astype(np.int64)]
+    return lookup[read_mat_map(path, "LabelMap", "a PASCAL-Context annotation", len(lookup) - 1)]
 
 
 class PascalContextDataset(SplitDataset):
