@@ -10,6 +10,7 @@ from PIL import Image
 from fcn_tf1.data.nyud import CLASSES, NYUDDataset
 from fcn_tf1.data.validate import check_dataset
 from fcn_tf1.evaluate import main as evaluate_main
+from fcn_tf1.export import main as export_main
 from fcn_tf1.ground.names import IGNORE_LABEL
 from fcn_tf1.model.models import FrozenModel
 from fcn_tf1.train import main as train_main
@@ -96,3 +97,11 @@ def test_nyud_trains_and_converted_nets_are_scored_on_their_own_inputs(tmp_path,
                          color) == 1
     assert capsys.readouterr().err.strip() == ("fcn_tf1.evaluate: error: the model takes hha "
                                                "input, the data set gives image (--data nyud)")
+    # export --int8 calibrates only on the model's own input (checked before anything is written).
+    out = tmp_path / "int8"
+    assert export_main(["--checkpoint-dir", str(trained), "--output", str(out / "m.pb"), "--int8",
+                        str(out / "m.xml"), "--calibration-split", "trainval",
+                        "--validation-split", "test"] + color) == 1
+    assert capsys.readouterr().err.strip() == ("fcn_tf1.export: error: --data nyud, trainval "
+                                               "split: image input, the model takes hha")
+    assert not out.exists()

@@ -77,12 +77,15 @@ def _weights_are_ours(path):
         return False
 
 
-def check_split(source, num_classes, what):
-    """One line for a split without images, or (``num_classes`` not None) of another class count."""
+def check_split(source, num_classes, what, modality=None):
+    """One line for a split without images, or (``num_classes`` not None) of another class count,
+    or (``modality`` not None) of another input than the model's."""
     if len(source) == 0:
         raise ValueError("%s: no images" % what)
     if num_classes is not None and source.num_classes != num_classes:
         raise ValueError("%s: %d classes, the model %d" % (what, source.num_classes, num_classes))
+    if modality is not None and source.modality != modality:
+        raise ValueError("%s: %s input, the model takes %s" % (what, source.modality, modality))
 
 
 def write_calibration(source, count, folder, num_classes, what, size=None):

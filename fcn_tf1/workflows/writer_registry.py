@@ -74,9 +74,10 @@ class IRWriter(object):
 
     def check(self, path, plan):
         quantization.check_int8_output(path, plan.run_dir, plan.checkpoint, plan.force)
-        classes = ModelConfig.load(plan.run_dir).num_classes
+        config = ModelConfig.load(plan.run_dir)
         for split in plan.int8.data.values():
-            quantization.check_split(split["source"], classes, split["what"])
+            quantization.check_split(split["source"], config.num_classes, split["what"],
+                                     config.modality)
         quantization.check_can_quantize()
 
     def write(self, path, plan):
