@@ -53,30 +53,54 @@ def run(args):
           else CheckpointModel(args.checkpoint_dir, args.checkpoint)) as model:
         if args.graph:
             print("runtime: %s" % model.describe(), file=sys.stderr)
-        classes = model.config.class_names
-        if len(classes) != source.num_classes:
-            raise ValueError("the model has %d classes, the data set %d"
-                             % (len(classes), source.num_classes))
-        if model.config.modality != source.modality:
-            raise ValueError("the model takes %s input, the data set gives %s (--data %s)"
-                             % (model.config.modality, source.modality, args.data))
+        heads = model.config.heads
+        check_data(model.config, source, args.data)
         labeller = cli.labeller(args, model)
         labellers = {"tta": labeller, "plain": labeller.without_tta()} if args.tta else \
             {"plain": labeller}
-        measured = evaluation.evaluate_labellers(labellers, source, len(classes))
-    result = evaluation.report(measured["tta" if args.tta else "plain"][0], classes)
-    print(evaluation.format_report(result))
+        measured = evaluation.evaluate_labellers(labellers, source,
+                                                 [h.num_classes for h in heads])
+    result = evaluation.report_heads(measured["tta" if args.tta else "plain"][0], heads)
+    print(evaluation.format_heads(result))
     if args.tta:  # what it changes and what it costs
-        plain = evaluation.report(measured["plain"][0], classes)
+        plain = evaluation.report_heads(measured["plain"][0], heads)
         seconds = {name: value[1] / len(source) for name, value in measured.items()}
         result.update(tta=args.tta.to_dict(), seconds_per_image=seconds["tta"],
-                      without_tta={"mean_iou": plain["mean_iou"],
+                      without_tta={"mean_iou": _mean_ious(plain),
                                    "seconds_per_image": seconds["plain"]})
-        print("TTA %s: mean IU %.4f (without: %.4f), %.3f s per image (without: %.3f)" % (
-            args.tta.describe(), result["mean_iou"], plain["mean_iou"], seconds["tta"],
-            seconds["plain"]))
+        print("TTA %s: mean IU %s (without: %s), %.3f s per image (without: %.3f)" % (
+            args.tta.describe(), _mean_ious(result, True), _mean_ious(plain, True),
+            seconds["tta"], seconds["plain"]))
     if args.json:
         fileutil.write_json(args.json, result)
+
+
+def check_data(config, source, data):
+    """One line when the data set does not label what the model labels, or gives another input."""
+    theirs = source.heads or [(None, source.class_names)]
+    ours = [(h.name, h.num_classes) for h in config.heads]
+    if [(name, len(names)) for name, names in theirs] != ours:
+        raise ValueError("the model has %s, the data set %s" % (_describe(ours), _describe(
+            [(name, len(names)) for name, names in theirs])))
+    ours = [i.modality for i in config.inputs]
+    theirs = list(source.inputs or [source.modality])
+    if ours != theirs:
+        raise ValueError("the model takes %s input, the data set gives %s (--data %s)"
+                         % (" and ".join(ours), " and ".join(theirs), data))
+
+
+def _describe(heads):
+    if len(heads) == 1 and heads[0][0] is None:
+        return "%d classes" % heads[0][1]
+    return " + ".join("%d %s" % (count, name or "unnamed") for name, count in heads) + " classes"
+
+
+def _mean_ious(result, text=False):
+    """The mean IU (of each head, {head: IU}) of a report; ``text``: as printed."""
+    if "heads" not in result:
+        return "%.4f" % result["mean_iou"] if text else result["mean_iou"]
+    ious = {name: head["mean_iou"] for name, head in result["heads"].items()}
+    return ", ".join("%s %.4f" % item for item in ious.items()) if text else ious
 
 
 main = cli.command(parser, run)

@@ -186,16 +186,19 @@ def run(args):
                          "run each stage with --variant and --init-from")
     devices = tower_devices(args)
     from fcn_tf1.data.registry import stored_split
+    given = args.variant
     args.variant = args.variant or BACKBONE_SPECS[args.backbone].variants[-1]
     variants = BACKBONE_SPECS[args.backbone].variants if args.staged else (args.variant,)
     first = stage_dir(args, variants[0])
     train_source, val_source = open_data(args, stored_split(first))
+    if given is None and not args.staged and train_source.fusion == "late":
+        args.variant, variants = "fcn32s", ("fcn32s",)  # the reference's late fusion's only
     check_data(train_source, val_source, not args.no_eval)
     if args.check_data:
-        from fcn_tf1.data.validate import class_counts, format_counts
+        from fcn_tf1.data.validate import format_counts
         print("data ok: %d training and %d validation images" % (len(train_source),
                                                                  len(val_source)))
-        print("training split: " + format_counts(class_counts(train_source), len(train_source)))
+        print("training split: " + format_counts(train_source))
         return 0
     preset = args.preset or default_preset(args.data, args.backbone)
     options = recipes.options_for(preset, **dict(

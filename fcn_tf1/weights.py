@@ -56,27 +56,44 @@ def describe_caffemodel(model):
         for layer in model.layers]
     if is_fcn(model):
         fcn = read_fcn(model)
-        lines.append("fcn_tf1:    %s on %s, %d classes, width %g%s, Caffe geometry (pad100), %s: "
+        lines.append("fcn_tf1:    %s on %s, %s, width %g%s, Caffe geometry (pad100), %s: "
                      "weights convert writes a run folder"
-                     % (fcn.variant, fcn.backbone, fcn.num_classes, fcn.width,
-                        ", at-once skip scaling" if fcn.scale_skips else "",
-                        _input_of(fcn.num_classes)))
+                     % (fcn.variant, fcn.backbone, describe_heads(fcn.heads), fcn.width,
+                        ", at-once skip scaling" if fcn.scale_skips else "", _input_of(fcn)))
     else:
         lines.append("fcn_tf1:    ImageNet weights of the %s backbone (BGR, ImageNet mean) for "
                      "train --backbone %s --backbone-weights" % ((backbone_of(model).name,) * 2))
     return "\n".join(lines)
 
 
-def _input_of(num_classes):
+def describe_heads(heads):
+    """'21 classes', or '33 semantic + 3 geometric classes' for a model of several heads."""
+    if len(heads) == 1:
+        return "%d classes" % heads[0][1]
+    return "%s classes" % " + ".join("%d %s" % (classes, name) for name, classes in heads)
+
+
+def _input_of(fcn):
     from fcn_tf1.workflows.conversion import reference_data
+    counts = [classes for _, classes in fcn.heads]
     try:
-        data, facts = reference_data(num_classes)
+        data, facts = reference_data(counts, inputs=fcn.inputs)
     except ValueError:
         return "the data set (and its mean) to be named with --data: %s" % " or ".join(
-            name for name, facts in REFERENCE_DATA.items() if facts.classes == num_classes)
-    return "%s input, %s minus %s mean %s" % (facts.modality, facts.convention.channel_order,
-                                       "%s's" % data if data else "VOC's",
-                                       list(facts.convention.mean))
+            name for name, facts in REFERENCE_DATA.items() if facts.classes == tuple(counts)
+            and facts.fusion == fcn.fusion)
+    return describe_inputs(facts.inputs, fcn.fusion, "%s's" % data if data else "VOC's")
+
+
+def describe_inputs(inputs, fusion, whose=""):
+    """'image input, BGR minus <whose> mean [...]', each input's for a fusion of several."""
+    described = ["%s minus %smean %s" % (
+        "log depth" if convention.channel_order == "LOG" else convention.channel_order,
+        whose and whose + " ", list(convention.mean)) for _, convention in inputs]
+    if len(inputs) == 1:
+        return "%s input, %s" % (inputs[0][0], described[0])
+    return "%s inputs fused %s (%s)" % (" and ".join(m for m, _ in inputs), fusion, "; ".join(
+        "%s: %s" % (m, text) for (m, _), text in zip(inputs, described)))
 
 
 def run(args):
@@ -93,11 +110,11 @@ def run(args):
         if fcn:
             config = conversion.convert_fcn(args.path, args.output, args.class_names, args.force,
                                             args.data)
-            print("wrote %s: %s on %s, %d classes, %s input, %s minus mean %s (evaluate / export "
-                  "/ predict / train --init-from take it)" % (
-                      args.output, config.variant, config.backbone, config.num_classes,
-                      config.modality,
-                      config.convention.channel_order, list(config.convention.mean)))
+            print("wrote %s: %s on %s, %s, %s (evaluate / export / predict / train --init-from "
+                  "take it)" % (
+                      args.output, config.variant, config.backbone,
+                      describe_heads([(h.name, h.num_classes) for h in config.heads]),
+                      describe_inputs(config.inputs, config.fusion)))
             return
     if args.command == "convert" and args.data:
         raise ValueError("--data: only for a reference FCN (.caffemodel with score_fr), not %s"

@@ -62,30 +62,67 @@ def _he(rng, shape, fan_in):
     return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
 
 
-def fcn_layers(variant="fcn8s", classes=5, width=1 / 8., seed=0, atonce=False):
-    """[(name, type, blobs)] of a reference FCN at ``width``, Caffe layouts, random values."""
+def fcn_layers(variant="fcn8s", classes=5, width=1 / 8., seed=0, atonce=False, heads=None):
+    """[(name, type, blobs)] of a reference FCN at ``width``, Caffe layouts, random values;
+    ``heads``: [(suffix, classes)] of a net of several (SIFT Flow's ("_sem", 33), ("_geo", 3))."""
     rng = np.random.default_rng(seed)
-    layers, channels = [], 3
-    for name, out in VGG:
-        out = max(1, int(round(out * width)))
-        layers.append((name, "Convolution", [_he(rng, (out, channels, 3, 3), 9 * channels),
-                                             rng.normal(0, 0.1, out).astype(np.float32)]))
-        channels = out
+    layers = _vgg_layers(rng, width)
     pool3, pool4 = [c for n, c in [(n, max(1, int(round(o * width)))) for n, o in VGG]
                     if n in ("conv3_3", "conv4_3")]
     fc = max(1, int(round(4096 * width)))
-    layers.append(("fc6", "Convolution", [_he(rng, (fc, channels, 7, 7), 49 * channels),
-                                          rng.normal(0, 0.1, fc).astype(np.float32)]))
-    layers.append(("fc7", "Convolution", [_he(rng, (fc, fc, 1, 1), fc),
-                                          rng.normal(0, 0.1, fc).astype(np.float32)]))
+    for suffix, count in heads or [("", classes)]:
+        layers += _head_layers(rng, variant, count, suffix, fc, pool4, pool3, atonce)
+    return layers
+
+
+def _vgg_layers(rng, width, suffix="", first="conv1_1", channels=3):
+    """VGG16's layers to fc7, every name but the first ending in ``suffix``; the first named
+    ``first`` taking ``channels``."""
+    layers = []
+    for name, out in VGG:
+        out = max(1, int(round(out * width)))
+        layers.append((first if name == "conv1_1" else name + suffix, "Convolution", [
+            _he(rng, (out, channels, 3, 3), 9 * channels),
+            rng.normal(0, 0.1, out).astype(np.float32)]))
+        channels = out
+    fc = max(1, int(round(4096 * width)))
+    layers.append(("fc6" + suffix, "Convolution", [_he(rng, (fc, channels, 7, 7), 49 * channels),
+                                                   rng.normal(0, 0.1, fc).astype(np.float32)]))
+    layers.append(("fc7" + suffix, "Convolution", [_he(rng, (fc, fc, 1, 1), fc),
+                                                   rng.normal(0, 0.1, fc).astype(np.float32)]))
+    return layers
+
+
+def fused_layers(fusion, classes=40, width=1 / 16., seed=0):
+    """nyud-fcn32s-color-d (``fusion`` "early": conv1_1_bgrd on 4 channels) or -color-hha ("late":
+    a stream per input, conv1_1color ... score_frcolor, conv1_1hha ... score_frhha, then upscore)
+    of random values."""
+    rng = np.random.default_rng(seed)
+    fc = max(1, int(round(4096 * width)))
+    if fusion == "early":
+        layers = _vgg_layers(rng, width, first="conv1_1_bgrd", channels=4)
+        return layers + _head_layers(rng, "fcn32s", classes, "", fc, None, None, False)
+    layers = []
+    for stream in ("color", "hha"):
+        layers += _vgg_layers(rng, width, stream, "conv1_1" + stream)
+        layers.append(("score_fr" + stream, "Convolution", [
+            _he(rng, (classes, fc, 1, 1), fc), rng.normal(0, 0.5, classes).astype(np.float32)]))
+    layers.append(("upscore", "Deconvolution", [
+        (rng.standard_normal((classes, classes, 64, 64)) / 32).astype(np.float32)]))
+    return layers
+
+
+def _head_layers(rng, variant, classes, suffix, fc, pool4, pool3, atonce):
+    layers = []
 
     def score(name, inputs):
-        layers.append((name, "Convolution", [_he(rng, (classes, inputs, 1, 1), inputs),
-                                             rng.normal(0, 0.5, classes).astype(np.float32)]))
+        layers.append((name + suffix, "Convolution", [
+            _he(rng, (classes, inputs, 1, 1), inputs),
+            rng.normal(0, 0.5, classes).astype(np.float32)]))
 
     def deconv(name, stride):
         size = 2 * stride
-        layers.append((name, "Deconvolution",
+        layers.append((name + suffix, "Deconvolution",
                        [(rng.standard_normal((classes, classes, size, size)) / stride)
                         .astype(np.float32)]))
 
@@ -144,8 +181,9 @@ def vgg16_deploy_prototxt(width, size=224):
     return "\n".join(lines) + "\n"
 
 
-def deploy_prototxt(variant, classes, width, height, image_width, atonce=False):
-    """The reference's deploy net (voc-fcn*/net.py, deploy form) for a 1 x 3 x H x W input."""
+def deploy_prototxt(variant, classes, width, height, image_width, atonce=False, heads=None):
+    """The reference's deploy net (voc-fcn*/net.py, deploy form) for a 1 x 3 x H x W input;
+    ``heads``: [(suffix, classes)] of a net of several (siftflow-fcn*/net.py)."""
     lines = ['name: "%s"' % variant, 'input: "data"',
              "input_shape { dim: 1 dim: 3 dim: %d dim: %d }" % (height, image_width)]
 
@@ -157,37 +195,77 @@ def deploy_prototxt(variant, classes, width, height, image_width, atonce=False):
             'num_output: %d pad: %d kernel_size: %d stride: 1 }' % (name, bottom, name, out, pad,
                                                                    kernel))
 
-    def relu(name):
-        add('name: "relu%s" type: "ReLU" bottom: "%s" top: "%s"' % (name[4:] if name.startswith(
-            "conv") else name[2:], name, name))
+    _deploy_vgg(add, conv, "data", width)
+    for suffix, count in heads or [("", classes)]:
+        _deploy_head(add, conv, variant, count, suffix, atonce)
+    return "\n".join(lines) + "\n"
 
-    bottom = "data"
+
+def _deploy_vgg(add, conv, bottom, width, suffix="", first="conv1_1"):
+    """VGG16 to fc7 in a deploy prototxt (names as ``_vgg_layers``'), from ``bottom``."""
     for name, out in VGG:
-        conv(name, bottom, max(1, int(round(out * width))), 3, 100 if name == "conv1_1" else 1)
-        relu(name)
-        bottom = name
+        layer = first if name == "conv1_1" else name + suffix
+        conv(layer, bottom, max(1, int(round(out * width))), 3, 100 if name == "conv1_1" else 1)
+        add('name: "relu_%s" type: "ReLU" bottom: "%s" top: "%s"' % (layer, layer, layer))
+        bottom = layer
         if name in ("conv1_2", "conv2_2", "conv3_3", "conv4_3", "conv5_3"):
-            pool = "pool" + name[4]
+            pool = "pool" + name[4] + suffix
             add('name: "%s" type: "Pooling" bottom: "%s" top: "%s" pooling_param { pool: MAX '
-                'kernel_size: 2 stride: 2 }' % (pool, name, pool))
+                'kernel_size: 2 stride: 2 }' % (pool, layer, pool))
             bottom = pool
     fc = max(1, int(round(4096 * width)))
-    conv("fc6", "pool5", fc, 7)
-    relu("fc6")
-    add('name: "drop6" type: "Dropout" bottom: "fc6" top: "fc6" dropout_param { dropout_ratio: 0.5 }')
-    conv("fc7", "fc6", fc, 1)
-    relu("fc7")
-    add('name: "drop7" type: "Dropout" bottom: "fc7" top: "fc7" dropout_param { dropout_ratio: 0.5 }')
-    conv("score_fr", "fc7", classes, 1)
+    for layer, source, kernel in (("fc6", "pool5", 7), ("fc7", "fc6", 1)):
+        conv(layer + suffix, source + suffix, fc, kernel)
+        add('name: "relu_%s" type: "ReLU" bottom: "%s" top: "%s"' % ((layer + suffix,) * 3))
 
+
+def fused_deploy_prototxt(fusion, classes, width, height, image_width):
+    """nyud-fcn32s-color-d's deploy net (inputs color and depth concatenated into data) or
+    -color-hha's (inputs color and hha, a stream each, score_fused = 0.5 / 0.5)."""
+    inputs = ("color", "depth") if fusion == "early" else ("color", "hha")
+    lines = ['name: "%s"' % fusion]
+    for name, channels in zip(inputs, (3, 1 if fusion == "early" else 3)):
+        lines += ['input: "%s"' % name,
+                  "input_shape { dim: 1 dim: %d dim: %d dim: %d }" % (channels, height, image_width)]
+
+    def add(text):
+        lines.append("layer { %s }" % text)
+
+    def conv(name, bottom, out, kernel, pad=0):
+        add('name: "%s" type: "Convolution" bottom: "%s" top: "%s" convolution_param { '
+            'num_output: %d pad: %d kernel_size: %d stride: 1 }' % (name, bottom, name, out, pad,
+                                                                   kernel))
+
+    if fusion == "early":
+        add('name: "data" type: "Concat" bottom: "color" bottom: "depth" top: "data"')
+        _deploy_vgg(add, conv, "data", width, first="conv1_1_bgrd")
+        conv("score_fr", "fc7", classes, 1)
+        scores = "score_fr"
+    else:
+        for stream in inputs:
+            _deploy_vgg(add, conv, stream, width, stream, "conv1_1" + stream)
+            conv("score_fr" + stream, "fc7" + stream, classes, 1)
+        add('name: "score_fused" type: "Eltwise" bottom: "score_frcolor" bottom: "score_frhha" '
+            'top: "score_fused" eltwise_param { operation: SUM coeff: 0.5 coeff: 0.5 }')
+        scores = "score_fused"
+    add('name: "upscore" type: "Deconvolution" bottom: "%s" top: "upscore" convolution_param { '
+        'num_output: %d bias_term: false kernel_size: 64 stride: 32 }' % (scores, classes))
+    add('name: "score" type: "Crop" bottom: "upscore" bottom: "color" top: "score" crop_param { '
+        'axis: 2 offset: 19 }')
+    return "\n".join(lines) + "\n"
+
+
+def _deploy_head(add, conv, variant, classes, suffix, atonce):
+    """One head's layers in a deploy prototxt: every name ends in ``suffix``."""
     def deconv(name, bottom, stride):
-        add('name: "%s" type: "Deconvolution" bottom: "%s" top: "%s" convolution_param { '
+        add('name: "%s%s" type: "Deconvolution" bottom: "%s%s" top: "%s%s" convolution_param { '
             'num_output: %d bias_term: false kernel_size: %d stride: %d }'
-            % (name, bottom, name, classes, 2 * stride, stride))
+            % (name, suffix, bottom, suffix, name, suffix, classes, 2 * stride, stride))
 
     def crop(name, bottom, like, offset):
-        add('name: "%s" type: "Crop" bottom: "%s" bottom: "%s" top: "%s" crop_param { axis: 2 '
-            'offset: %d }' % (name, bottom, like, name, offset))
+        like = like if like == "data" else like + suffix
+        add('name: "%s%s" type: "Crop" bottom: "%s%s" bottom: "%s" top: "%s%s" crop_param { '
+            'axis: 2 offset: %d }' % (name, suffix, bottom, suffix, like, name, suffix, offset))
 
     def skip(pool, upscore, fuse, offset):
         source = pool
@@ -195,11 +273,13 @@ def deploy_prototxt(variant, classes, width, height, image_width, atonce=False):
             source = "scale_" + pool
             add('name: "%s" type: "Scale" bottom: "%s" top: "%s" scale_param { bias_term: false }'
                 % (source, pool, source))
-        conv("score_" + pool, source, classes, 1)
+        conv("score_" + pool + suffix, source, classes, 1)
         crop("score_%sc" % pool, "score_" + pool, upscore, offset)
-        add('name: "%s" type: "Eltwise" bottom: "%s" bottom: "score_%sc" top: "%s" '
-            'eltwise_param { operation: SUM }' % (fuse, upscore, pool, fuse))
+        add('name: "%s%s" type: "Eltwise" bottom: "%s%s" bottom: "score_%sc%s" top: "%s%s" '
+            'eltwise_param { operation: SUM }' % (fuse, suffix, upscore, suffix, pool, suffix,
+                                                  fuse, suffix))
 
+    conv("score_fr" + suffix, "fc7", classes, 1)
     if variant == "fcn32s":
         deconv("upscore", "score_fr", 32)
         crop("score", "upscore", "data", 19)
@@ -215,7 +295,6 @@ def deploy_prototxt(variant, classes, width, height, image_width, atonce=False):
         skip("pool3", "upscore_pool4", "fuse_pool3", 9)
         deconv("upscore8", "fuse_pool3", 8)
         crop("score", "upscore8", "data", 31)
-    return "\n".join(lines) + "\n"
 
 
 # voc-fcn-alexnet's convolutions: (layer, output channels at width 1, kernel, stride, pad, groups).

@@ -241,7 +241,9 @@ def test_data_sets_are_read_through_their_interface_not_probed():
     from fcn_tf1.data.sbd import SBDDataset
     from fcn_tf1.data.pascal_context import PascalContextDataset
     from fcn_tf1.data.nyud import NYUDDataset
+    from fcn_tf1.data.siftflow import SIFTFlowDataset
     classes = (FolderDataset, SyntheticDataset, TFRecordDataset, VOCDataset, SBDDataset,
-               PascalContextDataset, NYUDDataset)
+               PascalContextDataset, NYUDDataset, SIFTFlowDataset)
     assert all(issubclass(c, DataSource) for c in classes)
-    assert len(classes) == len(registry.REGISTRY) - 1  # nyud-hha: NYUDDataset on its HHA input
+    # nyud-hha, nyud-color-d, nyud-color-hha: NYUDDataset on other inputs
+    assert len(classes) == len(registry.REGISTRY) - 3

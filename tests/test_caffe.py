@@ -11,7 +11,7 @@ import pytest
 from fcn_tf1.ground.names import CONFIG_FILE
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.config import ModelConfig
-from fcn_tf1.model.fcn import build_fcn_with_end_points
+from fcn_tf1.model.fcn import build_heads_with_end_points
 from fcn_tf1.model.models import CheckpointModel, FrozenModel
 from fcn_tf1.model.preprocessing import preprocess
 from fcn_tf1.numbers.caffemodel import CaffeModel, CaffeModelError
@@ -53,10 +53,10 @@ def fcn_tf1_maps(run_dir, image, names):
     config = ModelConfig.load(run_dir)
     with tf.Graph().as_default():
         images = tf.placeholder(tf.uint8, [1, None, None, 3])
-        _, points = build_fcn_with_end_points(
-            preprocess(images, config.convention), config.num_classes, config.variant,
-            config.upsampling, config.shape_fix, config.width, scale_skips=config.scale_skips,
-            backbone=config.backbone)
+        _, points = build_heads_with_end_points(
+            preprocess(images, config.convention), [(h.name, h.num_classes) for h in config.heads],
+            config.variant, config.upsampling, config.shape_fix, config.width,
+            scale_skips=config.scale_skips, backbone=config.backbone)
         with tf.Session() as session:
             tf.train.Saver().restore(session, tf.train.latest_checkpoint(run_dir))
             values = session.run([points[name] for name in names], {images: image[None]})
@@ -95,6 +95,49 @@ def test_converted_reference_fcn_computes_what_caffe_computes(tmp_path, variant,
     with FrozenModel(frozen) as exported:
         logits, labels = exported.run(image)
     assert_close({"score": logits}, {"score": theirs["score"]})
+
+
+# SIFT Flow's heads: the file's layer suffix, ours, their classes.
+SIFTFLOW = (("_sem", "_semantic", 33), ("_geo", "_geometric", 3))
+
+
+@pytest.mark.parametrize("variant,size", [("fcn32s", (75, 99)), ("fcn16s", (99, 75)),
+                                          ("fcn8s", (83, 101))])
+def test_siftflow_fcns_compute_both_heads_as_caffe_does(tmp_path, variant, size):
+    """siftflow-fcn32s / 16s / 8s: one backbone, a semantic (33) and a geometric (3) head, each
+    equal to Caffe's map by map; SIFT Flow's mean, the heads' names and class names in the config;
+    the frozen export gives logits_<head> and prediction_<head> of each."""
+    heads = [(theirs, classes) for theirs, _, classes in SIFTFLOW]
+    model = str(tmp_path / "siftflow.caffemodel")
+    write_caffemodel(model, fcn_layers(variant, width=1 / 16., heads=heads))
+    deploy = str(tmp_path / "deploy.prototxt")
+    with open(deploy, "w") as f:
+        f.write(deploy_prototxt(variant, None, 1 / 16., size[0], size[1], heads=heads))
+    run = str(tmp_path / "run")
+    config = conversion.convert_fcn(model, run)
+    assert [(h.name, h.num_classes, h.class_names[-1]) for h in config.heads] == [
+        ("semantic", 33, "window"), ("geometric", 3, "vertical")]
+    assert config.convention == ("BGR", (114.578, 115.294, 108.353))
+    image = np.random.RandomState(3).randint(0, 256, size + (3,)).astype(np.uint8)
+    names = [m + ours for _, ours, _ in SIFTFLOW for m in MAPS_OF[variant]]
+    theirs = opencv_maps(model, deploy, image, [m + t for t, _, _ in SIFTFLOW
+                                                for m in MAPS_OF[variant]],
+                         mean=config.convention.mean)
+    ours = fcn_tf1_maps(run, image, names)
+    for (suffix, mine, _) in SIFTFLOW:
+        assert_close({m: ours[m + mine] for m in MAPS_OF[variant]},
+                     {m: theirs[m + suffix] for m in MAPS_OF[variant]})
+    frozen = str(tmp_path / "frozen.pb")
+    export_writers.export_frozen(run, frozen)
+    with FrozenModel(frozen) as exported:
+        outputs = exported.run(image)
+        labels = exported.predict(image)
+    assert [h.logits for h in exported.signature.heads] == ["logits_semantic", "logits_geometric"]
+    for (suffix, _, _), logits, prediction, index in zip(SIFTFLOW, outputs[::2], outputs[1::2],
+                                                          range(2)):
+        assert_close({"score": logits}, {"score": theirs["score" + suffix]})
+        np.testing.assert_array_equal(prediction, logits.argmax(-1))
+        np.testing.assert_array_equal(labels[..., index], prediction)
 
 
 def test_nyuds_color_and_hha_fcns_take_their_own_inputs_and_are_never_guessed(tmp_path):
@@ -277,17 +320,25 @@ def test_another_network_or_shape_is_refused_naming_the_layer(tmp_path):
     with pytest.raises(CaffeModelError, match=r"odd.caffemodel: layer score_pool4 weights are "
                                               r"\(5, 33, 1, 1\), expected \(5, 32, 1, 1\)"):
         conversion.convert_fcn(odd, str(tmp_path / "run"))
-    # SIFT Flow's two heads (score_fr_sem, score_fr_geo ...): an FCN, not a VGG16 backbone.
+    # SIFT Flow's two heads without their deconvolutions; streams of a late fusion that none of
+    # the reference's has: FCNs, not VGG16 backbones, refused as what they are.
     heads = [(name.replace("score_fr", "score_fr_" + task), kind, blobs)
              for task in ("sem", "geo") for name, kind, blobs in fcn_layers("fcn32s", 3, 1 / 16.)
              if name == "score_fr"]
     two = str(tmp_path / "siftflow.caffemodel")
     write_caffemodel(two, fcn_layers("fcn32s", 3, 1 / 16.)[:-2] + heads)
-    message = ("siftflow.caffemodel: an FCN scored by score_fr_geo, score_fr_sem (several heads or "
-               "streams, as SIFT Flow's two tasks or NYUDv2's late fusion): fcn_tf1 converts FCNs "
-               "of one score_fr only, so far")
-    with pytest.raises(CaffeModelError, match=re.escape(message)):
+    with pytest.raises(CaffeModelError, match="siftflow.caffemodel: no layer upscore_sem, which "
+                                              "this FCN needs"):
         conversion.convert_fcn(two, str(tmp_path / "run"))
+    fused = str(tmp_path / "fused.caffemodel")
+    write_caffemodel(fused, fcn_layers("fcn32s", 3, 1 / 16.)[:-2] + [
+        (name.replace("_sem", "rgb").replace("_geo", "depth"), kind, blobs)
+        for name, kind, blobs in heads])
+    message = ("fused.caffemodel: an FCN scored by score_frdepth, score_frrgb: fcn_tf1 converts "
+               "FCNs of one score_fr, the heads score_fr_sem, score_fr_geo or the streams "
+               "score_frcolor, score_frhha")
+    with pytest.raises(CaffeModelError, match=re.escape(message)):
+        conversion.convert_fcn(fused, str(tmp_path / "run"))
     with pytest.raises(WeightsError, match="siftflow.caffemodel: an FCN, not a VGG16 backbone"):
         read_vgg16(two, 1 / 16.)
     assert not os.path.exists(str(tmp_path / "run"))

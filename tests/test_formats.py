@@ -27,19 +27,20 @@ def saved_config(tmp_path, **changes):
 
 def test_model_json_carries_the_format_version(tmp_path):
     saved_config(tmp_path)
-    assert json.loads((tmp_path / CONFIG_FILE).read_text())["format"] == FORMAT_VERSION == 3
+    assert json.loads((tmp_path / CONFIG_FILE).read_text())["format"] == FORMAT_VERSION == 4
 
 
 @pytest.mark.parametrize("version", [None, 2])  # fcn_tf1 0.1.0 wrote no "format"
 def test_a_format_1_or_2_file_reads_as_the_same_vgg16_model(tmp_path, version):
-    config = saved_config(tmp_path, format=version, backbone=None, modality=None)
+    config = saved_config(tmp_path, format=version, backbone=None, modality=None, heads=None,
+                          inputs=None, fusion=None)
     assert "backbone" not in json.loads((tmp_path / CONFIG_FILE).read_text())
     loaded = ModelConfig.load(str(tmp_path))
     assert loaded == config and (loaded.backbone, loaded.modality) == ("vgg16", "image")
 
 
 @pytest.mark.parametrize("version,message", [
-    (4, "written by a newer fcn_tf1 (config format 4; this version reads up to 3): upgrade "
+    (5, "written by a newer fcn_tf1 (config format 5; this version reads up to 4): upgrade "
         "fcn_tf1"),
     ("2", "the model config's format is '2', not a version number"),
     (0, "the model config's format is 0, not a version number"),
@@ -64,10 +65,13 @@ def test_a_newer_run_folder_is_refused_by_the_commands(tmp_path, capsys):
 
 def test_migrate_keeps_every_field_and_sets_the_current_format():
     old = {"num_classes": 2, "variant": "fcn8s", "anything": [1]}
-    assert migrate(old, "x") == dict(old, format=FORMAT_VERSION, backbone="vgg16", modality="image")
+    assert migrate(old, "x") == dict(old, format=FORMAT_VERSION, backbone="vgg16", modality="image",
+                                     heads=None, inputs=None, fusion=None)
     assert "format" not in old
     alexnet = dict(old, format=3, backbone="alexnet", modality="hha")
-    assert migrate(alexnet, "x") == alexnet
+    assert migrate(alexnet, "x") == dict(alexnet, format=4, heads=None, inputs=None, fusion=None)
+    two = dict(alexnet, format=4, heads=[{"name": "semantic"}])
+    assert migrate(two, "x") == two
 
 
 def test_recipes_keep_the_width_out_of_the_learning_options():

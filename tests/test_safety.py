@@ -575,18 +575,19 @@ def test_a_graph_config_without_a_field_is_one_line(frozen, tmp_path):
 
 def test_graphs_of_older_formats_load_and_newer_are_refused(frozen, tmp_path):
     with FrozenModel(frozen) as model:
-        assert model.metadata["format"] == 3
+        assert model.metadata["format"] == 4
         current = model.config
-    # Format 1 (0.1.0) had no "format", 1 and 2 no "backbone" (VGG16) nor "modality" (image).
+    # Format 1 (0.1.0) had no "format", 1 and 2 no "backbone" (VGG16) nor "modality" (image),
+    # 3 no "heads" (one).
     old = graph_with_config(frozen, str(tmp_path / "old.pb"), lambda config: [
-        config.pop(key) for key in ("format", "backbone", "modality")])
+        config.pop(key) for key in ("format", "backbone", "modality", "heads", "inputs", "fusion")])
     with FrozenModel(old) as model:
         assert model.config == current and model.config.backbone == "vgg16"
     newer = graph_with_config(frozen, str(tmp_path / "newer.pb"),
-                              lambda config: config.update(format=4))
+                              lambda config: config.update(format=5))
     code, err = cli("predict", "--graph", newer, "--output-dir", str(tmp_path / "out"), frozen)
     assert code == 1 and err == ["fcn_tf1.predict: error: %s: written by a newer fcn_tf1 (config "
-                                 "format 4; this version reads up to 3): upgrade fcn_tf1" % newer]
+                                 "format 5; this version reads up to 4): upgrade fcn_tf1" % newer]
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ def run(args):
               % (args.output, args.train, args.val, args.output))
         return 0
     from fcn_tf1.data import registry
-    from fcn_tf1.data.validate import check_dataset, class_counts, format_counts
+    from fcn_tf1.data.validate import check_dataset, format_counts
     source = registry.open_split(args.data, args.split, registry.flag_options(args))
     if args.tool == "speed":
         from fcn_tf1.data.pipeline import images_per_second
@@ -87,7 +87,7 @@ def run(args):
         print(line, file=sys.stderr)
     if problems:
         raise ValueError("%d problem(s) in the data set (listed above)" % len(problems))
-    print(format_counts(class_counts(source), len(source)))
+    print(format_counts(source))
     return 0
 
 

@@ -18,6 +18,8 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps
 
+from fcn_tf1.ground.names import MODALITY_SPECS
+
 # 100 megapixels: a 12-megapixel phone photo and most panoramas pass; about 300 MB decoded.
 MAX_PIXELS = 100000000
 SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
@@ -88,6 +90,33 @@ def read_image(path, orient=False, max_pixels=MAX_PIXELS):
         raise DataError(path, "cannot read image (%s)" % (str(error) or type(error).__name__))
 
 
+def read_depth(path, max_pixels=MAX_PIXELS):
+    """uint16 [H, W] of a 16-bit grayscale PNG (NYUDv2's depth, millimetres; 0 no reading)."""
+    try:
+        with _open(path, max_pixels) as image:
+            image.load()
+            if image.mode not in ("I;16", "I;16B", "I"):
+                raise DataError(path, "not a 16-bit depth PNG (a %s image)" % image.mode)
+            depth = np.asarray(image)
+    except FileNotFoundError:
+        raise DataError(path, "no such file")
+    except DataError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise DataError(path, "cannot read depth (%s)" % (str(error) or type(error).__name__))
+    if depth.ndim != 2 or depth.min(initial=0) < 0 or depth.max(initial=0) > 65535:
+        raise DataError(path, "not a 16-bit depth map")
+    return depth.astype(np.uint16)
+
+
+def read_input(path, modality, max_pixels=MAX_PIXELS, orient=False):
+    """One input of a model as its modality stores it: uint8 [H, W, 3] (an image, HHA) or uint16
+    [H, W] (depth)."""
+    if MODALITY_SPECS[modality].dtype == "uint16":
+        return read_depth(path, max_pixels)
+    return read_image(path, orient, max_pixels)
+
+
 def read_label_png(path, max_pixels=MAX_PIXELS):
     """Class indices [H, W] from a palette ('P') or grayscale PNG, as VOC's SegmentationClass."""
     try:
@@ -120,15 +149,16 @@ def read_mat(path, **options):
         raise DataError(path, "cannot read .mat (%s)" % (str(error) or type(error).__name__))
 
 
-def read_mat_map(path, key, what, largest):
-    """The 2-D map of whole numbers 0..``largest`` under ``key`` in a MATLAB file, as int64; a
-    file without it (``what`` names the file's kind) or with other values is a one-line error."""
+def read_mat_map(path, key, what, largest, smallest=0):
+    """The 2-D map of whole numbers ``smallest``..``largest`` under ``key`` in a MATLAB file, as
+    int64; a file without it (``what`` names the file's kind) or with other values is a one-line
+    error."""
     mat = read_mat(path)
     if key not in mat:
         raise DataError(path, "not %s (no %s)" % (what, key))
     values = np.asarray(mat[key])
     if values.ndim != 2 or values.dtype.kind not in "iuf" or (values != np.round(values)).any():
         raise DataError(path, "%s is not a 2-D map of whole numbers" % key)
-    if values.size and (values.min() < 0 or values.max() > largest):
-        raise DataError(path, "%s holds numbers outside 0-%d" % (key, largest))
+    if values.size and (values.min() < smallest or values.max() > largest):
+        raise DataError(path, "%s holds numbers outside %d-%d" % (key, smallest, largest))
     return values.astype(np.int64)

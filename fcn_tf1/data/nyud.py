@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from fcn_tf1.data.images import read_mat_map
+from fcn_tf1.data.images import DataError, read_input, read_mat_map
 from fcn_tf1.data.voc import SplitDataset
 from fcn_tf1.ground.names import IGNORE_LABEL
 
@@ -29,23 +29,41 @@ def read_segmentation(path):
 
 
 # Each modality's folder under data/.
-FOLDERS = {"image": "images", "hha": "hha"}
+FOLDERS = {"image": "images", "hha": "hha", "depth": "depth"}
 
 
 class NYUDDataset(SplitDataset):
     """``split`` ('train', 'val', 'trainval', 'test') of an NYUDv2 folder in the reference's
-    layout, its colour images (``modality`` 'image') or HHA ('hha'): 40 classes, unlabelled pixels
-    void."""
+    layout, its colour images (``modalities`` ('image',)), HHA (('hha',)) or several inputs fused
+    (('image', 'depth') early, ('image', 'hha') late; ``load``'s image is then {modality: array},
+    depth uint16 [H, W]): 40 classes, unlabelled pixels void."""
 
     class_names = CLASSES
     num_classes = len(CLASSES)
     read_label = staticmethod(read_segmentation)
 
-    def __init__(self, root, split="train", modality="image"):
-        self.modality = modality
+    def __init__(self, root, split="train", modalities=("image",), fusion=None):
+        self.modality = modalities[0]
+        self.inputs = tuple(modalities) if len(modalities) > 1 else None
+        self.fusion = fusion
         super().__init__(root, split, os.path.join(root, split + ".txt"))
 
+    def input_path(self, i, modality):
+        return os.path.join(self.root, "data", FOLDERS[modality], "img_%s.png" % self.ids[i])
+
     def paths(self, i):
-        name = "img_%s" % self.ids[i]
-        return (os.path.join(self.root, "data", FOLDERS[self.modality], name + ".png"),
-                os.path.join(self.root, "segmentation", name + ".mat"))
+        return (self.input_path(i, self.modality),
+                os.path.join(self.root, "segmentation", "img_%s.mat" % self.ids[i]))
+
+    def load(self, i):
+        if not self.inputs:
+            return super().load(i)
+        label = read_segmentation(self.paths(i)[1])
+        inputs = {}
+        for modality in self.inputs:
+            path = self.input_path(i, modality)
+            inputs[modality] = read_input(path, modality)
+            if inputs[modality].shape[:2] != label.shape:
+                raise DataError(path, "%dx%d, its labels %dx%d" % (
+                    inputs[modality].shape[:2] + label.shape))
+        return inputs, label

@@ -1,13 +1,19 @@
 """``tf.data`` input pipelines over any data set of ``fcn_tf1.data`` (whole images or random crops)."""
 import numpy as np
 
-from fcn_tf1.ground.names import IGNORE_LABEL, SLIM_RGB
+from fcn_tf1.ground.names import IGNORE_LABEL, MODALITY_SPECS, SLIM_RGB
 from fcn_tf1.ground.tf_compat import tf
+
+
+def _modalities(source):
+    return tuple(source.inputs or (source.modality,))
 
 
 def _loader(source):
     def load(index):
         image, label = source.load(int(index))
+        if source.inputs:
+            return tuple(image[m] for m in source.inputs) + (label,)
         return image, label
     return load
 
@@ -16,37 +22,62 @@ def _loader(source):
 # ``source.load`` anew at run time (Pillow's methods included): 13 s a step on 144 small VOC files.
 @tf.autograph.experimental.do_not_convert
 def load_example(source, index):
-    """(image uint8 [H, W, 3], label uint8 [H, W]) of sample ``index`` (a scalar tensor)."""
-    image, label = tf.py_func(_loader(source), [index], [tf.uint8, tf.uint8], stateful=False)
-    image.set_shape([None, None, 3])
-    label.set_shape([None, None])
-    return image, label
+    """(image uint8 [H, W, 3] (or {modality: input} of a set of several inputs, depth uint16
+    [H, W]), label uint8 [H, W], or [H, W, tasks] of a set labelled for several) of sample
+    ``index`` (a scalar tensor)."""
+    modalities = _modalities(source)
+    dtypes = [tf.as_dtype(MODALITY_SPECS[m].dtype) for m in modalities]
+    values = tf.py_func(_loader(source), [index], dtypes + [tf.uint8], stateful=False)
+    inputs, label = values[:-1], values[-1]
+    for x, modality in zip(inputs, modalities):
+        channels = MODALITY_SPECS[modality].channels
+        x.set_shape([None, None] + ([channels] if channels > 1 else []))
+    label.set_shape([None, None] + ([len(source.heads)] if source.heads else []))
+    return (inputs[0] if len(inputs) == 1 else dict(zip(modalities, inputs))), label
 
 
+@tf.autograph.experimental.do_not_convert  # plain graph code: tf.cond where it branches
 def augment(image, label, mean_rgb, crop_size=None, flip=False, scale_range=None):
-    """Random scale, horizontal flip and crop (padding with the mean colour / 255 where too small)."""
+    """Random scale, horizontal flip and crop (padding with ``mean_rgb`` (the mean colour, or
+    {modality: its pad values} of several inputs) / 255 where too small); several inputs and a
+    label [H, W, tasks] move with the image as one of each does."""
+    named = image if isinstance(image, dict) else {None: image}
+    pads = mean_rgb if isinstance(mean_rgb, dict) else {None: mean_rgb}
+    # Every input as float32 channels side by side, then the labels.
+    parts = [(name, x.dtype, x.shape.ndims) for name, x in named.items()]
+    stacked = tf.concat([tf.cast(x if x.shape.ndims == 3 else x[..., None], tf.float32)
+                         for x in named.values()], -1)
+    fill = [float(round(v)) for name in named for v in pads[name]]
+    labels = label if label.shape.ndims == 3 else label[..., None]
     if scale_range:
-        size = tf.cast(tf.shape(image)[:2], tf.float32)
+        size = tf.cast(tf.shape(stacked)[:2], tf.float32)
         new_size = tf.cast(tf.round(size * tf.random_uniform([], *scale_range)), tf.int32)
         new_size = tf.maximum(new_size, 1)
-        image = tf.cast(tf.image.resize_bilinear(image[None], new_size)[0], tf.uint8)
-        label = tf.image.resize_nearest_neighbor(label[None, ..., None], new_size)[0, ..., 0]
+        stacked = tf.image.resize_bilinear(stacked[None], new_size)[0]
+        labels = tf.image.resize_nearest_neighbor(labels[None], new_size)[0]
     if flip:
         do = tf.random_uniform([]) < 0.5
-        image = tf.cond(do, lambda: tf.reverse(image, [1]), lambda: image)
-        label = tf.cond(do, lambda: tf.reverse(label, [1]), lambda: label)
+        stacked = tf.cond(do, lambda: tf.reverse(stacked, [1]), lambda: stacked)
+        labels = tf.cond(do, lambda: tf.reverse(labels, [1]), lambda: labels)
     if crop_size:
         ch, cw = crop_size
-        h, w = tf.shape(image)[0], tf.shape(image)[1]
+        h, w = tf.shape(stacked)[0], tf.shape(stacked)[1]
         pad_h, pad_w = tf.maximum(ch - h, 0), tf.maximum(cw - w, 0)
         # Pad with the mean colour (zero after preprocessing) and the void label, then crop.
-        channels = [tf.pad(image[..., c], [[0, pad_h], [0, pad_w]], constant_values=int(round(m)))
-                    for c, m in enumerate(mean_rgb)]
-        image = tf.stack(channels, -1)
-        label = tf.pad(label, [[0, pad_h], [0, pad_w]], constant_values=IGNORE_LABEL)
-        both = tf.random_crop(tf.concat([image, label[..., None]], -1), [ch, cw, 4])
-        image, label = both[..., :3], both[..., 3]
-    return image, label
+        stacked = tf.stack([tf.pad(stacked[..., c], [[0, pad_h], [0, pad_w]], constant_values=v)
+                            for c, v in enumerate(fill)], -1)
+        labels = tf.pad(labels, [[0, pad_h], [0, pad_w], [0, 0]], constant_values=IGNORE_LABEL)
+        tasks = labels.shape.as_list()[-1]
+        both = tf.random_crop(tf.concat([stacked, tf.cast(labels, tf.float32)], -1),
+                              [ch, cw, len(fill) + tasks])
+        stacked, labels = both[..., :len(fill)], tf.cast(both[..., len(fill):], tf.uint8)
+    out, start = {}, 0
+    for name, dtype, ndims in parts:
+        count = len(pads[name])
+        x = tf.cast(stacked[..., start:start + count], dtype)
+        out[name], start = (x if ndims == 3 else x[..., 0]), start + count
+    return (out if None not in out else out[None]), (
+        labels if label.shape.ndims == 3 else labels[..., 0])
 
 
 def images_per_second(source, batch_size=8, crop_size=(320, 320), batches=20, threads=2):
@@ -66,7 +97,8 @@ def images_per_second(source, batch_size=8, crop_size=(320, 320), batches=20, th
 def make_dataset(source, batch_size=1, crop_size=None, flip=False, scale_range=None,
                  shuffle=True, repeat=True, seed=0, mean_rgb=SLIM_RGB.mean,
                  num_shards=1, shard_index=0, threads=2):
-    """A ``tf.data.Dataset`` of (images uint8 [B, H, W, 3], labels uint8 [B, H, W]).
+    """A ``tf.data.Dataset`` of (images uint8 [B, H, W, 3], labels uint8 [B, H, W], or
+    [B, H, W, tasks] of a set labelled for several).
 
     Whole images of any size go at batch 1, as in the paper; a batch of several needs ``crop_size``.
     ``num_shards`` / ``shard_index`` give each worker of a cluster a disjoint part of the data.

@@ -6,12 +6,13 @@ import json
 import os
 
 from fcn_tf1.data.folder import FolderDataset
-from fcn_tf1.data.nyud import NYUDDataset
+from fcn_tf1.data.nyud import CLASSES as NYUD_CLASSES, NYUDDataset
 from fcn_tf1.data.pascal_context import PascalContextDataset
 from fcn_tf1.data.sbd import SBDDataset
+from fcn_tf1.data.siftflow import SIFTFlowDataset
 from fcn_tf1.data.synthetic import SyntheticDataset
 from fcn_tf1.data.tfrecord import TFRecordDataset
-from fcn_tf1.data.voc import VOCDataset
+from fcn_tf1.data.voc import VOC_CLASSES, VOCDataset
 from fcn_tf1.ground import fileutil
 from fcn_tf1.ground.names import IGNORE_LABEL, MARKER, VERSION
 
@@ -65,10 +66,28 @@ REGISTRY = collections.OrderedDict([
     ("sbd", (lambda options, split: SBDDataset(options.data_dir, split), "dir")),
     ("pascal-context", (_pascal_context, "dir")),
     ("nyud", (lambda options, split: NYUDDataset(options.data_dir, split), "dir")),
-    ("nyud-hha", (lambda options, split: NYUDDataset(options.data_dir, split, "hha"), "dir")),
+    ("nyud-hha", (lambda options, split: NYUDDataset(options.data_dir, split, ("hha",)), "dir")),
+    ("nyud-color-d", (lambda options, split: NYUDDataset(options.data_dir, split,
+                                                         ("image", "depth"), "early"), "dir")),
+    ("nyud-color-hha", (lambda options, split: NYUDDataset(options.data_dir, split,
+                                                           ("image", "hha"), "late"), "dir")),
+    ("siftflow", (lambda options, split: SIFTFlowDataset(options.data_dir, split), "dir")),
     ("folder", (_folder, "dir")),
     ("tfrecord", (_tfrecord, "path")),
 ])
+
+
+# The class names of each head of the reference's nets on a data set (names.REFERENCE_DATA), where
+# fcn_tf1 reads that data set (PASCAL-Context's come from its files).
+REFERENCE_CLASS_NAMES = {"voc": [VOC_CLASSES], "nyud-color": [NYUD_CLASSES],
+                         "nyud-hha": [NYUD_CLASSES], "nyud-color-d": [NYUD_CLASSES],
+                         "nyud-color-hha": [NYUD_CLASSES],
+                         "siftflow": [classes for _, classes in SIFTFlowDataset.heads]}
+
+
+def reference_class_names(data):
+    """[class names of each head] of the reference's nets on ``data``, or None."""
+    return REFERENCE_CLASS_NAMES.get(data)
 
 
 def flag_options(args, run_dir=None):

@@ -11,6 +11,9 @@ class DataSource(object):
     class_names = ()
     class_colours = None  # [[R, G, B]] per class, or None: VOC's colours
     modality = "image"    # what load's image is (names.MODALITIES): an RGB photo, NYUDv2's HHA
+    heads = None          # [(task, class names)] of a set labelled for several: label [H, W, tasks]
+    inputs = None         # the modalities of a set of several inputs: load's image {modality: array}
+    fusion = None         # and how a model fuses them (names.FUSIONS)
     split_file = None     # the file that lists the split, when there is one (messages name it)
     splits = None         # a folder set's {split: [stems]} (a run keeps it: registry.save_split)
 

@@ -73,6 +73,10 @@ def write_shards(source, output, split, shards):
     contiguous runs as DeepLab's scripts cut them (so records read back in the source's order),
     each shard written under a temporary name and renamed once all are whole; the class file
     beside them."""
+    if source.heads:
+        raise ValueError("%s: labelled for %d tasks (%s); DeepLab's TFRecords hold one label map "
+                         "an image" % (source.split_file or split, len(source.heads),
+                                       ", ".join(name for name, _ in source.heads)))
     os.makedirs(output, exist_ok=True)
     paths = [os.path.join(output, SHARD_NAME % (split, k, shards)) for k in range(shards)]
     with _Writers(paths) as writers:

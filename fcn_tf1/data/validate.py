@@ -5,6 +5,7 @@ from tqdm import tqdm
 
 from fcn_tf1.data.images import DataError
 from fcn_tf1.ground.names import IGNORE_LABEL
+from fcn_tf1.numbers.tta import image_size
 
 
 def check_dataset(source, progress=False):
@@ -18,20 +19,38 @@ def check_dataset(source, progress=False):
         except DataError as error:
             problems.append(str(error))
             continue
-        problems += ["%s: %s" % (label_path(source, i), problem)
-                     for problem in sample_problems(image, label, source.num_classes)]
+        problems += ["%s: %s" % (label_path(source, i, k), problem)
+                     for k, (head, count) in enumerate(zip(head_labels(source, label),
+                                                           head_counts(source)))
+                     for problem in sample_problems(image, head, count)]
     return problems
 
 
-def label_path(source, i):
-    return source.paths(i)[1] if hasattr(source, "paths") else source.name(i)
+def head_counts(source):
+    """The class count of each task ``source`` is labelled for (one, or its ``heads``)."""
+    return [len(names) for _, names in source.heads] if source.heads else [source.num_classes]
+
+
+def head_labels(source, label):
+    """[each task's labels [H, W]] of one of ``source``'s labels."""
+    if not source.heads:
+        return [label]
+    if label.ndim != 3 or label.shape[-1] != len(source.heads):
+        raise ValueError("labels of shape %s for %d tasks" % (label.shape, len(source.heads)))
+    return [label[..., k] for k in range(len(source.heads))]
+
+
+def label_path(source, i, head=0):
+    """The file of sample i's labels (of task ``head``)."""
+    return source.paths(i)[1 + head] if hasattr(source, "paths") else source.name(i)
 
 
 def sample_problems(image, label, num_classes):
-    """What is wrong with one (image, label) pair, as one-line messages."""
-    if label.shape != image.shape[:2]:
-        return ["label is %dx%d but its image is %dx%d" % (
-            label.shape[0], label.shape[1], image.shape[0], image.shape[1])]
+    """What is wrong with one (image, label) pair (or ({modality: input}, label)), as one-line
+    messages."""
+    size = image_size(image)
+    if label.shape != size:
+        return ["label is %dx%d but its image is %dx%d" % (label.shape + size)]
     bad = np.setdiff1d(np.unique(label), np.r_[np.arange(num_classes), IGNORE_LABEL])
     if bad.size:
         return ["label values %s outside 0..%d (and %d, void)" % (
@@ -39,29 +58,29 @@ def sample_problems(image, label, num_classes):
     return []
 
 
-def class_statistics(source):
-    """Per class over ``source``'s labelled pixels: (pixels, images it occurs in, labelled pixels
-    of those images), three int arrays."""
-    pixels, images, image_pixels = (np.zeros(source.num_classes, np.int64) for _ in range(3))
+def class_statistics(source, head=0):
+    """Per class (of task ``head``) over ``source``'s labelled pixels: (pixels, images it occurs
+    in, labelled pixels of those images), three int arrays."""
+    count = head_counts(source)[head]
+    pixels, images, image_pixels = (np.zeros(count, np.int64) for _ in range(3))
     for i in range(len(source)):
-        label = source.load(i)[1]
-        counts = np.bincount(label[label < source.num_classes], minlength=source.num_classes)
+        label = head_labels(source, source.load(i)[1])[head]
+        counts = np.bincount(label[label < count], minlength=count)
         pixels += counts
         images += counts > 0
         image_pixels += (counts > 0) * counts.sum()
     return pixels, images, image_pixels
 
 
-def format_counts(counts, images):
-    """--check-data's table: per class its pixels and images, classes that never occur flagged."""
-    lines = ["%d images; per class: pixels, images" % images]
-    for name, (pixels, seen) in counts.items():
-        lines.append("  %-20s %12d %6d%s" % (name, pixels, seen, "   never occurs" if not seen
-                                              else ""))
+def format_counts(source):
+    """--check-data's table: per class (of each task) its pixels and images, classes that never
+    occur flagged."""
+    lines = []
+    for head, (task, names) in enumerate(source.heads or [(None, source.class_names)]):
+        pixels, images, _ = class_statistics(source, head)
+        lines.append("%d images; per class%s: pixels, images" % (
+            len(source), " of the %s task" % task if task else ""))
+        for name, count, seen in zip(names, pixels, images):
+            lines.append("  %-20s %12d %6d%s" % (name, count, seen, "   never occurs"
+                                                  if not seen else ""))
     return "\n".join(lines)
-
-
-def class_counts(source):
-    """{class name: (pixels, images)} over ``source``; what --check-data prints."""
-    pixels, images, _ = class_statistics(source)
-    return {name: (int(p), int(n)) for name, p, n in zip(source.class_names, pixels, images)}

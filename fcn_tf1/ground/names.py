@@ -73,28 +73,47 @@ CAFFE_BGR = Convention("BGR", (103.939, 116.779, 123.68))
 SLIM_RGB = Convention("RGB", (123.68, 116.78, 103.94))
 # The FCN reference's trained models (fcn.berkeleyvision.org): BGR, its own mean, no scaling.
 REFERENCE_BGR = Convention("BGR", (104.00699, 116.66877, 122.67892))
-# What a model's one input is: an RGB photo, or NYUDv2's HHA encoding of depth (horizontal
-# disparity, height above ground, angle with gravity) as its PNGs store it, 3 channels of uint8.
-# The modality names the input tensor of every export.
-MODALITIES = ("image", "hha")  # "image" is INPUT, the tensor name of every RGB model
-# The data sets of the reference's trained FCNs: the input convention its data layer gives them
-# (voc_layers.py, pascalcontext_layers.py, nyud_layers.py: colour as BGR minus that data set's
-# mean, HHA in its file's order minus its mean), their class count and their input's modality.
-# weights convert tells the data set from the class count where only one has it and otherwise
-# needs --data.
-ReferenceData = collections.namedtuple("ReferenceData", "convention classes modality")
+# What a model's input is: an RGB photo, NYUDv2's HHA encoding of depth (horizontal disparity,
+# height above ground, angle with gravity) as its PNGs store it, 3 channels of uint8, or NYUDv2's
+# depth as its 16-bit PNGs store it (millimetres, 0 where the sensor had no reading). The modality
+# names the input tensor of every export; each has its dtype and channels (depth: [H, W]).
+Modality = collections.namedtuple("Modality", "dtype channels")
+MODALITY_SPECS = collections.OrderedDict([("image", Modality("uint8", 3)),
+                                          ("hha", Modality("uint8", 3)),
+                                          ("depth", Modality("uint16", 1))])
+MODALITIES = tuple(MODALITY_SPECS)  # "image" is INPUT, the tensor name of every RGB model
+# A model of several inputs fuses them: "early" concatenates the preprocessed inputs into one
+# stream's input (nyud-fcn32s-color-d: BGR and log depth, 4 channels); "late" runs one stream per
+# input and averages their score_fr (nyud-fcn32s-color-hha: coefficients 0.5 / 0.5), FCN-32s only
+# as the reference's.
+FUSIONS = ("early", "late")
+# NYUDv2's depth as nyud_layers.py gives it: log(millimetres) minus the mean log depth.
+LOG_DEPTH = Convention("LOG", (7.844,))
+NYUD_COLOR = Convention("BGR", (116.190, 97.203, 92.318))
+NYUD_HHA = Convention("RGB", (132.431, 94.076, 118.477))
+# The data sets of the reference's trained FCNs: the inputs its data layer gives them, each
+# (modality, convention) (voc_layers.py, pascalcontext_layers.py, nyud_layers.py: colour as BGR
+# minus that data set's mean, HHA in its file's order minus its mean, log depth minus its mean),
+# the class count of each of their heads (SIFT Flow's nets: 33 semantic, 3 geometric;
+# siftflow_layers.py) and how several inputs are fused. weights convert tells the data set from
+# the class counts and inputs where only one has them and otherwise needs --data.
+ReferenceData = collections.namedtuple("ReferenceData", "inputs classes fusion")
 REFERENCE_DATA = collections.OrderedDict([
-    ("voc", ReferenceData(REFERENCE_BGR, 21, "image")),
-    ("pascal-context", ReferenceData(REFERENCE_BGR, 60, "image")),
-    ("nyud-color", ReferenceData(Convention("BGR", (116.190, 97.203, 92.318)), 40, "image")),
-    ("nyud-hha", ReferenceData(Convention("RGB", (132.431, 94.076, 118.477)), 40, "hha")),
+    ("voc", ReferenceData((("image", REFERENCE_BGR),), (21,), None)),
+    ("pascal-context", ReferenceData((("image", REFERENCE_BGR),), (60,), None)),
+    ("nyud-color", ReferenceData((("image", NYUD_COLOR),), (40,), None)),
+    ("nyud-hha", ReferenceData((("hha", NYUD_HHA),), (40,), None)),
+    ("nyud-color-d", ReferenceData((("image", NYUD_COLOR), ("depth", LOG_DEPTH)), (40,), "early")),
+    ("nyud-color-hha", ReferenceData((("image", NYUD_COLOR), ("hha", NYUD_HHA)), (40,), "late")),
+    ("siftflow", ReferenceData((("image", Convention("BGR", (114.578, 115.294, 108.353))),),
+                               (33, 3), None)),
 ])
 # The "at-once" FCN-8s scales the pool4 / pool3 features before scoring them (voc-fcn8s-atonce).
 SKIP_SCALES = {"pool4": 0.01, "pool3": 0.0001}
 
 # Training.
-DATA_SETS = ("synthetic", "voc", "sbd", "pascal-context", "nyud", "nyud-hha", "folder",
-             "tfrecord")
+DATA_SETS = ("synthetic", "voc", "sbd", "pascal-context", "nyud", "nyud-hha", "nyud-color-d",
+             "nyud-color-hha", "siftflow", "folder", "tfrecord")
 CLUSTER_JOBS = ("chief", "worker", "ps")  # a chief (or worker 0) also restores and writes the run
 PRESETS = ("quick", "heavy", "cvpr", "alexnet")
 OPTIMIZERS = ("momentum", "adam", "sgd")
@@ -114,8 +133,8 @@ INPUT, LOGITS, PREDICTION = "image", "logits", "prediction"
 # _bytes are base64 in its REST API).
 BYTES_INPUT, BYTES_SIGNATURE = "image_bytes", "serving_bytes"
 # The version of the model config in model.json and in exports; 1 had no "format" field, 2 no
-# "backbone" (VGG16).
-FORMAT_VERSION = 3
+# "backbone" (VGG16), 3 no "heads" (one).
+FORMAT_VERSION = 4
 
 # Inference on an export: one description per runtime, in the order of preference (the formats
 # each reads, and which runtime a file gets unless told, are in ground/formats.py; docs/runtimes.md

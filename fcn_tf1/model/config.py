@@ -4,15 +4,23 @@ beside the checkpoints, and the config inside every export.
 Every file carries ``"format"``; ``read_config`` is the one reader: it migrates older formats and
 refuses newer ones in one line.
 """
+import collections
 import json
 import numbers
 import os
 
 from fcn_tf1.ground import fileutil
 from fcn_tf1.ground.names import (CONFIG_FILE, DEFAULT_BACKBONE, DEFAULT_SHAPE_FIX, FORMAT_VERSION,
-                                  MAX_WIDTH, MIN_WIDTH, MODALITIES, SLIM_RGB, VARIANTS, Convention,
-                                  backbone_problem, pair_problem)
+                                  FUSIONS, MAX_WIDTH, MIN_WIDTH, MODALITIES, MODALITY_SPECS,
+                                  SLIM_RGB, VARIANTS, Convention, backbone_problem, pair_problem)
 from fcn_tf1.model.signature import Signature
+
+
+# One task of a model: its name (None for the one head of a model of one), its classes' count,
+# names and colours (None: VOC's).
+HeadSpec = collections.namedtuple("HeadSpec", "name num_classes class_names class_colours")
+# One input of a model: its modality (names.MODALITIES, also its tensor's name) and convention.
+InputSpec = collections.namedtuple("InputSpec", "modality convention")
 
 
 def _check_choice(name, value, choices):
@@ -24,11 +32,12 @@ class ModelConfig(object):
     """The architecture and input convention of a model, saved beside its checkpoints and exports."""
 
     FIELDS = ("num_classes", "variant", "width", "upsampling", "shape_fix", "convention",
-              "class_names", "scale_skips", "backbone", "modality")
+              "class_names", "scale_skips", "backbone", "modality", "heads", "inputs", "fusion")
 
     def __init__(self, num_classes, variant="fcn8s", width=1.0, upsampling="nn",
                  shape_fix=None, convention=SLIM_RGB, class_names=None, scale_skips=False,
-                 class_colours=None, backbone=DEFAULT_BACKBONE, modality=MODALITIES[0]):
+                 class_colours=None, backbone=DEFAULT_BACKBONE, modality=MODALITIES[0],
+                 heads=None, inputs=None, fusion=None):
         _check_choice("variant", variant, VARIANTS)
         _check_choice("modality", modality, MODALITIES)
         shape_fix = shape_fix or DEFAULT_SHAPE_FIX.get(upsampling)
@@ -51,6 +60,26 @@ class ModelConfig(object):
             raise ValueError("%d class names for %d classes" % (len(self.class_names), num_classes))
         # The colours of a data set's classes (its masks, predict's palette); None: VOC's colours.
         self.class_colours = _colours(class_colours, self.num_classes)
+        # A model of several tasks (SIFT Flow's semantic and geometric classes) lists its heads;
+        # the first is the one num_classes, class_names and class_colours describe.
+        self._heads = _heads(heads, self.head_spec(None))
+        # A model of several inputs lists them (the first is modality / convention) and how they
+        # are fused (names.FUSIONS).
+        self._inputs, self.fusion = _inputs(inputs, InputSpec(modality, convention), fusion,
+                                            variant), fusion
+
+    @property
+    def inputs(self):
+        """[InputSpec] of every input, in the order of the graph's inputs."""
+        return self._inputs or [InputSpec(self.modality, self.convention)]
+
+    def head_spec(self, name):
+        return HeadSpec(name, self.num_classes, self.class_names, self.class_colours)
+
+    @property
+    def heads(self):
+        """[HeadSpec] of every head, in the order of the graph's outputs."""
+        return self._heads or [self.head_spec(None)]
 
     @property
     def signature(self):
@@ -58,20 +87,33 @@ class ModelConfig(object):
         return Signature.of(self)
 
     def build(self, images, is_training=False, **kwargs):
-        """Logits of this model on preprocessed ``images``."""
-        from fcn_tf1.model.fcn import build_fcn
-        return build_fcn(images, self.num_classes, self.variant, self.upsampling, self.shape_fix,
-                         self.width, is_training=is_training, scale_skips=self.scale_skips,
-                         backbone=self.backbone, **kwargs)
+        """Logits of this model of one head on preprocessed ``images``."""
+        if self._heads:
+            raise ValueError("the model has %d heads (%s): build_heads gives their logits"
+                             % (len(self._heads), ", ".join(h.name for h in self._heads)))
+        return self.build_heads(images, is_training, **kwargs)[0]
+
+    def build_heads(self, images, is_training=False, **kwargs):
+        """[logits] of each head of this model on preprocessed ``images`` (a tensor, or an
+        ordered {modality: tensor} of a model of several inputs)."""
+        from fcn_tf1.model.fcn import build_heads_with_end_points
+        heads = [(h.name, h.num_classes) for h in self._heads] or [(None, self.num_classes)]
+        return build_heads_with_end_points(
+            images, heads, self.variant, self.upsampling, self.shape_fix, self.width,
+            is_training=is_training, scale_skips=self.scale_skips, backbone=self.backbone,
+            fusion=self.fusion, **kwargs)[0]
 
     def to_dict(self):
         return {"format": FORMAT_VERSION, "num_classes": self.num_classes, "backbone": self.backbone,
                 "modality": self.modality, "variant": self.variant,
                 "width": self.width, "upsampling": self.upsampling, "shape_fix": self.shape_fix,
-                "convention": {"channel_order": self.convention.channel_order,
-                               "mean": list(self.convention.mean)},
+                "convention": _convention_dict(self.convention),
                 "class_names": self.class_names, "scale_skips": self.scale_skips,
-                "class_colours": self.class_colours}
+                "class_colours": self.class_colours,
+                "heads": [{"name": h.name, "class_names": h.class_names,
+                           "class_colours": h.class_colours} for h in self._heads] or None,
+                "inputs": [{"modality": i.modality, "convention": _convention_dict(i.convention)}
+                           for i in self._inputs] or None, "fusion": self.fusion}
 
     @classmethod
     def from_dict(cls, data, source="model config"):
@@ -116,16 +158,68 @@ def _colours(colours, num_classes):
     return colours
 
 
+def _heads(heads, first):
+    """[HeadSpec] of a model of several heads (``heads``: [{"name", "class_names",
+    "class_colours"}], the first one ``first``'s classes), [] for a model of one."""
+    if heads is None:
+        return []
+    specs = []
+    for head in heads:
+        names = list(head["class_names"])
+        if not isinstance(head["name"], str) or not head["name"].isidentifier() or not names:
+            raise ValueError("a head needs a name of letters, digits and _ and its class names, "
+                             "not %r" % (head,))
+        specs.append(HeadSpec(head["name"], len(names), names,
+                              _colours(head.get("class_colours"), len(names))))
+    if len(specs) < 2 or len({h.name for h in specs}) != len(specs):
+        raise ValueError("a model of several heads needs two or more, each of its own name")
+    if specs[0][1:] != first[1:]:
+        raise ValueError("the first head's classes are num_classes, class_names, class_colours")
+    return specs
+
+
+def _inputs(inputs, first, fusion, variant):
+    """[InputSpec] of a model of several inputs (``inputs``: [{"modality", "convention"}], the
+    first one ``first``), [] for a model of one; ``fusion`` checked against them."""
+    if inputs is None:
+        if fusion is not None:
+            raise ValueError("fusion %r needs several inputs" % (fusion,))
+        return []
+    specs = [InputSpec(item["modality"], _convention(item["convention"])
+                       if isinstance(item["convention"], dict) else item["convention"])
+             for item in inputs]
+    for spec in specs:
+        _check_choice("an input's modality", spec.modality, MODALITIES)
+        if len(spec.convention.mean) != MODALITY_SPECS[spec.modality].channels:
+            raise ValueError("%s input with a convention of %d means"
+                             % (spec.modality, len(spec.convention.mean)))
+    if len(specs) < 2 or len({s.modality for s in specs}) != len(specs):
+        raise ValueError("a model of several inputs needs two or more, each of its own modality")
+    if specs[0] != first:
+        raise ValueError("the first input is modality and convention")
+    _check_choice("fusion", fusion, FUSIONS)
+    if fusion == "late" and variant != "fcn32s":
+        raise ValueError("late fusion is built on FCN-32s only, as the reference's, not %s"
+                         % variant)
+    return specs
+
+
+def _convention_dict(convention):
+    return {"channel_order": convention.channel_order, "mean": list(convention.mean)}
+
+
 def _convention(data):
-    if data["channel_order"] not in ("RGB", "BGR") or len(data["mean"]) != 3:
+    """A Convention from its dict: RGB / BGR and 3 means, or LOG (log depth) and 1."""
+    channels = {"RGB": 3, "BGR": 3, "LOG": 1}.get(data["channel_order"])
+    if channels is None or len(data["mean"]) != channels:
         raise ValueError("not an input convention: %r" % (data,))
     return Convention(data["channel_order"], tuple(float(m) for m in data["mean"]))
 
 
 def migrate(data, source):
     """``data`` in the current format: format 1 (fcn_tf1 0.1, no "format" field) has the same
-    fields as 2, which has no "backbone" (VGG16's) nor "modality" (an RGB image); a newer format
-    than this version knows is refused."""
+    fields as 2, which has no "backbone" (VGG16's) nor "modality" (an RGB image), 3 no "heads"
+    (one), "inputs" (one) nor "fusion"; a newer format than this version knows is refused."""
     version = data.get("format", 1)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError("%s: the model config's format is %r, not a version number"
@@ -135,6 +229,8 @@ def migrate(data, source):
                          "to %d): upgrade fcn_tf1" % (source, version, FORMAT_VERSION))
     if version < 3:
         data = dict(data, backbone=DEFAULT_BACKBONE, modality=MODALITIES[0])
+    if version < 4:
+        data = dict(data, heads=None, inputs=None, fusion=None)
     return dict(data, format=FORMAT_VERSION)
 
 

@@ -109,28 +109,42 @@ class Labeller(object):
         return How("resized", fixed, None)
 
     def scores(self, image):
-        """(the logits [H, W, C] of ``image`` as ``plan`` says, How)."""
-        return self._labelled(image, lambda part: self.model.run(part)[0])
+        """(the logits [H, W, C] of ``image`` as ``plan`` says, How); a model of several heads
+        gives theirs side by side on the last axis."""
+        return self._labelled(image, lambda part: np.concatenate(self.model.run(part)[0::2], -1))
 
     def probabilities(self, image):
-        """Softmax probabilities [H, W, C]: of the image as it is, or averaged over the TTA's copies."""
+        """Softmax probabilities [H, W, C] (each head's, side by side): of the image as it is, or
+        averaged over the TTA's copies."""
         if self.tta is None:
-            return tta_numbers.softmax(self.scores(image)[0])
-        return self.tta.average(image, lambda copy: tta_numbers.softmax(self.scores(copy)[0]))
+            return self._softmax(self.scores(image)[0])
+        return self.tta.average(image, lambda copy: self._softmax(self.scores(copy)[0]))
+
+    def _softmax(self, scores):
+        return np.concatenate([tta_numbers.softmax(head) for head in self._split(scores)], -1)
+
+    def _split(self, values):
+        """``values`` [..., C] cut into each head's classes."""
+        return np.split(values, np.cumsum([h.num_classes for h in self.model.config.heads])[:-1],
+                        -1)
 
     def labels(self, image):
-        """(labels int32 [H, W], How). Without TTA the model's own labels (its ``prediction``):
-        a tile's logits are never copied out of the engine."""
+        """(labels int32 [H, W], or [H, W, heads] for a model of several heads, How). Without TTA
+        the model's own labels (its ``prediction``): a tile's logits are never copied out of the
+        engine."""
         if self.tta is not None:
-            return np.argmax(self.probabilities(image), -1).astype(np.int32), self.plan(
-                image.shape[:2])
+            labels = [np.argmax(p, -1).astype(np.int32)
+                      for p in self._split(self.probabilities(image))]
+            return (labels[0] if len(labels) == 1 else np.stack(labels, -1),
+                    self.plan(tta_numbers.image_size(image)))
         return self._labelled(image, lambda part: self.model.predict(part).astype(np.int32))
 
     def _labelled(self, image, run):
-        """(what ``run`` gives for ``image`` [H, W, ...] — logits or labels — as ``plan`` says,
-        How): of the whole image, stitched from the kept part of each tile, or of a resized copy
-        enlarged back by nearest neighbour."""
-        how = self.plan(image.shape[:2])
+        """(what ``run`` gives for ``image`` [H, W, ...] (or a model's {modality: image}) —
+        logits or labels — as ``plan`` says, How): of the whole image, stitched from the kept
+        part of each tile, or of a resized copy enlarged back by nearest neighbour."""
+        size = tta_numbers.image_size(image)
+        how = self.plan(size)
         if how.kind == "whole":
             return run(image), how
         if how.kind == "resized":
@@ -138,11 +152,12 @@ class Labeller(object):
         out = None
         h, w = how.size
         for row, column in how.tiles:
-            part = run(image[row.origin:row.origin + h, column.origin:column.origin + w])
+            part = run(tta_numbers.each(image, lambda x: x[row.origin:row.origin + h,
+                                                           column.origin:column.origin + w]))
             kept = part[row.keep_start - row.origin:row.keep_end - row.origin,
                         column.keep_start - column.origin:column.keep_end - column.origin]
             if out is None:
-                out = np.empty(image.shape[:2] + kept.shape[2:], kept.dtype)
+                out = np.empty(size + kept.shape[2:], kept.dtype)
             out[row.keep_start:row.keep_end, column.keep_start:column.keep_end] = kept
             del part, kept  # this tile's output goes before the next tile's arrives
             trim_heap()
@@ -150,11 +165,10 @@ class Labeller(object):
 
 
 def _resized(run, image, size):
-    """What ``run`` gives for a copy of ``image`` resized to ``size``, enlarged back by nearest
-    neighbour."""
-    from PIL import Image
-    height, width = image.shape[:2]
-    small = run(np.asarray(Image.fromarray(image).resize(size[::-1], Image.BILINEAR)))
+    """What ``run`` gives for a copy of ``image`` (or of each of {modality: image}) resized to
+    ``size``, enlarged back by nearest neighbour."""
+    height, width = tta_numbers.image_size(image)
+    small = run(tta_numbers.each(image, lambda x: tta_numbers.resize_image(x, size)))
     # Each pixel takes the value of the copy's pixel its centre falls in (as Pillow's NEAREST).
     rows = ((np.arange(height) + 0.5) * size[0] / height).astype(int)[:, None]
     columns = ((np.arange(width) + 0.5) * size[1] / width).astype(int)[None, :]

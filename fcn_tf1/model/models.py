@@ -17,7 +17,13 @@ from fcn_tf1.ground.tf_compat import TF_VERSION, tf
 from fcn_tf1.model import checkpoints, runtimes
 from fcn_tf1.model.export_readers import measured_precisions, open_export
 from fcn_tf1.model.config import ModelConfig
-from fcn_tf1.model.inference import build_inference_graph
+from fcn_tf1.model.inference import build_heads_graph
+
+
+def _each_image(feeds):
+    """[{input name: one image}] of a batch's feeds."""
+    count = len(next(iter(feeds.values())))
+    return [{name: array[i] for name, array in feeds.items()} for i in range(count)]
 
 
 class LoadedModel(object):
@@ -27,12 +33,27 @@ class LoadedModel(object):
     metadata = {}
 
     def run(self, image):
-        """(logits, labels) for an RGB uint8 image [H, W, 3] or batch [N, H, W, 3]."""
-        return self.session.run(self.outputs, {self.input: image})
+        """(logits, labels) for an RGB uint8 image [H, W, 3] or batch [N, H, W, 3] (a model of
+        several inputs: {modality: array}); a model of several heads gives each head's in turn
+        (logits, labels, logits, labels, ...)."""
+        return self.session.run(self.outputs, self._feed(image))
 
     def predict(self, image):
-        """The labels alone (the logits are not fetched)."""
-        return self.session.run(self.outputs[1], {self.input: image})
+        """The labels alone (the logits are not fetched); a model of several heads stacks its
+        heads' on a last axis."""
+        return runtimes.stacked(self.session.run(self.outputs[1::2], self._feed(image)))
+
+    def _feed(self, image):
+        """The feed dict of an input, or of {modality: array} for a model of several."""
+        if not isinstance(image, dict):
+            return {self.input: image}
+        tensors = {t.op.name: t for t in self.input} if isinstance(self.input, list) else {
+            self.input.op.name: self.input}
+        missing = sorted(set(tensors) - set(image))
+        if missing:
+            raise ValueError("the model takes %s; %s missing" % (
+                " and ".join(tensors), " and ".join(missing)))
+        return {tensors[name]: value for name, value in image.items() if name in tensors}
 
     def close(self):
         self.session.close()
@@ -68,11 +89,10 @@ class CheckpointModel(LoadedModel):
         self.metadata = graph_metadata(self.config, self.checkpoint, tta)
         self.graph = tf.Graph()
         with self.graph.as_default():
-            self.input, logits, prediction = build_inference_graph(self.config, tta=tta)
+            self.input, self.outputs = build_heads_graph(self.config, tta=tta)
             tf.constant(json.dumps(self.metadata, sort_keys=True), name=CONFIG_NODE)
             self.session = tf.Session()
             checkpoints.restore(tf.train.Saver(), self.session, self.checkpoint)
-        self.outputs = [logits, prediction]
 
     def global_step(self):
         """The training step the checkpoint was saved at."""
@@ -125,27 +145,44 @@ class FrozenModel(LoadedModel):
         return "%s %s %s" % (self.runtime, self.engine.version, self.precision)
 
     def run(self, image):
-        image = self._checked(image)
-        if image.ndim == 3 or self.spec.graph_def:
-            return self.engine.run(image)
-        logits, labels = zip(*(self.engine.run(one) for one in image))
-        return np.stack(logits), np.stack(labels)
+        feeds, batched = self._checked(image)
+        if not batched or self.spec.graph_def:
+            return self.engine.run(feeds)
+        return [np.stack(outputs) for outputs in zip(*(self.engine.run(one)
+                                                       for one in _each_image(feeds)))]
 
     def predict(self, image):
         """The labels alone: the engine copies no logits out."""
-        image = self._checked(image)
-        if image.ndim == 3 or self.spec.graph_def:
-            return self.engine.labels(image)
-        return np.stack([self.engine.labels(one) for one in image])
+        feeds, batched = self._checked(image)
+        if not batched or self.spec.graph_def:
+            return self.engine.labels(feeds)
+        return np.stack([self.engine.labels(one) for one in _each_image(feeds)])
 
     def _checked(self, image):
-        image = np.asarray(image)
-        want = self.signature.image
-        if (image.dtype != np.dtype(want.dtype) or image.ndim not in (3, 4)
-                or image.shape[-1] != want.shape[-1]):
-            raise ValueError("the model takes %s (or a batch of them), not %s %s"
-                             % (self.signature.describe_input(), image.dtype, list(image.shape)))
-        return image
+        """({input name: array}, whether they are batches) of an image, or of {modality: array}
+        for a model of several inputs; one line for a dtype, rank or size the model does not
+        take."""
+        named = image if isinstance(image, dict) else {self.signature.inputs[0].name: image}
+        feeds, batched, sizes = {}, None, set()
+        for want in self.signature.inputs:
+            if want.name not in named:
+                raise ValueError("the model takes %s; no %s given"
+                                 % (self.signature.describe_input(), want.name))
+            array = np.asarray(named[want.name])
+            rank = len(want.shape)
+            if (array.dtype != np.dtype(want.dtype) or array.ndim not in (rank, rank + 1)
+                    or (rank == 3 and array.shape[-1] != want.shape[-1])
+                    or batched not in (None, array.ndim == rank + 1)):
+                raise ValueError("the model takes %s (or a batch of them), not %s %s"
+                                 % (self.signature.describe_input(), array.dtype,
+                                    list(array.shape)))
+            batched = array.ndim == rank + 1
+            sizes.add(array.shape[:2 + batched][-2:] if rank == 2 else array.shape[-3:-1])
+            feeds[want.name] = array
+        if len(sizes) > 1:
+            raise ValueError("the inputs differ in size: %s" % ", ".join(
+                "%s %s" % (name, list(a.shape)) for name, a in feeds.items()))
+        return feeds, batched
 
     def close(self):
         self.engine.close()

@@ -72,6 +72,11 @@ def choose(runtime, precision, path):
     return runtime
 
 
+def stacked(labels):
+    """The labels of a model's one head, or of its several heads stacked on a last axis."""
+    return labels[0] if len(labels) == 1 else np.stack(labels, -1)
+
+
 class TensorFlowEngine(object):
     """The frozen graph in a TensorFlow session (any TensorFlow the venv has)."""
 
@@ -80,15 +85,21 @@ class TensorFlowEngine(object):
         with self.graph.as_default():
             tf.import_graph_def(graph_def, name="")
         self.session = tf.Session(graph=self.graph)
-        self.input = self.graph.get_tensor_by_name(signature.image.name + ":0")
+        self.inputs = {i.name: self.graph.get_tensor_by_name(i.name + ":0")
+                       for i in signature.inputs}
+        self.input = self.inputs[signature.inputs[0].name]
         self.outputs = [self.graph.get_tensor_by_name(n + ":0") for n in signature.output_names()]
         self.version = tf.__version__.split("-")[0]
 
-    def run(self, image):
-        return self.session.run(self.outputs, {self.input: image})
+    def run(self, feeds):
+        """The outputs for ``feeds`` ({input name: array}); ``labels`` the labels alone."""
+        return self.session.run(self.outputs, self._feed(feeds))
 
-    def labels(self, image):
-        return self.session.run(self.outputs[1], {self.input: image})
+    def labels(self, feeds):
+        return stacked(self.session.run(self.outputs[1::2], self._feed(feeds)))
+
+    def _feed(self, feeds):
+        return {self.inputs[name]: value for name, value in feeds.items()}
 
     def close(self):
         self.session.close()
@@ -107,6 +118,7 @@ class OpenVINOEngine(object):
 
     def __init__(self, path, signature, precision="fp32", digest=None):
         self.names = signature.output_names()
+        self.input_names = [i.name for i in signature.inputs]
         self.core = openvino_api.core()
         self.version = openvino_api.version()
         if precision == "bf16":
@@ -142,38 +154,42 @@ class OpenVINOEngine(object):
         except RuntimeError as error:
             raise ValueError("OpenVINO %s cannot read the model: %s" % (self.version,
                                                                          conversion_error(error)))
-        logits = self.names[0] + ":0"
-        if not any(logits in out.get_names() for out in model.outputs):
-            model.add_outputs([logits])
+        for logits in self.names[0::2]:
+            if not any(logits + ":0" in out.get_names() for out in model.outputs):
+                model.add_outputs([logits + ":0"])
         return model
 
-    def _request(self, shape):
-        """The infer request of the model compiled for ``shape``, least recently used evicted."""
-        if shape in self.compiled:
-            self.compiled.move_to_end(shape)
-            return self.compiled[shape]
+    def _request(self, shapes):
+        """The infer request of the model compiled for ``shapes`` (of its inputs in the
+        signature's order), least recently used evicted."""
+        if shapes in self.compiled:
+            self.compiled.move_to_end(shapes)
+            return self.compiled[shapes]
         while len(self.compiled) >= self.COMPILED_SIZES:
             self.compiled.popitem(last=False)
-        self.model.reshape({self.model.inputs[0]: openvino_api.partial_shape(shape)})
+        self.model.reshape({self.model.inputs[_port_index(self.model.inputs, name)]:
+                            openvino_api.partial_shape(shape)
+                            for name, shape in zip(self.input_names, shapes)})
         compiled = self.core.compile_model(self.model, "CPU", self.settings)
         if self.mapped:
             # The compiled model holds its own copy; the file's pages are read again if needed.
             release_file_pages(self.mapped)
         order = [_output_index(compiled, name) for name in self.names]
-        self.compiled[shape] = compiled.create_infer_request(), order
-        return self.compiled[shape]
+        self.compiled[shapes] = compiled.create_infer_request(), order
+        return self.compiled[shapes]
 
-    def run(self, image):
-        return [np.array(value) for value in self._outputs(image)]
+    def run(self, feeds):
+        return [np.array(value) for value in self._outputs(feeds)]
 
-    def labels(self, image):
-        return np.array(self._outputs(image)[1])
+    def labels(self, feeds):
+        return stacked([np.array(labels) for labels in self._outputs(feeds)[1::2]])
 
-    def _outputs(self, image):
+    def _outputs(self, feeds):
         """The outputs in ``names``' order: views of the engine's own memory, valid until the next
         run (copying only what is wanted: a tile's logits are 84 bytes a pixel)."""
-        request, order = self._request(tuple(image.shape))
-        results = request.infer({0: image}, share_outputs=True)
+        arrays = [feeds[name] for name in self.input_names]
+        request, order = self._request(tuple(tuple(a.shape) for a in arrays))
+        results = request.infer(dict(enumerate(arrays)), share_outputs=True)
         values = list(results.values()) if hasattr(results, "values") else list(results)
         return [values[i] for i in order]
 
@@ -209,10 +225,15 @@ def check_bf16(capabilities):
 
 
 def _output_index(compiled, name):
-    for i, out in enumerate(compiled.outputs):
-        if name in out.get_names() or name + ":0" in out.get_names():
+    return _port_index(compiled.outputs, name, "output")
+
+
+def _port_index(ports, name, what="input"):
+    """The index of the port (an input or output of an OpenVINO model) of tensor ``name``."""
+    for i, port in enumerate(ports):
+        if name in port.get_names() or name + ":0" in port.get_names():
             return i
-    raise ValueError("the model has no output %s" % name)
+    raise ValueError("the model has no %s %s" % (what, name))
 
 
 def conversion_error(error):
@@ -224,6 +245,10 @@ def conversion_error(error):
     return (named or plain or lines or ["unknown error"])[0]
 
 
+def _onnx_feeds(feeds):
+    return {name + ":0": value for name, value in feeds.items()}
+
+
 class OnnxRuntimeEngine(object):
     """ONNX Runtime's CPU execution provider."""
 
@@ -231,14 +256,13 @@ class OnnxRuntimeEngine(object):
         ort = importlib.import_module("onnxruntime")
         self.version = ort.__version__
         self.session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-        self.input = signature.image.name + ":0"
         self.outputs = [name + ":0" for name in signature.output_names()]
 
-    def run(self, image):
-        return self.session.run(self.outputs, {self.input: image})
+    def run(self, feeds):
+        return self.session.run(self.outputs, _onnx_feeds(feeds))
 
-    def labels(self, image):
-        return self.session.run(self.outputs[1:], {self.input: image})[0]
+    def labels(self, feeds):
+        return stacked(self.session.run(self.outputs[1::2], _onnx_feeds(feeds)))
 
     def close(self):
         self.session = None
@@ -257,28 +281,34 @@ class TFLiteEngine(object):
             warnings.filterwarnings("ignore", "(?s).*tf.lite.Interpreter is deprecated")
             self.interpreter = tf.lite.Interpreter(model_path=path)
             self.interpreter.allocate_tensors()
-        image = self.interpreter.get_input_details()[0]
-        self.index, self.shape = image["index"], tuple(int(d) for d in image["shape"])
+        details = {d["name"].split(":")[0]: d for d in self.interpreter.get_input_details()}
+        self.inputs = {i.name: (details[i.name]["index"], tuple(int(d) for d in
+                                                               details[i.name]["shape"]))
+                       for i in signature.inputs}
+        self.shape = self.inputs[signature.inputs[0].name][1]
         self.input_size = self.shape[:2]
         by_name = {d["name"].split(":")[0]: d["index"]
                    for d in self.interpreter.get_output_details()}
         self.outputs = [by_name[name] for name in signature.output_names()]
         self.version = tf.__version__.split("-")[0]
 
-    def run(self, image):
-        self._invoke(image)
+    def run(self, feeds):
+        self._invoke(feeds)
         return [self.interpreter.get_tensor(index) for index in self.outputs]
 
-    def labels(self, image):
-        self._invoke(image)
-        return self.interpreter.get_tensor(self.outputs[1])
+    def labels(self, feeds):
+        self._invoke(feeds)
+        return stacked([self.interpreter.get_tensor(index) for index in self.outputs[1::2]])
 
-    def _invoke(self, image):
-        if image.shape != self.shape:
-            raise ValueError("this TFLite model takes %dx%d images (its input size is fixed at "
-                             "export), not %dx%d: resize them, or export one with --input-size "
-                             "%dx%d" % (self.shape[:2] + image.shape[:2] + image.shape[:2]))
-        self.interpreter.set_tensor(self.index, image)
+    def _invoke(self, feeds):
+        for name, image in feeds.items():
+            index, shape = self.inputs[name]
+            if image.shape != shape:
+                raise ValueError("this TFLite model takes %dx%d images (its input size is fixed "
+                                 "at export), not %dx%d: resize them, or export one with "
+                                 "--input-size %dx%d" % (shape[:2] + image.shape[:2] +
+                                                         image.shape[:2]))
+            self.interpreter.set_tensor(index, image)
         self.interpreter.invoke()
 
     def close(self):

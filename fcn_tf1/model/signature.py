@@ -7,7 +7,7 @@ Exports of fcn_tf1 0.3 carry none: theirs is the one their config implies (``Sig
 """
 import collections
 
-from fcn_tf1.ground.names import LOGITS, PREDICTION
+from fcn_tf1.ground.names import LOGITS, MODALITY_SPECS, PREDICTION
 
 # shape: the input's dimensions without the batch, None where any size goes; preprocessing:
 # {"channel_order", "mean"} done inside the model, or None when the caller does it (OpenCV's blob).
@@ -15,6 +15,12 @@ Input = collections.namedtuple("Input", "name modality dtype shape preprocessing
 # name: the head's task (None for a model of one head); logits/prediction: its tensors' names.
 Head = collections.namedtuple("Head", "name classes logits prediction")
 DTYPES = ("uint8", "uint16", "float32")
+
+
+def output_names(head):
+    """(logits, prediction) tensor names of the head named ``head`` (None: a model's one head)."""
+    return (LOGITS, PREDICTION) if head is None else ("%s_%s" % (LOGITS, head),
+                                                      "%s_%s" % (PREDICTION, head))
 
 
 class Signature(object):
@@ -27,14 +33,19 @@ class Signature(object):
 
     @classmethod
     def of(cls, config):
-        """The signature a ``ModelConfig`` implies: one uint8 [H, W, 3] input of any size, named
-        by its modality (an RGB ``image``, NYUDv2's ``hha``), preprocessed inside by its
-        convention; one head of its classes."""
-        preprocessing = {"channel_order": config.convention.channel_order,
-                         "mean": list(config.convention.mean)}
-        return cls([Input(config.modality, config.modality, "uint8", [None, None, 3],
-                          preprocessing)],
-                   [Head(None, config.num_classes, LOGITS, PREDICTION)])
+        """The signature a ``ModelConfig`` implies: each input of any size, named by its modality
+        (an RGB ``image`` or NYUDv2's ``hha``: uint8 [H, W, 3]; NYUDv2's ``depth``: uint16
+        [H, W]), preprocessed inside by its convention; a head of its classes for each of its tasks, whose outputs are ``logits`` and
+        ``prediction`` for a model of one, ``logits_<head>`` and ``prediction_<head>`` else."""
+        inputs = []
+        for item in config.inputs:
+            spec = MODALITY_SPECS[item.modality]
+            inputs.append(Input(item.modality, item.modality, spec.dtype,
+                                [None, None] + ([spec.channels] if spec.channels > 1 else []),
+                                {"channel_order": item.convention.channel_order,
+                                 "mean": list(item.convention.mean)}))
+        return cls(inputs,
+                   [Head(h.name, h.num_classes, *output_names(h.name)) for h in config.heads])
 
     @property
     def image(self):
@@ -53,22 +64,23 @@ class Signature(object):
         return self.heads[0]
 
     def output_names(self):
-        """[logits, prediction] tensor names of the one head."""
-        return [self.head.logits, self.head.prediction]
+        """[logits, prediction] tensor names of each head, in order."""
+        return [name for head in self.heads for name in (head.logits, head.prediction)]
 
     def tensor_names(self):
         """Every input's and output's tensor name (a head may have no labels tensor: OpenCV's)."""
         return ([i.name for i in self.inputs] +
                 [n for h in self.heads for n in (h.logits, h.prediction) if n])
 
-    def with_input(self, **changes):
-        """The signature with its one input changed (a fixed shape, another dtype)."""
-        return Signature([self.image._replace(**changes)], self.heads)
+    def with_size(self, size):
+        """The signature with every input fixed at ``size`` (H, W)."""
+        return Signature([i._replace(shape=list(size) + i.shape[2:]) for i in self.inputs],
+                         self.heads)
 
     def describe_input(self):
-        """'uint8 [H, W, 3]' (or the fixed shape): for messages."""
-        shape = ", ".join("HWC"[i] if d is None else str(d) for i, d in enumerate(self.image.shape))
-        return "%s %s [%s]" % (self.image.dtype, self.image.modality, shape)
+        """'uint8 image [H, W, 3]' (or the fixed shape) of each input: for messages."""
+        return " and ".join("%s %s [%s]" % (i.dtype, i.modality, ", ".join(
+            "HWC"[k] if d is None else str(d) for k, d in enumerate(i.shape))) for i in self.inputs)
 
     def to_dict(self):
         return {"inputs": [dict(i._asdict()) for i in self.inputs],

@@ -50,15 +50,15 @@ class TTA(object):
                                  % ((s, what) + tuple(shape)))
 
     def average(self, image, probabilities):
-        """The mean of ``probabilities(copy)`` [h, w, C] over the copies of ``image`` [H, W, 3],
-        each brought back to [H, W, C]."""
-        shape = image.shape[:2]
+        """The mean of ``probabilities(copy)`` [h, w, C] over the copies of ``image`` [H, W, 3]
+        (or of a model's {modality: image}, each copied alike), each brought back to [H, W, C]."""
+        shape = image_size(image)
         self.check(shape)
         total = None
         for s in self.scales:
-            copy = resize_image(image, scaled_size(shape, s))
+            copy = each(image, lambda x: resize_image(x, scaled_size(shape, s)))
             for flipped in ((False, True) if self.flip else (False,)):
-                p = probabilities(copy[:, ::-1] if flipped else copy)
+                p = probabilities(each(copy, lambda x: x[:, ::-1]) if flipped else copy)
                 p = resize_probabilities(p[:, ::-1] if flipped else p, shape)
                 total = p if total is None else total + p
         return total / self.copies()
@@ -68,9 +68,27 @@ def scaled_size(shape, scale):
     return tuple(int(round(n * scale)) for n in shape)
 
 
+def each(images, fn):
+    """``fn`` of an image, or of each of a model's {modality: image}."""
+    if isinstance(images, dict):
+        return {name: fn(image) for name, image in images.items()}
+    return fn(images)
+
+
+def image_size(images):
+    """(H, W) of an image, or of a model's {modality: image} (all of one size)."""
+    first = next(iter(images.values())) if isinstance(images, dict) else images
+    return first.shape[:2]
+
+
 def resize_image(image, size):
+    """An RGB uint8 image, or a uint16 depth map [H, W], resized to ``size`` bilinearly."""
     if tuple(size) == image.shape[:2]:
         return image
+    if image.dtype == np.uint16:  # (Pillow resizes 16-bit maps through 32-bit floats)
+        resized = Image.fromarray(image.astype(np.float32), "F").resize(size[::-1],
+                                                                        Image.BILINEAR)
+        return np.round(np.asarray(resized)).astype(np.uint16)
     return np.asarray(Image.fromarray(image).resize(size[::-1], Image.BILINEAR))
 
 

@@ -49,38 +49,63 @@ def read_class_names(path, count):
     return names
 
 
-def reference_data(num_classes, data=None):
-    """(the reference data set an FCN of ``num_classes`` was trained on, or None, its
-    ``ReferenceData``): ``data`` when given, else the one data set of that class count; a count two
-    data sets share (NYUDv2's color and HHA nets) needs ``data``. Other counts: VOC's input."""
+def reference_data(counts, data=None, inputs=None):
+    """(the reference data set an FCN of heads of ``counts`` classes and of ``inputs`` (the
+    modalities of a fusion, None for one input) was trained on, or None, its ``ReferenceData``):
+    ``data`` when given, else the one data set of those; two data sets that share them (NYUDv2's
+    color and HHA nets) need ``data``. Other counts: VOC's input."""
+    counts = tuple(counts)
+    candidates = [name for name, facts in REFERENCE_DATA.items()
+                  if (facts.fusion is None) == (inputs is None)
+                  and (inputs is None or tuple(m for m, _ in facts.inputs) == tuple(inputs))]
     if data is not None:
-        if REFERENCE_DATA[data].classes != num_classes:
-            raise ValueError("--data %s: its nets have %d classes, this one %d"
-                             % (data, REFERENCE_DATA[data].classes, num_classes))
-        return data, REFERENCE_DATA[data]
-    named = [name for name, facts in REFERENCE_DATA.items() if facts.classes == num_classes]
+        facts = REFERENCE_DATA[data]
+        if data not in candidates:
+            raise ValueError("--data %s: its nets take %s, this one %s" % (
+                data, " and ".join(m for m, _ in facts.inputs),
+                " and ".join(inputs) if inputs else "one input"))
+        if facts.classes != counts:
+            raise ValueError("--data %s: its nets have %s classes, this one %s"
+                             % (data, _counts(facts.classes), _counts(counts)))
+        return data, facts
+    named = [name for name in candidates if REFERENCE_DATA[name].classes == counts]
     if len(named) > 1:
-        raise ValueError("a %d-class FCN is one of the reference's %s nets, which the file "
+        raise ValueError("a %s-class FCN is one of the reference's %s nets, which the file "
                          "cannot tell apart (each takes another input or mean): say which with "
-                         "--data" % (num_classes, " / ".join(named)))
+                         "--data" % (_counts(counts), " / ".join(named)))
+    if not named and inputs is not None:
+        raise ValueError("an FCN of %s fused, which no reference data set fcn_tf1 knows "
+                         "takes" % " and ".join(inputs))
     data = named[0] if named else None
-    return data, REFERENCE_DATA[data] if data else ReferenceData(REFERENCE_BGR, num_classes,
-                                                                 "image")
+    return data, REFERENCE_DATA[data] if data else ReferenceData(
+        (("image", REFERENCE_BGR),), counts, None)
+
+
+def _counts(counts):
+    return " + ".join(str(c) for c in counts)
 
 
 def fcn_config(fcn, class_names=None, data=None):
     """The ModelConfig of a reference FCN: its Caffe geometry (pad 100, fc6 'VALID', the
-    reference's crops) and the input convention of its data set (``reference_data``); the class
-    names of that data set where fcn_tf1 reads it (VOC, NYUDv2)."""
-    from fcn_tf1.data.nyud import CLASSES as NYUD_CLASSES
-    from fcn_tf1.data.voc import VOC_CLASSES
-    data, facts = reference_data(fcn.num_classes, data)
-    if class_names is None:
-        class_names = {"voc": VOC_CLASSES, "nyud-color": NYUD_CLASSES,
-                       "nyud-hha": NYUD_CLASSES}.get(data)
-    return ModelConfig(fcn.num_classes, fcn.variant, fcn.width, "nn", "pad100",
-                       facts.convention, class_names, fcn.scale_skips, backbone=fcn.backbone,
-                       modality=facts.modality)
+    reference's crops), the inputs and conventions of its data set (``reference_data``), its
+    fusion and heads; the class names of that data set where fcn_tf1 reads it (VOC, NYUDv2, SIFT
+    Flow)."""
+    from fcn_tf1.data.registry import reference_class_names
+    data, facts = reference_data([classes for _, classes in fcn.heads], data, fcn.inputs)
+    if class_names is not None and len(fcn.heads) > 1:
+        raise ValueError("--class-names: the FCN has %d heads (%s); their names are SIFT Flow's"
+                         % (len(fcn.heads), ", ".join(name for name, _ in fcn.heads)))
+    names = [class_names] if class_names else reference_class_names(data)
+    names = names or [None] * len(fcn.heads)
+    heads = None if len(fcn.heads) == 1 else [
+        {"name": name, "class_names": head_names} for (name, _), head_names in zip(fcn.heads,
+                                                                                  names)]
+    inputs = None if fcn.fusion is None else [
+        {"modality": modality, "convention": convention} for modality, convention in facts.inputs]
+    (modality, convention), = facts.inputs[:1]
+    return ModelConfig(fcn.heads[0][1], fcn.variant, fcn.width, "nn", "pad100", convention,
+                       names[0], fcn.scale_skips, backbone=fcn.backbone, modality=modality,
+                       heads=heads, inputs=inputs, fusion=fcn.fusion)
 
 
 def convert_fcn(path, output_dir, class_names_file=None, force=False, data=None):
@@ -98,7 +123,7 @@ def convert_fcn(path, output_dir, class_names_file=None, force=False, data=None)
         fcn = read_fcn(model)
     try:
         config = fcn_config(fcn, class_names_file and read_class_names(class_names_file,
-                                                                       fcn.num_classes), data)
+                                                                       fcn.heads[0][1]), data)
     except ValueError as error:
         raise ValueError("%s: %s" % (path, error))
 

@@ -1,4 +1,5 @@
 """Evaluate a model on a data set: whole images at batch 1, the four paper metrics, per-class IU."""
+import collections
 import io
 import os
 import time
@@ -20,34 +21,54 @@ from fcn_tf1.numbers.palette import voc_colormap
 def checked_samples(source, num_classes, desc="evaluate", progress=True):
     """(image, label) of every sample of ``source`` with a progress bar; a label map of another
     size than its image, or with values outside [0, C) and 255, is a ``DataError`` naming the file,
-    as in training."""
+    as in training. ``num_classes``: the classes, or [classes of each head] of a model of several
+    (the label is then [H, W, heads], each checked)."""
+    counts = num_classes if isinstance(num_classes, (list, tuple)) else [num_classes]
     for i in tqdm(range(len(source)), desc=desc, unit="image", disable=not progress):
         image, label = source.load(i)
-        problems = sample_problems(image, label, num_classes)
+        problems = [(k, problem) for k, (head, count) in enumerate(zip(
+            per_head(label, len(counts)), counts)) for problem in sample_problems(image, head, count)]
         if problems:
-            raise DataError(label_path(source, i), problems[0])
+            raise DataError(label_path(source, i, problems[0][0]), problems[0][1])
         yield image, label
 
 
+def per_head(labels, heads):
+    """[labels [H, W] of each head] of ``labels`` ([H, W], or [H, W, heads])."""
+    return [labels] if heads == 1 else [labels[..., i] for i in range(heads)]
+
+
+def confusions(predict, source, counts, progress=True):
+    """[confusion matrix of each head] of ``predict(image uint8 [H, W, 3]) -> labels`` ([H, W],
+    or [H, W, heads]) over ``source`` (``checked_samples``), heads of ``counts`` classes."""
+    hists = [np.zeros((count, count), np.int64) for count in counts]
+    for image, label in checked_samples(source, list(counts), progress=progress):
+        _add(hists, label, predict(image))
+    return hists
+
+
+def _add(hists, label, predicted):
+    for hist, truth, ours in zip(hists, per_head(label, len(hists)),
+                                 per_head(predicted, len(hists))):
+        hist += confusion(truth, ours, len(hist))
+
+
 def evaluate_predictor(predict, source, num_classes, progress=True):
-    """Confusion matrix of ``predict(image uint8 [H, W, 3]) -> labels [H, W]`` over ``source``
-    (``checked_samples``)."""
-    hist = np.zeros((num_classes, num_classes), np.int64)
-    for image, label in checked_samples(source, num_classes, progress=progress):
-        hist += confusion(label, predict(image), num_classes)
-    return hist
+    """Confusion matrix of a model of one head (``confusions``)."""
+    return confusions(predict, source, [num_classes], progress)[0]
 
 
-def evaluate_labellers(labellers, source, num_classes):
-    """{name: (confusion matrix, seconds spent labelling)} of each ``Labeller`` of ``labellers``
-    ({name: labeller}) over ``source``, each image read once."""
-    out = {name: [np.zeros((num_classes, num_classes), np.int64), 0.0] for name in labellers}
-    for image, label in checked_samples(source, num_classes):
+def evaluate_labellers(labellers, source, counts):
+    """{name: ([confusion matrix of each head], seconds spent labelling)} of each ``Labeller`` of
+    ``labellers`` ({name: labeller}) over ``source``, heads of ``counts`` classes, each image read
+    once."""
+    out = {name: [[np.zeros((n, n), np.int64) for n in counts], 0.0] for name in labellers}
+    for image, label in checked_samples(source, list(counts)):
         for name, labeller in labellers.items():
             start = time.perf_counter()
             labels = labeller.labels(image)[0]
             out[name][1] += time.perf_counter() - start
-            out[name][0] += confusion(label, labels, num_classes)
+            _add(out[name][0], label, labels)
     return {name: tuple(value) for name, value in out.items()}
 
 
@@ -58,6 +79,23 @@ def report(hist, class_names):
     result["per_class_iou"] = {name: (None if np.isnan(iou) else float(iou))
                                for name, iou in zip(class_names, per_class_iou(hist))}
     return result
+
+
+def report_heads(hists, heads):
+    """``report`` of a model's one head, or {"heads": {name: report}} of each of several, as the
+    reference's score.py scores each task (``heads``: the config's HeadSpecs)."""
+    if len(heads) == 1:
+        return report(hists[0], heads[0].class_names)
+    return {MARKER: VERSION, "heads": collections.OrderedDict(
+        (head.name, report(hist, head.class_names)) for head, hist in zip(heads, hists))}
+
+
+def format_heads(result):
+    """``format_report`` of each head under its name."""
+    if "heads" not in result:
+        return format_report(result)
+    return "\n".join("%s:\n%s" % (name, format_report(head))
+                     for name, head in result["heads"].items())
 
 
 def format_report(result):
@@ -73,8 +111,9 @@ def evaluate_run(run_dir, source, write=True, panels=3):
     """Evaluate the latest checkpoint of ``run_dir`` on ``source``; writes eval/metrics.json and
     TensorBoard summaries (metrics and image / label / prediction panels) under ``run_dir/eval``."""
     with CheckpointModel(run_dir) as model:
-        hist = evaluate_predictor(model.predict, source, model.config.num_classes)
-        result = report(hist, model.config.class_names)
+        heads = model.config.heads
+        result = report_heads(confusions(model.predict, source, [h.num_classes for h in heads]),
+                              heads)
         result["step"] = model.global_step()
         if write:
             _write_summaries(os.path.join(run_dir, "eval"), result, model, source, panels)
@@ -83,12 +122,20 @@ def evaluate_run(run_dir, source, write=True, panels=3):
 
 
 def _write_summaries(directory, result, model, source, panels):
-    values = [tf.Summary.Value(tag="eval/" + key, simple_value=result[key])
+    """The four metrics (eval/<head>/... for a model of several heads) and panels of image, label
+    and prediction (a row per head)."""
+    reports = result.get("heads", {None: result})
+    values = [tf.Summary.Value(tag="eval/%s%s" % ("" if name is None else name + "/", key),
+                               simple_value=report[key]) for name, report in reports.items()
               for key in ("pixel_accuracy", "mean_accuracy", "mean_iou", "fw_iou")]
     colours = voc_colormap()
     for i in range(min(panels, len(source))):
         image, label = source.load(i)
-        panel = np.concatenate([image, colours[label], colours[model.predict(image)]], 1)
+        predicted = model.predict(image)
+        image = next(iter(image.values())) if isinstance(image, dict) else image  # the first's
+        panel = np.concatenate([np.concatenate([image, colours[truth], colours[ours]], 1)
+                                for truth, ours in zip(per_head(label, len(reports)),
+                                                       per_head(predicted, len(reports)))], 0)
         values.append(tf.Summary.Value(tag="eval/panel_%d" % i, image=_png_summary(panel)))
     writer = tf.summary.FileWriter(directory)
     writer.add_summary(tf.Summary(value=values), result["step"])

@@ -14,7 +14,8 @@ import tempfile
 from fcn_tf1.ground import console, fileutil
 from fcn_tf1.ground.formats import sidecar_path
 from fcn_tf1.ground.names import (BACKBONE_SPECS, BYTES_SIGNATURE, CAFFE_BGR, CONFIG_FILE,
-                                  CONFIG_NODE, FIXING, SAVED_MODEL_MARKER, SLIM_RGB, VARIANTS)
+                                  CONFIG_NODE, FIXING, LOG_DEPTH, NYUD_COLOR, NYUD_HHA,
+                                  SAVED_MODEL_MARKER, SLIM_RGB, VARIANTS)
 from fcn_tf1.ground.tf_compat import TF_VERSION, error_line, tf
 from fcn_tf1.ground.untrusted import check_graph_def, check_tflite_ops
 from fcn_tf1.model import checkpoints
@@ -66,9 +67,19 @@ def exportable_op_types(width=1 / 32.):
                 ops.update(_frozen_ops(config, None))
                 if (upsampling, shape_fix) == valid_combinations()[0] and not scale_skips:
                     ops.update(_frozen_ops(config, TTA(True, (0.5, 1.0))))
-    for config in other_backbones(width):
+    for config in list(other_backbones(width)) + list(other_layouts(width)):
         ops.update(_frozen_ops(config, None))
     return sorted(ops)
+
+
+def other_layouts(width):
+    """A model of each fusion of several inputs (NYUDv2's colour with log depth early, with HHA
+    late), in the reference's geometry: their own ops are the depth's preprocessing, the
+    concatenation and the mean of the streams' scores."""
+    for second, convention, fusion in (("depth", LOG_DEPTH, "early"), ("hha", NYUD_HHA, "late")):
+        yield ModelConfig(2, "fcn32s", width, "nn", "pad100", NYUD_COLOR, fusion=fusion,
+                          inputs=[{"modality": "image", "convention": NYUD_COLOR},
+                                  {"modality": second, "convention": convention}])
 
 
 def other_backbones(width):
@@ -150,12 +161,16 @@ def export_saved_model(run_dir, export_dir, checkpoint=None, force=False, tta=No
     check_saved_model_output(export_dir, run_dir, checkpoint, force)
     with CheckpointModel(run_dir, checkpoint, tta=tta) as model, model.graph.as_default():
         names = model.config.signature
+        placeholders = model.input if isinstance(model.input, list) else [model.input]
         signature = tf.saved_model.signature_def_utils.predict_signature_def(
-            inputs={names.image.name: model.input},
+            inputs={item.name: tensor for item, tensor in zip(names.inputs, placeholders)},
             outputs=dict(zip(names.output_names(), model.outputs)))
-        inputs, outputs = build_bytes_graph(model.config, palette(model.config.class_colours))
-        signatures = {"serving_default": signature, BYTES_SIGNATURE:
-                      tf.saved_model.signature_def_utils.predict_signature_def(inputs, outputs)}
+        signatures = {"serving_default": signature}
+        if len(names.inputs) == 1:  # encoded images: of a model of one image
+            inputs, outputs = build_bytes_graph(model.config, [palette(head.class_colours)
+                                                               for head in model.config.heads])
+            signatures[BYTES_SIGNATURE] = tf.saved_model.signature_def_utils.predict_signature_def(
+                inputs, outputs)
 
         def build(directory):
             builder = tf.saved_model.builder.SavedModelBuilder(directory)
@@ -170,13 +185,18 @@ def export_saved_model(run_dir, export_dir, checkpoint=None, force=False, tta=No
 
 
 def ranked_graph_def(graph_def, signature):
-    """The graph with its input of known rank, the signature's [H, W, C] (ONNX needs the rank), cut
-    to the signature's outputs."""
-    name = signature.image.name
+    """The graph with its inputs of known rank, the signature's [H, W, C] (ONNX needs the rank),
+    cut to the signature's outputs."""
     with tf.Graph().as_default() as graph:
-        image = tf.placeholder(signature.image.dtype, signature.image.shape, name=name)
-        tf.import_graph_def(graph_def, input_map={name + ":0": image}, name="")
+        tf.import_graph_def(graph_def, input_map=_placeholders(signature), name="")
         return tf.graph_util.extract_sub_graph(graph.as_graph_def(), signature.output_names())
+
+
+def _placeholders(signature, size=None):
+    """{input name:0: a placeholder of its dtype and shape} (its [H, W] ``size`` when given)."""
+    return {item.name + ":0": tf.placeholder(item.dtype, item.shape if size is None else
+                                             list(size) + item.shape[2:], name=item.name)
+            for item in signature.inputs}
 
 
 def export_onnx(frozen_path, onnx_path, opset=13, force=False):
@@ -194,7 +214,8 @@ def export_onnx(frozen_path, onnx_path, opset=13, force=False):
     signature = export_signature(metadata, frozen_path)[1]
     metadata = dict(metadata, signature=signature.to_dict())
     model, _ = tf2onnx.convert.from_graph_def(
-        ranked_graph_def(graph_def, signature), input_names=[signature.image.name + ":0"],
+        ranked_graph_def(graph_def, signature),
+        input_names=[item.name + ":0" for item in signature.inputs],
         output_names=[name + ":0" for name in signature.output_names()], opset=opset)
     # The config travels in the ONNX model too (and marks the file as ours).
     entry = model.metadata_props.add()
@@ -227,26 +248,45 @@ def write_described(output, data, metadata):
     fileutil.write_json(sidecar_path(output), dict(metadata, sha256=file_digest(data)))
 
 
+def tflite_problem(signature):
+    """Why this TensorFlow cannot convert a model of ``signature`` to TFLite, or None."""
+    if len(signature.inputs) > 1 and TF_VERSION.startswith("1."):
+        # TOCO converts every input to one type (inference_input_type): not uint8 and uint16.
+        return ("--tflite: the model takes %s; TensorFlow 1.15's converter gives every input one "
+                "type: export it with TensorFlow 2" % " and ".join(i.name for i in signature.inputs))
+    return None
+
+
+def opencv_problem(signature):
+    """Why OpenCV's graph cannot hold a model of ``signature``, or None."""
+    if len(signature.inputs) > 1:
+        return ("--opencv: the model takes %s; OpenCV's graph takes one image blob"
+                % " and ".join(i.name for i in signature.inputs))
+    return None
+
+
 def to_tflite(graph_def, size, signature):
     """TensorFlow Lite bytes of a frozen fcn_tf1 graph with its input fixed at ``size`` (H, W):
     the signature's input [H, W, C] in, its outputs (``logits`` [H, W, C] and ``prediction``
     [H, W]) out."""
-    name = signature.image.name
+    problem = tflite_problem(signature)
+    if problem:
+        raise ValueError(problem)
     with tf.Graph().as_default() as graph:
-        image = tf.placeholder(signature.image.dtype, list(size) + signature.image.shape[2:],
-                               name=name)
+        placeholders = _placeholders(signature, size)
         try:
-            tf.import_graph_def(graph_def, input_map={name + ":0": image}, name="")
+            tf.import_graph_def(graph_def, input_map=placeholders, name="")
         except ValueError as error:
             raise ValueError("the model cannot take %dx%d images: %s"
                              % (size + (error_line(error),)))
         outputs = [graph.get_tensor_by_name(out + ":0") for out in signature.output_names()]
         with tf.Session() as session:
-            converter = tf.lite.TFLiteConverter.from_session(session, [image], outputs)
+            converter = tf.lite.TFLiteConverter.from_session(
+                session, [placeholders[i.name + ":0"] for i in signature.inputs], outputs)
             if TF_VERSION.startswith("1."):
                 # TOCO makes every input float unless told that this uint8 one stays (scale 1).
                 converter.inference_input_type = tf.uint8
-                converter.quantized_input_stats = {name: (0.0, 1.0)}
+                converter.quantized_input_stats = {signature.image.name: (0.0, 1.0)}
             try:
                 with console.stderr_without(console.EVERYTHING), _converter_on_path():
                     return converter.convert()  # (the hold: TF 2.15's MLIR statistics)
@@ -284,24 +324,25 @@ def export_tflite(run_dir, output, size, checkpoint=None, force=False):
         frozen = _freeze(model.session, signature)
     data = to_tflite(frozen, tuple(size), signature)
     check_tflite_ops(operator_codes(data), output)  # what predict will check, before writing
-    fixed = signature.with_input(shape=list(size) + signature.image.shape[2:])
+    fixed = signature.with_size(size)
     metadata = dict(model.metadata, tflite={"input_size": list(size)}, signature=fixed.to_dict())
     write_described(output, data, metadata)
     return metadata
 
 
-def every_fix_frozen(width=1 / 32.):
+def every_fix_frozen(width=1 / 32., layouts=False):
     """(shape fix, frozen GraphDef) of FCN-8s at-once with the BGR convention (the graph that holds
-    every op type the other VGG16 nets hold) for every API x shape fix, then ``other_backbones``,
-    random weights."""
+    every op type the other VGG16 nets hold) for every API x shape fix, then ``other_backbones``
+    and (``layouts``) ``other_layouts``, random weights."""
     configs = [ModelConfig(2, "fcn8s", width, upsampling, shape_fix, CAFFE_BGR, scale_skips=True)
                for upsampling, shape_fix in valid_combinations()]
-    for config in configs + list(other_backbones(width)):
+    for config in configs + list(other_backbones(width)) + (
+            list(other_layouts(width)) if layouts else []):
         with tf.Graph().as_default(), tf.Session() as session:
             build_inference_graph(config)
             tf.constant("{}", name=CONFIG_NODE)
             session.run(tf.global_variables_initializer())
-            yield config.shape_fix, _freeze(session, config.signature)
+            yield config, _freeze(session, config.signature)
 
 
 def op_list_size(shape_fix):
@@ -313,8 +354,9 @@ def exportable_tflite_ops(width=1 / 32.):
     """The TFLite builtin operator codes of ``every_fix_frozen`` on this TensorFlow's converter, at
     ``op_list_size`` (``python -m fcn_tf1.export --list-ops``)."""
     codes = set()
-    for shape_fix, frozen in every_fix_frozen(width):
-        tflite = to_tflite(frozen, op_list_size(shape_fix), ModelConfig(2).signature)
+    # TensorFlow 1.15's converter takes one input type (to_tflite refuses several).
+    for config, frozen in every_fix_frozen(width, not TF_VERSION.startswith("1.")):
+        tflite = to_tflite(frozen, op_list_size(config.shape_fix), config.signature)
         codes.update(code for code, _ in operator_codes(tflite))
     return sorted(codes)
 
@@ -326,15 +368,19 @@ def opencv_graph(run_dir, size, checkpoint=None):
     ``logits`` out; built with tf.nn.conv2d_transpose whatever the run's API (the variables are the
     same), so that every shape is a constant and no op is foreign to OpenCV."""
     config = ModelConfig.load(run_dir)
+    problem = opencv_problem(config.signature)
+    if problem:
+        raise ValueError(problem)
     path = checkpoints.chosen(run_dir, checkpoint)
     signature = opencv_signature(config.signature, size)
     with tf.Graph().as_default() as graph, tf.Session() as session:
         image = tf.placeholder(tf.float32, [1] + list(size) + [3], name=signature.image.name)
         nn = ModelConfig.from_dict(dict(config.to_dict(), upsampling="nn"))
-        tf.identity(nn.build(image), name=signature.head.logits)
+        for head, logits in zip(signature.heads, nn.build_heads(image)):
+            tf.identity(logits, name=head.logits)
         checkpoints.restore(tf.train.Saver(), session, path)
-        frozen = tf.graph_util.convert_variables_to_constants(session, graph.as_graph_def(),
-                                                              [signature.head.logits])
+        frozen = tf.graph_util.convert_variables_to_constants(
+            session, graph.as_graph_def(), [head.logits for head in signature.heads])
     metadata = dict(graph_metadata(config, path), signature=signature.to_dict())
     return strip_default_attrs(frozen), metadata, config
 

@@ -4,6 +4,8 @@
 fills them once the session exists (``fill(session)``), or None when their initialisers do it."""
 import logging
 
+import numpy as np
+
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model import checkpoints
 from fcn_tf1.model.backbones import REGISTRY as BACKBONES
@@ -51,26 +53,45 @@ class CheckpointInit(object):
 
 
 def backbone_assignments(weights, variables):
-    """(assign ops, feed dict) that load ``weights`` into the backbone ``variables`` of the graph;
-    fc8 is dropped. Raises WeightsError before anything runs when the graph cannot take them."""
+    """(assign ops, feed dict) that load ``weights`` into the backbone ``variables`` of the graph,
+    into each stream of a late fusion (``<modality>/conv1_1`` ...); fc8 is dropped. An early
+    fusion's first kernel, of more input channels than the file's, takes the file's in its first
+    channels and zeros in the others (the fused inputs start out ignored). Raises WeightsError
+    before anything runs when the graph cannot take them."""
     by_name = {v.op.name: v for v in variables}
+    first = next(iter(weights))
+    prefixes = sorted(name[:-len(first + "/kernel")] for name in by_name
+                      if name.endswith(first + "/kernel")) or [""]
     ops, feed = [], {}
-    for layer, values in weights.items():
-        if layer == "fc8":
-            continue
-        for name, value in zip(("kernel", "bias"), values):
-            var = by_name.get("%s/%s" % (layer, name))
-            if var is None:
-                raise WeightsError("the graph has no variable %s/%s to load %s into"
-                                   % (layer, name, weights.path))
-            if var.shape.as_list() != list(value.shape):
-                raise WeightsError("%s: layer %s %s is %s, the graph's is %s: these pretrained "
-                                   "weights need a model of width %g" % (
-                                       weights.path, layer, name, value.shape,
-                                       tuple(var.shape.as_list()), weights.width))
-            placeholder = tf.placeholder(tf.float32, value.shape)
-            ops.append(var.assign(placeholder))
-            feed[placeholder] = value
+    for prefix in prefixes:
+        for layer, values in weights.items():
+            if layer == "fc8":
+                continue
+            for name, value in zip(("kernel", "bias"), values):
+                var = by_name.get("%s%s/%s" % (prefix, layer, name))
+                if var is None:
+                    raise WeightsError("the graph has no variable %s%s/%s to load %s into"
+                                       % (prefix, layer, name, weights.path))
+                value = _widened(value, var.shape.as_list()) if layer == first else value
+                if var.shape.as_list() != list(value.shape):
+                    raise WeightsError("%s: layer %s %s is %s, the graph's is %s: these "
+                                       "pretrained weights need a model of width %g" % (
+                                           weights.path, layer, name, value.shape,
+                                           tuple(var.shape.as_list()), weights.width))
+                placeholder = tf.placeholder(tf.float32, value.shape)
+                ops.append(var.assign(placeholder))
+                feed[placeholder] = value
     if "fc6" not in weights:
         log.warning("%s has no fc6/fc7 (a notop file): they start from scratch", weights.path)
     return ops, feed
+
+
+def _widened(kernel, shape):
+    """The first layer's ``kernel`` [kh, kw, in, out] with zeros for the extra input channels of
+    a kernel of ``shape`` (an early fusion's); else as it is."""
+    if kernel.ndim != 4 or len(shape) != 4 or shape[2] <= kernel.shape[2] or \
+            list(kernel.shape[:2]) + list(kernel.shape[3:]) != shape[:2] + shape[3:]:
+        return kernel
+    widened = np.zeros(shape, np.float32)
+    widened[:, :, :kernel.shape[2]] = kernel
+    return widened

@@ -4,24 +4,28 @@ any update when the loss is not finite."""
 from fcn_tf1.ground.names import OPTIMIZERS
 from fcn_tf1.ground.tf_compat import tf
 from fcn_tf1.model.loss import segmentation_loss
-from fcn_tf1.model.preprocessing import preprocess
+from fcn_tf1.model.preprocessing import preprocessed
 
 NOT_FINITE = "loss is NaN or Inf"
 
 
 def tower_losses(config, batches, devices, loss="mean", class_weights=None, **build_kwargs):
     """One copy of the model per device, each on its own (images, labels) batch, all sharing the
-    variables that tower 0 creates. Returns ([loss per tower], tower 0's logits)."""
-    losses = []
+    variables that tower 0 creates. A model of several heads (labels [B, H, W, heads]) sums its
+    heads' losses, each over its own labelled pixels, as the reference's nets do. Returns ([loss
+    per tower], tower 0's logits of the first head)."""
+    losses, heads = [], config.heads
     for i, ((images, labels), device) in enumerate(zip(batches, devices)):
         # Tower 0 keeps the plain op names; the others are under tower_<i>.
         with tf.device(device), tf.name_scope("tower_%d" % i if i else None), \
                 tf.variable_scope(tf.get_variable_scope(), reuse=bool(i)):
-            tower_logits = config.build(preprocess(images, config.convention), **build_kwargs)
-            losses.append(segmentation_loss(tower_logits, labels, config.num_classes, loss,
-                                            class_weights))
+            tower_logits = config.build_heads(preprocessed(config, images), **build_kwargs)
+            per_head = [labels] if len(heads) == 1 else [labels[..., k] for k in range(len(heads))]
+            losses.append(tf.add_n([
+                segmentation_loss(logits, head_labels, head.num_classes, loss, class_weights)
+                for logits, head_labels, head in zip(tower_logits, per_head, heads)]))
         if i == 0:
-            logits = tower_logits
+            logits = tower_logits[0]
     return losses, logits
 
 

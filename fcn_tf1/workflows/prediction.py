@@ -9,11 +9,12 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 from tqdm import tqdm
 
-from fcn_tf1.data.images import MAX_PIXELS, DataError, read_image
+from fcn_tf1.data.images import MAX_PIXELS, DataError, read_image, read_input
 from fcn_tf1.ground import fileutil
 from fcn_tf1.ground.machine import trim_heap
 from fcn_tf1.ground.names import MARKER, VERSION
 from fcn_tf1.numbers.palette import palette, voc_colormap
+from fcn_tf1.numbers.tta import image_size
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".ppm")
 
@@ -57,19 +58,22 @@ def mask_is_ours(path):
         return False
 
 
-def plan_outputs(images, output_dir, overlay=False, force=False):
-    """[(image, mask path, overlay path or None)] for ``images`` ([(path, output name)] of
-    ``list_images``); refuses in one line, before anything is written, an --output-dir that is a
-    file, two inputs that would share an output, an output that is an input, and an existing file
-    that fcn_tf1 did not write (unless ``force``)."""
+def plan_outputs(images, output_dir, overlay=False, force=False, heads=(None,)):
+    """[(image, [mask path], [overlay path], output name)] for ``images`` ([(path, output name)] of
+    ``list_images``): a mask (and overlay) per head, ``<name>.png`` for a model's one head,
+    ``<name>_<head>.png`` for each of several. Refuses in one line, before anything is written, an
+    --output-dir that is a file, two inputs that would share an output, an output that is an
+    input, and an existing file that fcn_tf1 did not write (unless ``force``)."""
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise ValueError("--output-dir %s: exists and is not a folder" % output_dir)
     inputs = {os.path.realpath(p): p for p, _ in images}
     writers, plans = {}, []
     for path, name in images:
-        stem = os.path.join(output_dir, name)
-        outputs = [stem + ".png"] + ([stem + "_overlay.png"] if overlay else [])
-        for out in outputs:
+        stems = [os.path.join(output_dir, name if head is None else "%s_%s" % (name, head))
+                 for head in heads]
+        masks = [stem + ".png" for stem in stems]
+        overlays = [stem + "_overlay.png" for stem in stems] if overlay else []
+        for out in masks + overlays:
             key = os.path.realpath(out)
             if key in inputs:
                 raise ValueError("%s: the output would replace %s, an input; choose another "
@@ -79,7 +83,7 @@ def plan_outputs(images, output_dir, overlay=False, force=False):
                                  "separate runs or rename one" % (out, writers[key], path))
             writers[key] = path
             fileutil.check_output(out, mask_is_ours, force, what="mask")
-        plans.append((path, outputs[0], outputs[1] if overlay else None))
+        plans.append((path, masks, overlays, name))
     return plans
 
 
@@ -119,21 +123,49 @@ def describe(path, shape, how, labeller):
     return "%s at %dx%d (%s)%s" % ((head,) + tuple(how.size) + (why, extra))
 
 
-def _read(path, max_pixels):
-    """(image, None) or (None, the one-line error)."""
+def _read(path, max_pixels, name=None, pairs=None):
+    """(image, None), or ({modality: input} with ``pairs`` ({modality: folder} of a model's
+    inputs, the first's None: the image; the others' files found by the image's output
+    ``name``), or (None, the one-line error)."""
     try:
-        return read_image(path, orient=True, max_pixels=max_pixels), None
+        image = read_image(path, orient=True, max_pixels=max_pixels)
+        if not pairs:
+            return image, None
+        modalities = list(pairs)
+        inputs = {modalities[0]: image}
+        for modality, folder in list(pairs.items())[1:]:
+            paired = _paired(folder, name, modality, path)
+            inputs[modality] = read_input(paired, modality, max_pixels, orient=True)
+            if inputs[modality].shape[:2] != image.shape[:2]:
+                raise DataError(paired, "%dx%d, its image %s %dx%d" % (
+                    inputs[modality].shape[:2] + (path,) + image.shape[:2]))
+        return inputs, None
     except DataError as error:
         return None, str(error)
     finally:
         trim_heap()  # the decoder's buffers, freed in this reader thread's heap
 
 
-def _write(image, labels, mask_path, overlay_path, colours):
-    os.makedirs(os.path.dirname(os.path.abspath(mask_path)), exist_ok=True)
-    save_mask(labels, mask_path, colours)
-    if overlay_path:
-        save_overlay(image, labels, overlay_path, colours=colours)
+def _paired(folder, name, modality, path):
+    """The file of ``folder`` named as the image (any image extension)."""
+    for extension in IMAGE_EXTENSIONS:
+        for candidate in (name + extension, name + extension.upper()):
+            if os.path.isfile(os.path.join(folder, candidate)):
+                return os.path.join(folder, candidate)
+    raise DataError(path, "no %s for it in %s (%s.png or another image)"
+                    % (modality, folder, os.path.join(folder, name)))
+
+
+def _write(image, labels, masks, overlays, palettes):
+    """Each head's mask (and overlay, on the RGB image of a model's several inputs): ``labels``
+    [H, W], or [H, W, heads]."""
+    image = next(iter(image.values())) if isinstance(image, dict) else image
+    os.makedirs(os.path.dirname(os.path.abspath(masks[0])), exist_ok=True)
+    heads = [labels] if labels.ndim == 2 else np.moveaxis(labels, -1, 0)
+    for i, (head, colours) in enumerate(zip(heads, palettes)):
+        save_mask(head, masks[i], colours)
+        if overlays:
+            save_overlay(image, head, overlays[i], colours=colours)
 
 
 def _ahead(pool, fn, items, depth):
@@ -147,34 +179,36 @@ def _ahead(pool, fn, items, depth):
         yield pending.popleft().result()
 
 
-def predict_files(labeller, plans, overlay=False, max_pixels=MAX_PIXELS, log=print, threads=2):
+def predict_files(labeller, plans, overlay=False, max_pixels=MAX_PIXELS, log=print, threads=2,
+                  pairs=None):
     """Write a mask (and overlay) per planned image. The next images are decoded and the last masks
     encoded in ``threads`` threads each while the model labels (Pillow and the runtimes release the
     GIL); at most ``threads`` + 1 decoded images wait. Returns (the failures as one-line messages,
     the seconds it took, the seconds of those the model spent labelling)."""
     failures, start, engine = [], time.perf_counter(), 0.0
-    colours = palette(labeller.model.config.class_colours)
+    palettes = [palette(head.class_colours) for head in labeller.model.config.heads]
     with ThreadPoolExecutor(threads) as readers, ThreadPoolExecutor(threads) as writers:
-        images = _ahead(readers, lambda plan: _read(plan[0], max_pixels), plans, threads)
+        images = _ahead(readers, lambda plan: _read(plan[0], max_pixels, plan[3], pairs), plans,
+                        threads)
         writes = collections.deque()
-        for (path, mask_path, overlay_path), (image, error) in tqdm(
+        for (path, masks, overlays, _), (image, error) in tqdm(
                 zip(plans, images), total=len(plans), desc="predict", unit="image",
                 disable=len(plans) < 2):
             if error:
                 failures.append(error)
                 continue
             try:
-                labeller.check(image.shape[:2])
+                labeller.check(image_size(image))
             except ValueError as error:
                 failures.append("%s: %s" % (path, error))
                 continue
             labelling = time.perf_counter()
             labels, how = labeller.labels(image)
             engine += time.perf_counter() - labelling
-            line = describe(path, image.shape[:2], how, labeller)
+            line = describe(path, image_size(image), how, labeller)
             if line:
                 log(line)
-            writes.append(writers.submit(_write, image, labels, mask_path, overlay_path, colours))
+            writes.append(writers.submit(_write, image, labels, masks, overlays, palettes))
             while len(writes) > threads:
                 writes.popleft().result()
         for write in writes:

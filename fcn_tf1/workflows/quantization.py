@@ -211,9 +211,10 @@ class _IRModel(object):
 
     def __init__(self, path, signature):
         self.engine = runtimes.OpenVINOEngine(path, signature, "int8")
+        self.input = signature.image.name
 
     def predict(self, image):
-        return self.engine.labels(image)
+        return self.engine.labels({self.input: image})
 
     def close(self):
         self.engine.close()
@@ -266,8 +267,8 @@ def exportable_ir_ops():
     signature = ModelConfig(2).signature  # every_fix_frozen's tensor names
     with tempfile.TemporaryDirectory(prefix="fcn_tf1_ir_ops_") as work:
         jobs = []
-        for i, (shape_fix, frozen) in enumerate(export_writers.every_fix_frozen()):
-            size, stem = export_writers.op_list_size(shape_fix), os.path.join(work, str(i))
+        for i, (config, frozen) in enumerate(export_writers.every_fix_frozen()):
+            size, stem = export_writers.op_list_size(config.shape_fix), os.path.join(work, str(i))
             with open(stem + ".pb", "wb") as f:
                 f.write(frozen.SerializeToString())
             engine = runtimes.OpenVINOEngine(stem + ".pb", signature)

@@ -6,7 +6,7 @@ import collections
 import os
 
 from fcn_tf1.data.validate import class_statistics
-from fcn_tf1.ground.names import FROZEN_NAME, SLIM_RGB
+from fcn_tf1.ground.names import FROZEN_NAME, LOG_DEPTH, MODALITY_SPECS, SLIM_RGB
 from fcn_tf1.model.backbones import REGISTRY as BACKBONES
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.numbers.metrics import median_frequency_weights
@@ -53,9 +53,14 @@ def plan_stages(plan, stage_dirs, width):
     convention, init = initialiser(plan, width)
     source, stages = plan.train_source, []
     for variant, run_dir in stage_dirs.items():
+        heads = source.heads and [{"name": name, "class_names": list(names)}
+                                  for name, names in source.heads]
+        # Each input of several in the initialiser's convention, depth as the reference's.
+        inputs = source.inputs and [{"modality": m, "convention": LOG_DEPTH if MODALITY_SPECS[
+            m].channels == 1 else convention} for m in source.inputs]
         config = ModelConfig(source.num_classes, variant, width, plan.upsampling, plan.shape_fix,
                              convention, source.class_names, plan.at_once, source.class_colours,
-                             plan.backbone, source.modality)
+                             plan.backbone, source.modality, heads, inputs, source.fusion)
         training.check_run_dir(run_dir, config)
         stages.append(Stage(variant, run_dir, config))
     return stages, init
@@ -85,7 +90,7 @@ def train_stage(plan, stage, init, say=print):
     if plan.evaluate:
         result = evaluation.evaluate_run(run_dir, plan.val_source)
         say("validation (%d images, step %d):\n%s" % (
-            len(plan.val_source), step, evaluation.format_report(result)))
+            len(plan.val_source), step, evaluation.format_heads(result)))
     if plan.export:
         path = os.path.join(run_dir, FROZEN_NAME)
         export_writers.export_frozen(run_dir, path)
@@ -97,6 +102,10 @@ def class_weights(choice, source, say=print):
     training split, or one number a line from a file."""
     if choice == "none":
         return None
+    if source.heads:
+        raise ValueError("--class-weights %s: the data set is labelled for %d tasks (%s); class "
+                         "weights are for data sets of one" % (
+                             choice, len(source.heads), ", ".join(n for n, _ in source.heads)))
     if choice == "median-freq":
         pixels, _, image_pixels = class_statistics(source)
         weights = [round(float(w), 6) for w in median_frequency_weights(pixels, image_pixels)]

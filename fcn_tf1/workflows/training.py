@@ -181,7 +181,10 @@ def _build(config, source, options, task, devices, init):
         ops = build_train_op(losses, options, rate, global_step,
                              task.num_replicas if task else 1, input_device)
         loss = combine_towers(losses, options.loss)
-        hooks.add_summaries(loss, ops.total, rate, batches[0][0], batches[0][1],
+        labels, images = batches[0][1], batches[0][0]  # the first head's and input's
+        images = next(iter(images.values())) if isinstance(images, dict) else images
+        hooks.add_summaries(loss, ops.total, rate, images,
+                            labels if labels.shape.ndims == 3 else labels[..., 0],
                             tf.argmax(logits, -1))
     progress = hooks.Progress(options.steps, loss, rate, global_step,
                               "train %r" % task if task else "train", show_ran=task is not None)
@@ -236,5 +239,13 @@ def _mean(values):
 
 
 def _mean_rgb(config):
-    mean = config.convention.mean
-    return tuple(mean[::-1]) if config.convention.channel_order == "BGR" else tuple(mean)
+    """What crops are padded with: the mean colour in RGB (zero once preprocessed), or
+    {modality: it} of a model of several inputs (a depth map's 0, no reading, is also zero)."""
+    def pad(convention):
+        if convention.channel_order == "LOG":
+            return (0.0,)
+        mean = convention.mean
+        return tuple(mean[::-1]) if convention.channel_order == "BGR" else tuple(mean)
+    if len(config.inputs) == 1:
+        return pad(config.convention)
+    return {item.modality: pad(item.convention) for item in config.inputs}

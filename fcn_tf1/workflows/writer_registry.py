@@ -49,11 +49,14 @@ class OnnxWriter(object):
 
 class _DescribedWriter(object):
     """A format of a fixed input size whose config goes in a side-car (TFLite, OpenCV)."""
-    what, export = None, None
+    what, export, problem = None, None, None
 
     def check(self, path, plan):
         export_writers.check_described_output(path, plan.run_dir, plan.checkpoint, plan.force,
                                               self.what)
+        problem = self.problem(ModelConfig.load(plan.run_dir).signature)
+        if problem:
+            raise ValueError(problem)
 
     def write(self, path, plan):
         self.export(plan.run_dir, path, plan.input_size, plan.checkpoint, plan.force)
@@ -63,10 +66,12 @@ class _DescribedWriter(object):
 
 class TFLiteWriter(_DescribedWriter):
     what, export = "TFLite model", staticmethod(export_writers.export_tflite)
+    problem = staticmethod(export_writers.tflite_problem)
 
 
 class OpenCVWriter(_DescribedWriter):
     what, export = "OpenCV graph", staticmethod(export_writers.export_opencv)
+    problem = staticmethod(export_writers.opencv_problem)
 
 
 class IRWriter(object):
@@ -75,6 +80,12 @@ class IRWriter(object):
     def check(self, path, plan):
         quantization.check_int8_output(path, plan.run_dir, plan.checkpoint, plan.force)
         config = ModelConfig.load(plan.run_dir)
+        if len(config.heads) > 1 or len(config.inputs) > 1:
+            raise ValueError("--int8: the model has %s; the int8 gate calibrates and measures "
+                             "models of one image and one head, so far" % (
+                                 " and ".join(i.modality for i in config.inputs) + " inputs"
+                                 if len(config.inputs) > 1 else "%d heads (%s)" % (
+                                     len(config.heads), ", ".join(h.name for h in config.heads))))
         for split in plan.int8.data.values():
             quantization.check_split(split["source"], config.num_classes, split["what"],
                                      config.modality)
