@@ -13,6 +13,7 @@ from PIL import Image
 from fcn_tf1.data import registry
 from fcn_tf1.data.folder import FolderDataset, split_stems
 from fcn_tf1.data.images import DataError
+from fcn_tf1.data.source import DataSource
 from fcn_tf1.data.synthetic import SyntheticDataset
 from fcn_tf1.data.validate import check_dataset
 from fcn_tf1.ground.names import DATA_SETS
@@ -215,7 +216,7 @@ def test_the_data_command_writes_an_example_and_checks_it(tmp_path, capsys):
     assert "not empty" in capsys.readouterr().err
 
 
-class _Labels(object):
+class _Labels(DataSource):
     """A data set of the given label maps (the image is not read)."""
     num_classes = 3
 

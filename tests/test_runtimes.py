@@ -780,4 +780,5 @@ def test_openvino_keeps_the_three_sizes_used_last(exports):
     with FrozenModel(exports["pb"], "openvino") as model:
         for size in sizes[:3] + sizes[:1] + sizes[3:]:  # the first size used again, then a fourth
             model.run(np.zeros(size + (3,), np.uint8))
-        assert list(model.engine.compiled) == [s + (3,) for s in (sizes[2], sizes[0], sizes[3])]
+        # keyed by the shapes of the model's inputs: its one image's here
+        assert list(model.engine.compiled) == [(s + (3,),) for s in (sizes[2], sizes[0], sizes[3])]
