@@ -184,21 +184,33 @@ def vgg16_deploy_prototxt(width, size=224):
 def deploy_prototxt(variant, classes, width, height, image_width, atonce=False, heads=None):
     """The reference's deploy net (voc-fcn*/net.py, deploy form) for a 1 x 3 x H x W input;
     ``heads``: [(suffix, classes)] of a net of several (siftflow-fcn*/net.py)."""
-    lines = ['name: "%s"' % variant, 'input: "data"',
-             "input_shape { dim: 1 dim: 3 dim: %d dim: %d }" % (height, image_width)]
-
-    def add(text):
-        lines.append("layer { %s }" % text)
-
-    def conv(name, bottom, out, kernel, pad=0):
-        add('name: "%s" type: "Convolution" bottom: "%s" top: "%s" convolution_param { '
-            'num_output: %d pad: %d kernel_size: %d stride: 1 }' % (name, bottom, name, out, pad,
-                                                                   kernel))
-
-    _deploy_vgg(add, conv, "data", width)
+    net = _Prototxt(variant, [("data", 3)], height, image_width)
+    _deploy_vgg(net.add, net.conv, "data", width)
     for suffix, count in heads or [("", classes)]:
-        _deploy_head(add, conv, variant, count, suffix, atonce)
-    return "\n".join(lines) + "\n"
+        _deploy_head(net.add, net.conv, variant, count, suffix, atonce)
+    return net.text()
+
+
+class _Prototxt(object):
+    """A deploy prototxt being written: its inputs ([(name, channels)] of H x W), ``add`` a layer,
+    ``conv`` a convolution, ``text()``."""
+
+    def __init__(self, name, inputs, height, width):
+        self.lines = ['name: "%s"' % name]
+        for blob, channels in inputs:
+            self.lines += ['input: "%s"' % blob, "input_shape { dim: 1 dim: %d dim: %d dim: %d }"
+                           % (channels, height, width)]
+
+    def add(self, text):
+        self.lines.append("layer { %s }" % text)
+
+    def conv(self, name, bottom, out, kernel, pad=0):
+        self.add('name: "%s" type: "Convolution" bottom: "%s" top: "%s" convolution_param { '
+                 'num_output: %d pad: %d kernel_size: %d stride: 1 }' % (name, bottom, name, out,
+                                                                        pad, kernel))
+
+    def text(self):
+        return "\n".join(self.lines) + "\n"
 
 
 def _deploy_vgg(add, conv, bottom, width, suffix="", first="conv1_1"):
@@ -222,27 +234,16 @@ def _deploy_vgg(add, conv, bottom, width, suffix="", first="conv1_1"):
 def fused_deploy_prototxt(fusion, classes, width, height, image_width):
     """nyud-fcn32s-color-d's deploy net (inputs color and depth concatenated into data) or
     -color-hha's (inputs color and hha, a stream each, score_fused = 0.5 / 0.5)."""
-    inputs = ("color", "depth") if fusion == "early" else ("color", "hha")
-    lines = ['name: "%s"' % fusion]
-    for name, channels in zip(inputs, (3, 1 if fusion == "early" else 3)):
-        lines += ['input: "%s"' % name,
-                  "input_shape { dim: 1 dim: %d dim: %d dim: %d }" % (channels, height, image_width)]
-
-    def add(text):
-        lines.append("layer { %s }" % text)
-
-    def conv(name, bottom, out, kernel, pad=0):
-        add('name: "%s" type: "Convolution" bottom: "%s" top: "%s" convolution_param { '
-            'num_output: %d pad: %d kernel_size: %d stride: 1 }' % (name, bottom, name, out, pad,
-                                                                   kernel))
-
+    inputs = [("color", 3), ("depth", 1)] if fusion == "early" else [("color", 3), ("hha", 3)]
+    net = _Prototxt(fusion, inputs, height, image_width)
+    add, conv = net.add, net.conv
     if fusion == "early":
         add('name: "data" type: "Concat" bottom: "color" bottom: "depth" top: "data"')
         _deploy_vgg(add, conv, "data", width, first="conv1_1_bgrd")
         conv("score_fr", "fc7", classes, 1)
         scores = "score_fr"
     else:
-        for stream in inputs:
+        for stream, _ in inputs:
             _deploy_vgg(add, conv, stream, width, stream, "conv1_1" + stream)
             conv("score_fr" + stream, "fc7" + stream, classes, 1)
         add('name: "score_fused" type: "Eltwise" bottom: "score_frcolor" bottom: "score_frhha" '
@@ -252,7 +253,7 @@ def fused_deploy_prototxt(fusion, classes, width, height, image_width):
         'num_output: %d bias_term: false kernel_size: 64 stride: 32 }' % (scores, classes))
     add('name: "score" type: "Crop" bottom: "upscore" bottom: "color" top: "score" crop_param { '
         'axis: 2 offset: 19 }')
-    return "\n".join(lines) + "\n"
+    return net.text()
 
 
 def _deploy_head(add, conv, variant, classes, suffix, atonce):
