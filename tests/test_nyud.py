@@ -225,14 +225,18 @@ def test_fused_inputs_train_evaluate_export_and_predict_in_pairs(tmp_path, capsy
     frozen = str(tmp_path / "runs" / "nyud-color-d-fcn8s" / "frozen_model.pb")
     images = os.path.join(root, "data", "images")
     masks = str(tmp_path / "masks")
-    os.remove(os.path.join(root, "data", "depth", "img_2.png"))
-    Image.fromarray(np.zeros(SIZE, np.uint8)).save(os.path.join(root, "data", "depth",
-                                                                  "img_3.png"))
+    depths = os.path.join(root, "data", "depth")
+    os.remove(os.path.join(depths, "img_2.png"))
+    Image.fromarray(np.zeros(SIZE, np.uint8)).save(os.path.join(depths, "img_3.png"))
+    Image.fromarray(np.ones((9, 7), np.uint16)).save(os.path.join(depths, "img_4.png"))
+    text = "\n".join(check_dataset(NYUDDataset(root, "test", ("image", "depth"), "early")))
+    assert os.path.join(depths, "img_4.png") + ": 9x7, its labels 41x53" in text
     assert predict_main([images, "--graph", frozen, "--output-dir", masks, "--input",
-                         "depth=" + os.path.join(root, "data", "depth")]) == 1
+                         "depth=" + depths]) == 1
     err = capsys.readouterr().err
     assert "img_2.png: no depth for it in " in err and "img_3.png: not a 16-bit depth PNG" in err
-    assert sorted(os.listdir(masks)) == ["img_1.png", "img_4.png", "img_5.png"]
+    assert "img_4.png: 9x7, its image %s 41x53" % os.path.join(images, "img_4.png") in err
+    assert sorted(os.listdir(masks)) == ["img_1.png", "img_5.png"]
     with FrozenModel(frozen, "tf") as exported:  # each mask of its own pair of files
         pair = NYUDDataset(root, "test", ("image", "depth"), "early").load(1)[0]
         np.testing.assert_array_equal(np.asarray(Image.open(os.path.join(masks, "img_5.png"))),

@@ -14,13 +14,13 @@ from fcn_tf1.data.voc import SplitDataset
 from fcn_tf1.ground.names import IGNORE_LABEL
 
 FOLDER = "spatial_envelope_256x256_static_8outdoorcategories"
-# Liu et al.'s 33 object classes, 1-33 in SemanticLabels, in their alphabetical order.
+# The 33 object classes, 1-33 in SemanticLabels, and the 3 geometric ones, 1-3 in GeoLabels, as
+# the reference's data/sift-flow/classes.txt lists them.
 SEMANTIC = (
     "awning", "balcony", "bird", "boat", "bridge", "building", "bus", "car", "cow", "crosswalk",
     "desert", "door", "fence", "field", "grass", "moon", "mountain", "person", "plant", "pole",
     "river", "road", "rock", "sand", "sea", "sidewalk", "sign", "sky", "staircase", "streetlight",
     "sun", "tree", "window")
-# The geometric classes, 1-3 in GeoLabels (docs/training.md: their order was not checked here).
 GEOMETRIC = ("sky", "horizontal", "vertical")
 # The heads of its FCNs: (name, classes, label folder, smallest number its maps hold).
 HEADS = (("semantic", SEMANTIC, "SemanticLabels", 0), ("geometric", GEOMETRIC, "GeoLabels", -1))
