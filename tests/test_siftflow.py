@@ -151,6 +151,7 @@ def test_both_heads_agree_on_every_runtime_whole_tiled_and_with_tta(tmp_path):
         top2 = np.sort(by_hand, -1)[..., -2:]
         clear = top2[..., 1] - top2[..., 0] > 1e-5  # not a tie at float precision
         np.testing.assert_array_equal(flipped[..., k][clear], by_hand.argmax(-1)[clear])
+    _serves_both_heads(run, str(tmp_path / "saved"), image, ours)
     runs = [("openvino", "fp32", pb)] if HAS_OPENVINO else []
     if HAS_OPENVINO and _bf16_supported():
         runs.append(("openvino", "bf16", pb))
@@ -237,3 +238,25 @@ def test_crops_and_flips_move_every_tasks_labels_with_the_image():
     assert real.any() and (~real).any()  # cropped from the image and padded beyond it
     np.testing.assert_array_equal(labels[real], images[..., :2][real])
     assert ((labels[..., 1] == IGNORE_LABEL) == ~real).all()
+
+
+def _serves_both_heads(run, saved, image, ours):
+    """The SavedModel's signatures name each head's outputs; its encoded-image one labels a PNG
+    as the frozen graph does, head by head, with a PNG mask each."""
+    import io
+    from fcn_tf1.ground.tf_compat import tf
+    from fcn_tf1.workflows import export_writers
+    export_writers.export_saved_model(run, saved)
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    with tf.Graph().as_default(), tf.Session() as session:
+        signatures = tf.saved_model.loader.load(session, ["serve"], saved).signature_def
+        assert sorted(signatures["serving_default"].outputs) == [
+            "logits_geometric", "logits_semantic", "prediction_geometric", "prediction_semantic"]
+        served = signatures["serving_bytes"]
+        fetch = {k: v.name for k, v in served.outputs.items()}
+        out = session.run(fetch, {served.inputs["image_bytes"].name: [buffer.getvalue()]})
+    for k, head in enumerate(("semantic", "geometric")):
+        np.testing.assert_array_equal(out["prediction_" + head][0], ours[2 * k + 1])
+        mask = Image.open(io.BytesIO(out["prediction_%s_png_bytes" % head][0]))
+        assert mask.size == image.shape[1::-1]
