@@ -287,7 +287,7 @@ class _TwoThresholds(DataSource):
 @pytest.mark.slow
 def test_both_heads_learn_their_own_task(tmp_path):
     """300 steps from random weights (the quick preset, width 1/16): both heads label the
-    validation images perfectly (each at chance without its own loss; seeds 0-4 all learn)."""
+    validation images perfectly (not without its own loss; seeds 0-4 all learn)."""
     from fcn_tf1.model.config import ModelConfig
     from fcn_tf1.workflows import evaluation, recipes, training
     heads = [{"name": name, "class_names": list(names)} for name, names in _TwoThresholds.heads]
