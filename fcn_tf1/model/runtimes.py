@@ -268,6 +268,34 @@ class OnnxRuntimeEngine(object):
         self.session = None
 
 
+_UINT16 = []
+
+
+def tflite_takes_uint16():
+    """Whether this TensorFlow's TFLite interpreter can be given a uint16 tensor (a depth input):
+    2.13 and 2.15 refuse one ("Got value of type NOTYPE"), 2.21 takes it; asked once, of a model of
+    one Cast (TensorFlow 1.15's converter is a separate program: its interpreter is not asked)."""
+    if not _UINT16 and tf.__version__.startswith("1."):
+        _UINT16.append(False)
+    if not _UINT16:
+        with tf.Graph().as_default() as graph:
+            depth = tf.placeholder(tf.uint16, [1], name="depth")
+            out = tf.cast(depth, tf.float32, name="out")
+            with tf.Session(graph=graph) as session, console.stderr_without(console.EVERYTHING):
+                data = tf.lite.TFLiteConverter.from_session(session, [depth], [out]).convert()
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "(?s).*tf.lite.Interpreter is deprecated")
+                interpreter = tf.lite.Interpreter(model_content=data)
+            interpreter.allocate_tensors()
+            interpreter.set_tensor(interpreter.get_input_details()[0]["index"],
+                                   np.ones([1], np.uint16))
+            _UINT16.append(True)
+        except ValueError:
+            _UINT16.append(False)
+    return _UINT16[0]
+
+
 class TFLiteEngine(object):
     """TensorFlow Lite's interpreter (the one in TensorFlow) on a model whose input size was fixed
     at export; an image of another size is refused in one line."""
@@ -277,6 +305,12 @@ class TFLiteEngine(object):
     NOISE = re.compile(r"INFO: Created TensorFlow Lite")
 
     def __init__(self, path, signature, precision="fp32", digest=None):
+        uint16 = [i.name for i in signature.inputs if i.dtype == "uint16"]
+        if uint16 and not tflite_takes_uint16():
+            raise ValueError("the model takes %s as uint16, which this TensorFlow's (%s) TFLite "
+                             "interpreter cannot be given (2.21's can): run it on TensorFlow 2.21 "
+                             "or its frozen graph on another runtime"
+                             % (uint16[0], tf.__version__.split("-")[0]))
         with warnings.catch_warnings(), console.stderr_without(self.NOISE):
             warnings.filterwarnings("ignore", "(?s).*tf.lite.Interpreter is deprecated")
             self.interpreter = tf.lite.Interpreter(model_path=path)

@@ -18,7 +18,7 @@ from fcn_tf1.ground.names import (BACKBONE_SPECS, BYTES_SIGNATURE, CAFFE_BGR, CO
                                   SAVED_MODEL_MARKER, SLIM_RGB, VARIANTS)
 from fcn_tf1.ground.tf_compat import TF_VERSION, error_line, tf
 from fcn_tf1.ground.untrusted import check_graph_def, check_tflite_ops
-from fcn_tf1.model import checkpoints
+from fcn_tf1.model import checkpoints, runtimes
 from fcn_tf1.model.config import ModelConfig
 from fcn_tf1.model.inference import build_bytes_graph, build_inference_graph
 from fcn_tf1.model.export_readers import (described_config, export_signature, file_digest,
@@ -254,6 +254,11 @@ def tflite_problem(signature):
         # TOCO converts every input to one type (inference_input_type): not uint8 and uint16.
         return ("--tflite: the model takes %s; TensorFlow 1.15's converter gives every input one "
                 "type: export it with TensorFlow 2" % " and ".join(i.name for i in signature.inputs))
+    uint16 = [i.name for i in signature.inputs if i.dtype == "uint16"]
+    if uint16 and not runtimes.tflite_takes_uint16():
+        return ("--tflite: the model takes %s as uint16, which this TensorFlow's (%s) TFLite "
+                "interpreter cannot be given (2.21's can): export it with TensorFlow 2.21"
+                % (uint16[0], TF_VERSION.split("-")[0]))
     return None
 
 
