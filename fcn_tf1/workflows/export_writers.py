@@ -248,12 +248,20 @@ def write_described(output, data, metadata):
     fileutil.write_json(sidecar_path(output), dict(metadata, sha256=file_digest(data)))
 
 
-def tflite_problem(signature):
-    """Why this TensorFlow cannot convert a model of ``signature`` to TFLite, or None."""
+def converter_problem(signature):
+    """Why this TensorFlow's TFLite converter cannot convert a model of ``signature``, or None."""
     if len(signature.inputs) > 1 and TF_VERSION.startswith("1."):
         # TOCO converts every input to one type (inference_input_type): not uint8 and uint16.
         return ("--tflite: the model takes %s; TensorFlow 1.15's converter gives every input one "
                 "type: export it with TensorFlow 2" % " and ".join(i.name for i in signature.inputs))
+    return None
+
+
+def tflite_problem(signature):
+    """Why this TensorFlow cannot export a model of ``signature`` to TFLite and run it, or None."""
+    problem = converter_problem(signature)
+    if problem:
+        return problem
     uint16 = [i.name for i in signature.inputs if i.dtype == "uint16"]
     if uint16 and not runtimes.tflite_takes_uint16():
         return ("--tflite: the model takes %s as uint16, which this TensorFlow's (%s) TFLite "
@@ -274,7 +282,7 @@ def to_tflite(graph_def, size, signature):
     """TensorFlow Lite bytes of a frozen fcn_tf1 graph with its input fixed at ``size`` (H, W):
     the signature's input [H, W, C] in, its outputs (``logits`` [H, W, C] and ``prediction``
     [H, W]) out."""
-    problem = tflite_problem(signature)
+    problem = converter_problem(signature)
     if problem:
         raise ValueError(problem)
     with tf.Graph().as_default() as graph:
@@ -324,6 +332,9 @@ def export_tflite(run_dir, output, size, checkpoint=None, force=False):
     """A TensorFlow Lite model of the run's checkpoint at the input size ``size`` (H, W), fp32,
     with its config (and the file's SHA-256) in the side-car ``<output>.json``."""
     check_described_output(output, run_dir, checkpoint, force, "TFLite model")
+    problem = tflite_problem(ModelConfig.load(run_dir).signature)
+    if problem:
+        raise ValueError(problem)
     with CheckpointModel(run_dir, checkpoint) as model:
         signature = model.config.signature
         frozen = _freeze(model.session, signature)
