@@ -47,7 +47,7 @@ def models(tmp_path_factory):
     here a few steps, and a reference FCN converted from a .caffemodel of random weights, whose
     labels vary over the image."""
     work = tmp_path_factory.mktemp("runtimes")
-    trained = trained_run(str(work / "trained"), width=1 / 8., steps=12)
+    trained = trained_run(str(work / "trained"), width=1 / 8., steps=40)
     scores = [tf.train.load_variable(trained, name) for name, _ in
               tf.train.list_variables(trained) if "score" in name and "Adam" not in name]
     assert scores and all(np.abs(s).max() > 0 for s in scores)
@@ -637,12 +637,13 @@ def test_int8_is_measured_before_it_is_written_and_runs_as_measured(int8, refere
         _agrees_where_fp32_is_sure(mask, logits, labels)
 
 
-def _agrees_where_fp32_is_sure(int8_labels, logits, labels, margin=0.02, share=0.25):
+def _agrees_where_fp32_is_sure(int8_labels, logits, labels, margin=0.02, share=0.1):
     """int8's labels equal fp32's wherever fp32's two best scores lie more than ``margin`` of the
     image's score range apart (a pixel nearer a tie may go either way in int8), on at least
-    ``share`` of the pixels. The fixture trains 12 steps, not deterministically: over 4 runs x 20
-    images, all pixels agreed on 0.93-1.0 (0.9125 once, failing 0.95 by chance), the sure pixels
-    on 1.0 every time, and they were 53-100 % of each image."""
+    ``share`` of the pixels. The fixture trains 40 steps, not deterministically: after 12 its
+    logits spanned about 1 and the int8 IR missed the gate 2 times in 9 (0.38 of the sure pixels
+    agreeing once, 10 % of an image sure the other); after 40 they span 3-18, and over 4 runs x
+    20 images the sure pixels agreed on 1.0 every time and were 27-100 % of each image."""
     top = np.sort(logits, -1)
     sure = top[..., -1] - top[..., -2] > margin * (logits.max() - logits.min())
     assert sure.mean() >= share, sure.mean()
